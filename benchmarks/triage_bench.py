@@ -1,0 +1,163 @@
+"""Micro-benchmark of triage: per-post classify(), DuplicateIndex.add() and rank() figures."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from qasession.platforms.base import Post
+from qasession.triage import (
+    DuplicateIndex,
+    QuestionFeatures,
+    Weights,
+    classify,
+    compile_patterns,
+    find_sensitive,
+    is_question,
+    rank,
+    troll_signals,
+)
+
+START = datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
+
+TYPICAL = [
+    "@acme How do I reset my password when the app keeps saying my email is unknown? #AskAcme",
+    "#AskAcme any plans to bring the dashboard to Android tablets this year, or is it web only",
+    "Great session so far, loving the answers from the team! Keep them coming 🔥 #AskAcme",
+    "Quand est-ce que la nouvelle version sera disponible en France ? Merci ! #AskAcme",
+    "Is there a way to export all my invoices as CSV instead of downloading them one by one",
+    "WHY DOES YOUR SUPPORT NEVER ANSWER MY TICKETS #AskAcme this is a joke honestly",
+    "My order 48213 has been stuck for a week, can you call me on 06 12 34 56 78 #AskAcme",
+    "What's the roadmap for the API v2.3 release? https://example.com/docs?page=2 #AskAcme",
+]
+
+
+def _per_call(fn: Callable[[], object], calls: int) -> float:
+    """Best-of-5 mean time per call, in microseconds."""
+    runs = []
+    for _ in range(5):
+        began = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        runs.append((time.perf_counter() - began) / calls * 1e6)
+    return min(runs)
+
+
+def bench_classify() -> None:
+    posts = [
+        Post(id=str(i), author=f"@user{i}", text=t, created_at=START + timedelta(seconds=i))
+        for i, t in enumerate(TYPICAL)
+    ]
+    patterns = compile_patterns([r"\bACME-\d{6}\b"])
+    blocked = frozenset({"scam", "boycott"})
+    n = len(posts)
+    counter = iter(range(10**9))
+
+    def one() -> None:
+        post = posts[next(counter) % n]
+        classify(
+            post,
+            host="@acme",
+            start=START,
+            extra_patterns=patterns,
+            blocked_words=blocked,
+            author_recent_count=1,
+            flood_limit=5,
+        )
+
+    print(f"classify, mix of {n} typical posts: {_per_call(one, 20_000):6.1f} µs/post")
+    for text in TYPICAL:
+        cost = _per_call(
+            lambda t=text: classify(  # type: ignore[misc]
+                Post(id="1", author="@u", text=t, created_at=START),
+                host="@acme",
+                start=START,
+                extra_patterns=patterns,
+                blocked_words=blocked,
+            ),
+            5_000,
+        )
+        print(f"  {cost:6.1f} µs  {text[:70]}")
+    text = TYPICAL[0]
+    print(f"  parts on post 1: is_question {_per_call(lambda: is_question(text), 20_000):.1f} µs,"
+          f" find_sensitive {_per_call(lambda: find_sensitive(text), 20_000):.1f} µs,"
+          f" troll_signals {_per_call(lambda: troll_signals(text, 0, blocked), 20_000):.1f} µs")  # fmt: skip
+
+
+WORDS = (
+    "password account invoice export dashboard android ios tablet api webhook billing plan "
+    "team seat refund shipping order delivery europe canada pricing discount student trial "
+    "integration slack calendar sync offline mode dark theme language french german spanish "
+    "report chart filter search upload limit storage backup restore security sso login token"
+).split()
+TEMPLATES = [
+    "How do I {a} my {b} with {c}?",
+    "When will {a} support {b} and {c}?",
+    "Is there a way to get {a} {b} for {c}",
+    "Any plans to add {a} {b} to the {c}?",
+    "Why does {a} break my {b} when {c} is on?",
+    "Can you explain the {a} {b} {c} limits?",
+]
+
+
+def generated_questions(count: int, seed: int = 7) -> list[str]:
+    """Distinct questions: template words plus a made-up product name, so no two match."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        words = {k: rng.choice(WORDS) for k in "abc"}
+        name = "".join(rng.choice("bcdfghjklmnpqrstvwz") + rng.choice("aeiou") for _ in range(3))
+        out.append(rng.choice(TEMPLATES).format(**words) + f" {name} {i}")
+    return out
+
+
+def bench_duplicates(total: int = 100_000) -> None:
+    texts = generated_questions(total)
+    index = DuplicateIndex()
+    times = []
+    for i, text in enumerate(texts):
+        began = time.perf_counter()
+        index.add(str(i), text)
+        times.append(time.perf_counter() - began)
+    first = statistics.mean(times[:1000]) * 1e6
+    last = statistics.mean(times[-1000:]) * 1e6
+    overall = statistics.mean(times) * 1e6
+    print(
+        f"DuplicateIndex.add, {total:,} questions: mean {overall:.1f} µs, first 1,000 "
+        f"{first:.1f} µs, last 1,000 {last:.1f} µs; {len(index):,} canonical"
+    )
+    began = time.perf_counter()
+    dups = sum(index.add(f"d{i}", texts[i].upper() + " ??") is not None for i in range(10_000))
+    per = (time.perf_counter() - began) / 10_000 * 1e6
+    print(f"  re-adding 10,000 shouted copies: {per:.1f} µs each, {dups:,} merged")
+
+
+def bench_rank(total: int = 10_000) -> None:
+    rng = random.Random(3)
+    now = START + timedelta(minutes=45)
+    questions = [
+        QuestionFeatures(
+            id=f"q{i}",
+            likes=rng.randint(0, 50),
+            reposts=rng.randint(0, 10),
+            duplicates=rng.randint(0, 3),
+            first_time=rng.random() < 0.3,
+            created_at=START + timedelta(seconds=rng.randint(-3600, 2700)),
+            pinned=rng.random() < 0.001,
+            flags=frozenset({"troll"}) if rng.random() < 0.05 else frozenset(),
+        )
+        for i in range(total)
+    ]
+    weights = Weights()
+    top = _per_call(lambda: rank(questions, weights, now, 20, session_start=START), 20) / 1000
+    full = _per_call(lambda: rank(questions, weights, now, session_start=START), 20) / 1000
+    print(f"rank, {total:,} questions: top 20 {top:.2f} ms, full sort {full:.2f} ms")
+
+
+if __name__ == "__main__":
+    bench_classify()
+    bench_duplicates()
+    bench_rank()

@@ -1,0 +1,121 @@
+"""Rehearse the demo session end to end, as a host would run it from two shells.
+
+Shell one runs `qa run --headless` on the demo plan with the scripted crowd (examples/crowd.yaml)
+on a fast virtual clock; this script plays the host in "shell two": it reads the events and
+answers with `qa answer` — the best question with a repost and a `.@asker` post, a question
+with a quote, and the customer who posted a contract number with a direct message. At the end
+it prints the local platform's timeline and the recap.
+
+    python examples/rehearse.py [--speed 120] [--home DIR]
+
+`./dev rehearse` runs it with a fresh home under .qa-rehearsal/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def qa(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qasession", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def rehearse(home: Path, speed: float, *, quiet: bool = False) -> dict[str, Any]:
+    """Run the rehearsal; returns what happened (events, answers issued, the timeline)."""
+    env = {**os.environ, "QA_HOME": str(home)}
+    command = [
+        sys.executable, "-m", "qasession", "run", "--headless",
+        "--simulate", "examples/crowd.yaml", "--speed", str(speed), "--start-now",
+        "--tail", "2", "--seed", "1",
+    ]  # fmt: skip
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    assert run.stdout is not None
+    events: list[dict[str, Any]] = []
+    answered: dict[str, str] = {}
+    for line in run.stdout:
+        event = json.loads(line)
+        events.append(event)
+        if not quiet:
+            print(describe(event), file=sys.stderr)
+        if event["event"] == "cue" and event["cue"] == "half-time":
+            answered.update(answer_some(env))
+        if event["event"] == "ended":
+            break
+    run.wait(timeout=60)
+    timeline = json.loads(qa("local", "timeline", "--json", env=env).stdout)
+    return {"events": events, "answered": answered, "timeline": timeline, "code": run.returncode}
+
+
+def answer_some(env: dict[str, str]) -> dict[str, str]:
+    """The host's three answers: the top question (dot), one by quote, the contract by DM."""
+    queue = json.loads(qa("queue", "--json", env=env).stdout)
+    answered: dict[str, str] = {}
+    sensitive = next((q for q in queue if "sensitive" in q["flags"] and
+                      "ACME-" in q["text"]), None)
+    public = [q for q in queue if not q["flags"] or q["flags"] == ["ahead"]]
+    plan = []
+    if public:
+        plan.append((public[0], "dot", "Yes: webhooks for order updates ship in Q1, beta in "
+                                       "January."))
+    if len(public) > 1:
+        plan.append((public[1], "quote", "Great question, here is how we decide."))
+    if sensitive:
+        plan.append((sensitive, "dm", "Sorry about the invoice, we're looking at your contract "
+                                      "now and will get back to you today."))
+    for question, mode, text in plan:
+        result = qa("answer", question["id"], text, "--mode", mode, env=env)
+        if result.returncode != 0:
+            raise SystemExit(f"qa answer failed: {result.stderr.strip()}")
+        answered[question["id"]] = mode
+    return answered
+
+
+def describe(event: dict[str, Any]) -> str:
+    kind = event["event"]
+    if kind == "question":
+        flags = ",".join(event["flags"])
+        return f"  question {event['id']:>4} {event['author']}: {event['text'][:60]!r} {flags}"
+    if kind == "posted":
+        return f"  posted   {event['kind']} (id {event['id']})"
+    if kind == "cue":
+        return f"  cue      {event['cue']}: {event['answers']}/{event['target']} answers"
+    return f"  {kind:<8} {event.get('message', '')}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speed", type=float, default=120.0)
+    parser.add_argument("--home", type=Path, default=ROOT / ".qa-rehearsal")
+    args = parser.parse_args()
+    started = time.monotonic()
+    result = rehearse(args.home, args.speed)
+    env = {**os.environ, "QA_HOME": str(args.home)}
+    print(qa("local", "timeline", env=env).stdout)
+    recap = qa("recap", env=env)
+    print(recap.stdout or recap.stderr)
+    print(
+        f"rehearsal done in {time.monotonic() - started:.0f}s: {len(result['answered'])} answers, "
+        f"{len(result['timeline'])} posts on the local timeline; state in {args.home}",
+        file=sys.stderr,
+    )
+    sys.exit(result["code"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""qasession: host public question-and-answer sessions on social platforms."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m qasession` works like `qa`."""
+
+from qasession.cli import main
+
+main()

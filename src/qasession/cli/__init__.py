@@ -1,0 +1,74 @@
+"""The `qa` command: thin Typer commands over the core; errors rendered once, here."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from qasession.cli.common import GlobalState, HomeOpt, PlanFileOpt
+
+app = typer.Typer(
+    name="qa",
+    help="Host public question-and-answer sessions (#AskUs) on social platforms.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _global(ctx: typer.Context, file: PlanFileOpt = None, home: HomeOpt = None) -> None:
+    """Global options: the plan file and the home directory (state) for every command."""
+    ctx.obj = GlobalState(file=file, home=home)
+
+
+def _register() -> None:
+    from qasession.cli import answer, doctor, local, plan, recap, run
+
+    for module in (plan, run, answer, recap, local, doctor):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point: runs the app and maps errors to named exit codes without tracebacks."""
+    from qasession.errors import ExitCode, QAError
+
+    try:
+        app(standalone_mode=False, prog_name="qa")
+    except QAError as exc:
+        _error(str(exc))
+        sys.exit(int(exc.exit_code))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        _error("interrupted")
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except typer.TyperException as exc:
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            _error(exc.format_message())
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(int(ExitCode.FAILURE))
+    except Exception as exc:  # the last line of defence: a bug, still never a traceback
+        if os.environ.get("QA_DEBUG"):
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} (rerun with QA_DEBUG=1 and report it)")
+        sys.exit(int(ExitCode.FAILURE))
+    sys.exit(int(ExitCode.OK))
+
+
+def _error(message: str) -> None:
+    from qasession.safe import inert
+
+    sys.stderr.write(f"qa: error: {inert(message, single_line=True)}\n")
+    sys.stderr.flush()

@@ -1,0 +1,125 @@
+"""What every command shares: the global options, loading the plan, the store, the platform."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from qasession.clock import Clock
+    from qasession.plan import Plan, Session
+    from qasession.platforms.base import Platform
+    from qasession.store import Store
+
+PlanFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--file",
+        "-f",
+        envvar="QA_FILE",
+        help="The plan file [default: ./sessions.yaml].",
+        show_default=False,
+    ),
+]
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        envvar="QA_HOME",
+        help="Where state lives [default: the user data directory].",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
+SessionArg = Annotated[
+    str | None,
+    typer.Argument(help="Session id [default: the only or the next session].", show_default=False),
+]
+
+
+@dataclass
+class GlobalState:
+    file: Path | None = None
+    home: Path | None = None
+
+
+def resolve(ctx: typer.Context, file: Path | None, home: Path | None) -> tuple[Path, Path]:
+    """The plan file and home directory: command option, then global option, then default."""
+    state = ctx.find_root().obj if ctx.find_root().obj else GlobalState()
+    plan_file = file or state.file or Path("sessions.yaml")
+    home_dir = home or state.home
+    if home_dir is None:
+        from platformdirs import user_data_dir
+
+        home_dir = Path(user_data_dir("qasession", appauthor=False))
+    return plan_file, home_dir
+
+
+@dataclass
+class Context:
+    """A command's loaded world: the plan, one session, the home and the store."""
+
+    plan: Plan
+    session: Session
+    home: Path
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from qasession.store import Store
+
+            self._store = Store.open(self.home)
+        return self._store
+
+    def platform(self, clock: Clock | None = None) -> Platform:
+        from qasession.platforms import registry
+
+        return registry.create(
+            self.session.platform,
+            self.session.platform_settings,
+            home=self.home,
+            clock=clock,
+            account=self.session.account,
+            plan_path=str(self.plan.path),
+            settings_line=self.session.platform_settings_line,
+        )
+
+
+def load(
+    ctx: typer.Context, file: Path | None, home: Path | None, session_id: str | None
+) -> Context:
+    from qasession.plan import load_plan
+
+    plan_file, home_dir = resolve(ctx, file, home)
+    plan = load_plan(plan_file)
+    return Context(plan=plan, session=plan.get(session_id), home=home_dir)
+
+
+def out(text: str) -> None:
+    """Data to stdout."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def say(text: str) -> None:
+    """A message to stderr (made inert: it may quote platform text)."""
+    from qasession.safe import inert
+
+    sys.stderr.write(inert(text) + "\n")
+    sys.stderr.flush()
+
+
+def out_json(data: Any) -> None:
+    import json
+
+    out(json.dumps(data, ensure_ascii=True, indent=2, default=str))
+
+
+def is_ci() -> bool:
+    return bool(os.environ.get("CI"))

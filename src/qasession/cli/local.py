@@ -1,0 +1,88 @@
+"""`qa local ...`: the built-in local platform, to post as anyone and read the timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from qasession.cli.common import HomeOpt, JsonOpt, PlanFileOpt, out, resolve
+
+local_app = typer.Typer(
+    help="The built-in local platform: post as anyone, like, read the timeline.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(local_app, name="local")
+
+
+def _network(ctx: typer.Context, file: object, home: object) -> object:
+    from qasession.platforms.local import LocalNetwork
+
+    _, home_dir = resolve(ctx, file, home)  # type: ignore[arg-type]
+    return LocalNetwork(home_dir)
+
+
+@local_app.command("post")
+def post(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="The post's text.")],
+    author: Annotated[str, typer.Option("--as", help="Post as this handle, e.g. @alice.")],
+    reply_to: Annotated[str | None, typer.Option(help="Id of the post this replies to.")] = None,
+    quote: Annotated[str | None, typer.Option(help="Id of the post this quotes.")] = None,
+    file: PlanFileOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Post on the local platform as any handle; prints the new post's id."""
+    from qasession.platforms.local import LocalNetwork
+
+    network = _network(ctx, file, home)
+    assert isinstance(network, LocalNetwork)
+    kind = "reply" if reply_to else "quote" if quote else "post"
+    new_id = network.add(
+        author=author,
+        text=text,
+        created_at=network.clock().now(),
+        kind=kind,
+        ref=reply_to or quote,
+    )
+    out(new_id)
+
+
+@local_app.command("like")
+def like(
+    ctx: typer.Context,
+    post_id: Annotated[str, typer.Argument(help="Id of the post to like.")],
+    author: Annotated[str, typer.Option("--as", help="Like as this handle.")] = "@someone",
+    file: PlanFileOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Like a post on the local platform; prints its like count."""
+    from qasession.platforms.local import LocalNetwork
+
+    network = _network(ctx, file, home)
+    assert isinstance(network, LocalNetwork)
+    out(str(network.like(post_id, author)))
+
+
+@local_app.command("timeline")
+def timeline(
+    ctx: typer.Context,
+    json: JsonOpt = False,
+    file: PlanFileOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """List every post on the local platform, oldest first (direct messages included)."""
+    from qasession import render
+    from qasession.platforms.local import LocalNetwork
+
+    network = _network(ctx, file, home)
+    assert isinstance(network, LocalNetwork)
+    posts = network.timeline()
+    if json:
+        render.print_json([p.to_json() for p in posts])
+    else:
+        render.timeline(posts)

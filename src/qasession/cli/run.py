@@ -1,0 +1,68 @@
+"""`qa run`: the live session, in the terminal UI or headless (one JSON event per line)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qasession.cli.common import HomeOpt, PlanFileOpt, SessionArg, load, say
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+
+
+def run(
+    ctx: typer.Context,
+    session_id: SessionArg = None,
+    headless: Annotated[
+        bool, typer.Option("--headless", help="No UI: print one JSON event per line.")
+    ] = False,
+    simulate: Annotated[
+        Path | None,
+        typer.Option("--simulate", help="Replay a crowd (YAML script or twarc2 JSONL)."),
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Run the session clock N times faster.")] = 1.0,
+    start_now: Annotated[
+        bool, typer.Option("--start-now", help="Shift the session to start now (rehearsal).")
+    ] = False,
+    poll_floor: Annotated[
+        float, typer.Option(help="Never poll more often than this (session seconds).")
+    ] = 5.0,
+    tail: Annotated[int, typer.Option(help="Minutes to keep reading after the end.")] = 10,
+    seed: Annotated[int | None, typer.Option(help="Seed for retry jitter (tests).")] = None,
+    file: PlanFileOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """The live session: opening, polling, ranked queue, answers, time cues, closing."""
+    from datetime import timedelta
+
+    from qasession.errors import UsageError
+    from qasession.live import LiveSettings, Runner
+
+    if speed <= 0:
+        raise UsageError("--speed must be positive")
+    c = load(ctx, file, home, session_id)
+    runner = Runner(c.plan, c.session, c.home)
+    if simulate is not None or start_now or speed != 1.0:
+        from qasession.rehearsal import prepare
+
+        runner.rehearsal = prepare(
+            c.session, c.store, c.home, crowd_file=simulate, speed=speed, start_now=start_now
+        )
+    runner.settings = LiveSettings(poll_floor=poll_floor, tail=timedelta(minutes=tail), seed=seed)
+    runner.check()
+    if not headless and not sys.stdout.isatty():
+        say("stdout is not a terminal: running headless (one JSON event per line)")
+        headless = True
+    if headless:
+        from qasession.headless import run_headless
+
+        run_headless(runner)
+    else:
+        from qasession.tui.app import run_tui
+
+        run_tui(runner)

@@ -1,0 +1,216 @@
+"""Pure functions that turn an answer into what gets posted: texts, hashtag, length, threads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from qasession.errors import UsageError
+from qasession.store import OutboxItem
+
+ANSWER_MODES = ("dot", "reply", "quote", "dm")
+DM_NOTICE = "we've sent you a direct message."
+
+
+def has_hashtag(text: str, hashtag: str) -> bool:
+    tag = hashtag if hashtag.startswith("#") else "#" + hashtag
+    return re.search(re.escape(tag) + r"(?![\w])", text, re.IGNORECASE) is not None
+
+
+def ensure_hashtag(text: str, hashtag: str) -> str:
+    """`text` with the session's hashtag appended, unless it already carries it."""
+    text = text.strip()
+    if has_hashtag(text, hashtag):
+        return text
+    return f"{text} {hashtag}"
+
+
+def handle(author: str) -> str:
+    return author if author.startswith("@") else "@" + author
+
+
+def dot_text(answer: str, asker: str) -> str:
+    """`.@asker answer`: a stand-alone post every follower sees (a post starting with
+    `@user` would be hidden from most of them)."""
+    answer = answer.strip()
+    mention = handle(asker)
+    if answer.lower().startswith("." + mention.lower()):
+        return answer
+    if answer.lower().startswith(mention.lower()):
+        answer = answer[len(mention) :].lstrip(" ,:")
+    return f".{mention} {answer}"
+
+
+def split_thread(text: str, limit: int, length: Callable[[str], int], suffix: str) -> list[str]:
+    """Split `text` into numbered parts ("… (1/3) #tag") that each fit `limit`, cutting at word
+    boundaries. Raises UsageError when one word alone cannot fit."""
+    words = text.split()
+    for total_guess in (9, 99):
+        parts: list[str] = []
+        current: list[str] = []
+        for word in words:
+            candidate = " ".join([*current, word])
+            marker = f" ({total_guess}/{total_guess}){suffix}"
+            if current and length(candidate + marker) > limit:
+                parts.append(" ".join(current))
+                current = [word]
+            else:
+                current.append(word)
+        if current:
+            parts.append(" ".join(current))
+        if len(parts) <= total_guess:
+            break
+    total = len(parts)
+    numbered = [f"{part} ({i}/{total}){suffix}" for i, part in enumerate(parts, 1)]
+    for part in numbered:
+        if length(part) > limit:
+            raise UsageError(f"a part of the thread is still {length(part)} > {limit} long")
+    return numbered
+
+
+@dataclass(slots=True)
+class Question:
+    id: str
+    author: str
+    text: str
+
+
+@dataclass(slots=True)
+class AnswerSpec:
+    """What the host asked for; compose_answer turns it into outbox steps."""
+
+    op: str  # unique operation key, e.g. "askacme-dec:answer:7"
+    question: Question
+    text: str
+    mode: str = "dot"
+    thread: bool = False
+    repost_first: bool = True
+    append_hashtag: bool = True
+    dm_notice: bool = True
+
+
+def compose_answer(
+    spec: AnswerSpec,
+    *,
+    hashtag: str,
+    host: str | None,
+    max_length: int,
+    length: Callable[[str], int],
+    reply_needs_mention: bool = False,
+    can_dm: bool = True,
+    can_quote: bool = True,
+    can_reply: bool = True,
+) -> tuple[list[OutboxItem], list[str]]:
+    """The outbox steps for one answer, and notes for the operator (fallbacks taken).
+
+    Raises UsageError when a text is too long (with its count) and no thread was asked for.
+    """
+    notes: list[str] = []
+    mode = spec.mode
+    if mode not in ANSWER_MODES:
+        raise UsageError(f"unknown answer mode {mode!r}", hint=f"use one of {ANSWER_MODES}")
+    if mode == "reply" and not can_reply:
+        notes.append("this platform has no replies; answering with a .@ post instead")
+        mode = "dot"
+    if mode == "reply" and reply_needs_mention and not _mentions(spec.question.text, host):
+        notes.append(
+            "the platform only allows replies to posts that mention the host; "
+            "answering with a repost and a .@ post instead"
+        )
+        mode = "dot"
+    if mode == "quote" and not can_quote:
+        notes.append("this platform has no quotes; answering with a .@ post instead")
+        mode = "dot"
+    if mode == "dm" and not can_dm:
+        raise UsageError("this platform has no direct messages", hint="answer publicly instead")
+
+    q = spec.question
+    steps: list[OutboxItem] = []
+
+    def add(kind: str, **fields: str | None) -> None:
+        seq = len(steps)
+        steps.append(
+            OutboxItem(
+                key=f"{spec.op}:{seq}:{kind}",
+                op=spec.op,
+                seq=seq,
+                kind=kind,
+                question_id=q.id,
+                **fields,  # type: ignore[arg-type]
+            )
+        )
+
+    def public_texts(body: str) -> list[str]:
+        suffix = f" {hashtag}" if spec.append_hashtag and not has_hashtag(body, hashtag) else ""
+        full = body.strip() + suffix
+        size = length(full)
+        if size <= max_length:
+            return [full]
+        if not spec.thread:
+            raise UsageError(
+                f"the answer is {size} characters long; the limit here is {max_length}",
+                hint="shorten it, or add --thread to post it as a numbered thread",
+            )
+        return split_thread(body.strip(), max_length, length, suffix)
+
+    if mode == "dm":
+        steps.append(
+            OutboxItem(
+                key=f"{spec.op}:0:dm",
+                op=spec.op,
+                seq=0,
+                kind="dm",
+                text=spec.text.strip(),
+                dm_to=handle(q.author),
+                question_id=q.id,
+            )
+        )
+        if spec.dm_notice:
+            for text in public_texts(dot_text(DM_NOTICE, q.author)):
+                add("answer", text=text)
+        return steps, notes
+
+    if mode == "dot":
+        if spec.repost_first:
+            add("repost", repost_of=q.id)
+        texts = public_texts(dot_text(spec.text, q.author))
+        for i, text in enumerate(texts):
+            add("answer", text=text, reply_to=None if i == 0 else "^")
+    elif mode == "reply":
+        texts = public_texts(spec.text)
+        for i, text in enumerate(texts):
+            add("answer", text=text, reply_to=q.id if i == 0 else "^")
+    else:  # quote
+        texts = public_texts(spec.text)
+        for i, text in enumerate(texts):
+            if i == 0:
+                add("answer", text=text, quote_of=q.id)
+            else:
+                add("answer", text=text, reply_to="^")
+    return steps, notes
+
+
+def _mentions(text: str, host: str | None) -> bool:
+    if not host:
+        return False
+    return re.search(re.escape(handle(host)) + r"(?![\w])", text, re.IGNORECASE) is not None
+
+
+def thanks_texts(
+    handles: Sequence[str], hashtag: str, max_length: int, length: Callable[[str], int]
+) -> list[str]:
+    """Thank-you posts mentioning `handles`, as many posts as needed to fit the platform."""
+    intro = "Thank you for your questions"
+    posts: list[str] = []
+    current: list[str] = []
+    for who in handles:
+        candidate = f"{intro} {' '.join([*current, handle(who)])}! {hashtag}"
+        if current and length(candidate) > max_length:
+            posts.append(f"{intro} {' '.join(current)}! {hashtag}")
+            current = [handle(who)]
+        else:
+            current.append(handle(who))
+    if current:
+        posts.append(f"{intro} {' '.join(current)}! {hashtag}")
+    return [f".{p}" if p.startswith("@") else p for p in posts]

@@ -1,0 +1,120 @@
+"""Typed errors of the core and the exit codes they map to; the CLI renders them once."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+
+class ExitCode(enum.IntEnum):
+    """Named exit codes of every `qa` command."""
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    BAD_PLAN = 3
+    AUTH = 4
+    PLATFORM = 5
+    INTERRUPTED = 130
+
+
+class QAError(Exception):
+    """Base of every error the tool reports to its user: a message and an optional hint."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class UsageError(QAError):
+    """The command was called wrongly (unknown id, conflicting options)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class PlanError(QAError):
+    """The plan file is wrong; carries where, so the one-line message says file:line:col."""
+
+    exit_code = ExitCode.BAD_PLAN
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str = "sessions.yaml",
+        line: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.path = path
+        self.line = line
+        self.column = column
+        self.field = field
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        text = f"{where}: "
+        if self.field:
+            text += f"{self.field}: "
+        text += self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class AuthError(QAError):
+    """Credentials are missing or refused by the platform."""
+
+    exit_code = ExitCode.AUTH
+
+
+class PlatformError(QAError):
+    """The platform failed the call. `retryable` errors (5xx, time-outs) are retried later."""
+
+    exit_code = ExitCode.PLATFORM
+
+    def __init__(self, message: str, hint: str | None = None, *, retryable: bool = False) -> None:
+        super().__init__(message, hint)
+        self.retryable = retryable
+
+
+class RateLimited(PlatformError):
+    """The platform throttled us; nothing should be sent before `reset_at` (UTC)."""
+
+    def __init__(self, reset_at: datetime, message: str = "rate limited") -> None:
+        super().__init__(f"{message}; resets at {reset_at:%H:%M:%S} UTC", retryable=True)
+        self.reset_at = reset_at
+
+
+class DuplicatePost(PlatformError):
+    """The platform refused the post as a duplicate of one already made (treat as sent)."""
+
+    def __init__(self, message: str = "duplicate post", existing_id: str | None = None) -> None:
+        super().__init__(message)
+        self.existing_id = existing_id
+
+
+class NotFound(PlatformError):
+    """The post or user the call refers to does not exist on the platform."""
+
+
+class ReplyRestricted(PlatformError):
+    """The platform forbids replying to this post (X: the author did not mention the host)."""
+
+
+class Interrupted(QAError):
+    """The operator stopped the command (Ctrl-C or SIGTERM); state is saved."""
+
+    exit_code = ExitCode.INTERRUPTED

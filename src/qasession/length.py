@@ -1,0 +1,38 @@
+"""How long a text is, counted the way each platform counts it."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+LengthMethod = Literal["x", "chars", "graphemes"]
+
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_MASTODON_URL_LENGTH = 23  # Mastodon counts every link as 23 characters, like X
+
+
+def count_length(text: str, method: LengthMethod) -> int:
+    """Length of `text` under `method`:
+
+    - "x": X's weighted count (URLs 23, CJK and most emoji 2) from `twitter-text-parser`,
+      which passes X's conformance suite;
+    - "chars": code points, each URL counted as 23 (Mastodon);
+    - "graphemes": user-perceived characters (Bluesky's 300-grapheme limit).
+    """
+    if method == "x":
+        from twitter_text import parse_tweet
+
+        return int(parse_tweet(text).weightedLength)
+    if method == "chars":
+        total = len(text)
+        for match in _URL.finditer(text):
+            total += _MASTODON_URL_LENGTH - len(match.group(0))
+        return total
+    import regex
+
+    return len(regex.findall(r"\X", text))
+
+
+def has_url(text: str) -> bool:
+    """Whether `text` carries a link (X charges much more for such a post)."""
+    return _URL.search(text) is not None

@@ -1,0 +1,1 @@
+"""Platform adapters: one contract (`base.Platform`), one module per platform."""

@@ -1,0 +1,97 @@
+"""The platforms by name, listed without importing their SDKs; only the one used is imported."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qasession.errors import PlanError, QAError, UsageError
+
+if TYPE_CHECKING:
+    from qasession.clock import Clock
+    from qasession.platforms.base import Platform
+
+# name -> (module, class, the pip extra or package that brings its SDK, max length, counting)
+BUILTIN: dict[str, tuple[str, str, str | None, int, str]] = {
+    "local": ("qasession.platforms.local", "LocalPlatform", None, 280, "x"),
+    "x": ("qasession.platforms.x", "XPlatform", "tweepy", 280, "x"),
+    "mastodon": ("qasession.platforms.mastodon", "MastodonPlatform", "Mastodon.py", 500, "chars"),
+    "bluesky": ("qasession.platforms.bluesky", "BlueskyPlatform", "atproto", 300, "graphemes"),
+}
+
+
+def names() -> list[str]:
+    """The known platform names (built in first, then plug-ins' entry points)."""
+    known = list(BUILTIN)
+    for name in _entry_points():
+        if name not in known:
+            known.append(name)
+    return known
+
+
+def length_limit(name: str) -> tuple[int, str]:
+    """(max length, counting method) of a platform, without importing it."""
+    if name in BUILTIN:
+        _, _, _, limit, method = BUILTIN[name]
+        return limit, method
+    cls = load_class(name)
+    return cls.capabilities.max_length, cls.capabilities.length_method
+
+
+def _entry_points() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="qasession.platforms")}
+
+
+def load_class(name: str) -> type[Platform]:
+    """Import the adapter class of `name`; an unknown name lists the known ones."""
+    if name in BUILTIN:
+        module_name, class_name, package, _, _ = BUILTIN[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                raise UsageError(
+                    f"the {name} platform is not available in this version of qasession"
+                ) from None
+            raise QAError(
+                f"the {name} platform needs the {package} package",
+                hint=f"pip install '{package}'",
+            ) from None
+        cls: type[Platform] = getattr(module, class_name)
+        return cls
+    points = _entry_points()
+    if name not in points:
+        raise UsageError(f"unknown platform {name!r}", hint=f"known: {', '.join(names())}")
+    loaded: type[Platform] = points[name].load()
+    return loaded
+
+
+def create(
+    name: str,
+    settings: dict[str, Any] | None,
+    *,
+    home: Path,
+    clock: Clock | None = None,
+    account: str | None = None,
+    plan_path: str = "sessions.yaml",
+    settings_line: int | None = None,
+) -> Platform:
+    """Build the adapter for a session; bad settings are plan errors pointing at their line."""
+    from pydantic import ValidationError
+
+    cls = load_class(name)
+    try:
+        return cls(settings, home=home, clock=clock, account=account)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise PlanError(
+            first["msg"],
+            path=plan_path,
+            line=settings_line,
+            field=f"{name}.{where}" if where else name,
+            hint=f"see the {name} settings in the README",
+        ) from None

@@ -1,0 +1,393 @@
+"""Rehearsals: a scripted crowd (YAML) or a twarc2 archive replayed into the local platform on
+the session's clock, and the virtual clock that makes an hour pass in a minute.
+
+Replay is idempotent: each crowd entry is written with a client key unique to this rehearsal,
+so a rehearsal killed and restarted never posts an entry twice and resumes on the same virtual
+timeline (its anchors are stored with the session).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from qasession.clock import VirtualClock
+from qasession.errors import PlanError
+from qasession.platforms.local import LocalNetwork
+
+_AFTER = re.compile(r"^\s*([+-])?\s*((?:\d+\s*[dhms]\s*)+)\s*$", re.IGNORECASE)
+_PART = re.compile(r"(\d+)\s*([dhms])", re.IGNORECASE)
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+@dataclass(slots=True)
+class CrowdEntry:
+    after: timedelta  # relative to the session start (negative: before it)
+    author: str
+    text: str
+    likes: int = 0
+    reposts: int = 0
+    reply_to: int | None = None  # index of another entry
+    quote_of: int | None = None
+    line: int | None = None
+
+
+@dataclass(slots=True)
+class CrowdScript:
+    entries: list[CrowdEntry]
+    path: Path
+    source: str  # "yaml" or "twarc2"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_after(value: Any, *, path: str, line: int | None, index: int) -> timedelta:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(minutes=float(value))
+    match = _AFTER.match(str(value))
+    if not match:
+        raise PlanError(
+            f"cannot read {value!r} as a time offset",
+            path=path,
+            line=line,
+            field=f"[{index}].after",
+            hint="write e.g. 5m, 1h2m, -1d, 30s",
+        )
+    seconds = sum(int(n) * _UNITS[u.lower()] for n, u in _PART.findall(match.group(2)))
+    return timedelta(seconds=-seconds if match.group(1) == "-" else seconds)
+
+
+def load_crowd(path: Path, session_start: datetime | None = None) -> CrowdScript:
+    """Read a crowd script: a YAML list of entries, or a twarc2 JSONL archive (by content)."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"cannot read the crowd file: {exc.strerror}", path=str(path)) from None
+    stripped = raw.lstrip()
+    if stripped.startswith("{"):
+        return _load_twarc(path, raw, session_start)
+    return _load_yaml(path, raw)
+
+
+def _load_yaml(path: Path, raw: str) -> CrowdScript:
+    import yaml
+
+    try:
+        node = yaml.compose(raw, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise PlanError(
+            f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
+            path=str(path),
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    if isinstance(data, dict) and "crowd" in data:
+        data = data["crowd"]
+        node = next((v for k, v in node.value if k.value == "crowd"), node) if node else node
+    if not isinstance(data, list):
+        raise PlanError(
+            "a crowd file is a list of entries",
+            path=str(path),
+            line=1,
+            hint="- {after: 5m, author: '@alice', text: '...'}",
+        )
+    lines = [item.start_mark.line + 1 for item in node.value] if node is not None else []
+    entries = []
+    known = {"after", "author", "text", "likes", "reposts", "reply_to", "quote_of", "tags"}
+    for index, item in enumerate(data):
+        line = lines[index] if index < len(lines) else None
+        where = {"path": str(path), "line": line}
+        if not isinstance(item, dict):
+            raise PlanError("each entry is a mapping", field=f"[{index}]", **where)  # type: ignore[arg-type]
+        unknown = set(item) - known
+        if unknown:
+            raise PlanError(
+                f"unknown key {sorted(unknown)[0]!r}",
+                field=f"[{index}]",
+                hint=f"known keys: {', '.join(sorted(known))}",
+                **where,  # type: ignore[arg-type]
+            )
+        for required in ("author", "text"):
+            if not isinstance(item.get(required), str) or not item[required].strip():
+                raise PlanError(
+                    f"{required} is required (text)",
+                    field=f"[{index}].{required}",
+                    **where,  # type: ignore[arg-type]
+                )
+        refs: dict[str, int | None] = {}
+        for ref in ("reply_to", "quote_of"):
+            value = item.get(ref)
+            if value is not None and (
+                not isinstance(value, int) or not 0 <= value < len(data) or value == index
+            ):
+                raise PlanError(
+                    f"{ref} must be the index of another entry (0 to {len(data) - 1})",
+                    field=f"[{index}].{ref}",
+                    **where,  # type: ignore[arg-type]
+                )
+            refs[ref] = value
+        counts: dict[str, int] = {}
+        for count in ("likes", "reposts"):
+            value = item.get(count, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise PlanError(
+                    f"{count} must be a whole number ≥ 0",
+                    field=f"[{index}].{count}",
+                    **where,  # type: ignore[arg-type]
+                )
+            counts[count] = value
+        entries.append(
+            CrowdEntry(
+                after=parse_after(item.get("after", 0), path=str(path), line=line, index=index),
+                author=item["author"].strip(),
+                text=item["text"],
+                likes=counts["likes"],
+                reposts=counts["reposts"],
+                reply_to=refs["reply_to"],
+                quote_of=refs["quote_of"],
+                line=line,
+            )
+        )
+    return CrowdScript(entries, path, "yaml")
+
+
+def _load_twarc(path: Path, raw: str, session_start: datetime | None) -> CrowdScript:
+    """A twarc2 archive: one API response per line (`data` + `includes.users`), or one tweet per
+    line with `author` inlined (twarc2 flattened). Offsets keep the archive's own timing: relative
+    to the session start when the archive covers it, else to the archive's first tweet."""
+    tweets: list[tuple[datetime, str, dict[str, Any]]] = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            page = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PlanError(
+                f"not a JSON line: {exc.msg}", path=str(path), line=number, column=exc.colno
+            ) from None
+        users = {u.get("id"): u.get("username") for u in page.get("includes", {}).get("users", [])}
+        items = page.get("data", [page]) if isinstance(page, dict) else []
+        for tweet in items if isinstance(items, list) else [items]:
+            try:
+                created = datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00"))
+                author = (tweet.get("author") or {}).get("username") or users.get(
+                    tweet.get("author_id")
+                )
+                text = str(tweet["text"])
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise PlanError(
+                    "a tweet without created_at, text or author",
+                    path=str(path),
+                    line=number,
+                    hint="expected twarc2 output (search or timeline)",
+                ) from None
+            metrics = tweet.get("public_metrics") or {}
+            tweets.append(
+                (created, f"@{author or 'unknown'}", {"text": text, "metrics": metrics})
+            )
+    tweets.sort(key=lambda t: t[0])
+    if not tweets:
+        return CrowdScript([], path, "twarc2")
+    first = tweets[0][0]
+    origin = first
+    if session_start is not None and first - timedelta(days=7) <= session_start <= tweets[-1][0]:
+        origin = session_start
+    entries = [
+        CrowdEntry(
+            after=created - origin,
+            author=author,
+            text=data["text"],
+            likes=int(data["metrics"].get("like_count", 0) or 0),
+            reposts=0,  # retweets in an archive are lines of their own
+        )
+        for created, author, data in tweets
+    ]
+    return CrowdScript(entries, path, "twarc2", {"tweets": len(entries)})
+
+
+class Crowd:
+    """Replays a crowd script into the local network as the session clock passes."""
+
+    def __init__(
+        self, script: CrowdScript, network: LocalNetwork, start: datetime, rehearsal_id: str
+    ) -> None:
+        self.script = script
+        self.network = network
+        self.start = start
+        self.rehearsal_id = rehearsal_id
+        order = sorted(range(len(script.entries)), key=lambda i: (script.entries[i].after, i))
+        self.order = order
+        self.position = 0
+        self.ids: dict[int, str] = {}
+
+    def key(self, index: int, suffix: str = "") -> str:
+        return f"crowd:{self.rehearsal_id}:{index}{suffix}"
+
+    def at(self, index: int) -> datetime:
+        return self.start + self.script.entries[index].after
+
+    def next_time(self) -> datetime | None:
+        if self.position >= len(self.order):
+            return None
+        return self.at(self.order[self.position])
+
+    def replay_until(self, now: datetime) -> int:
+        """Post every entry due by `now` (idempotent); returns how many were due."""
+        count = 0
+        while self.position < len(self.order):
+            index = self.order[self.position]
+            if self.at(index) > now:
+                break
+            self._post(index)
+            self.position += 1
+            count += 1
+        return count
+
+    def _id_of(self, index: int) -> str | None:
+        if index in self.ids:
+            return self.ids[index]
+        found = self.network.find_key(self.key(index))
+        if found is None and self.at(index) <= self.network.clock().now():
+            self._post(index)
+            return self.ids.get(index)
+        return found
+
+    def _post(self, index: int) -> None:
+        entry = self.script.entries[index]
+        ref = None
+        kind = "post"
+        if entry.reply_to is not None:
+            ref, kind = self._id_of(entry.reply_to), "reply"
+        elif entry.quote_of is not None:
+            ref, kind = self._id_of(entry.quote_of), "quote"
+        created = self.at(index)
+        post_id = self.network.add(
+            author=entry.author,
+            text=entry.text,
+            created_at=created,
+            kind=kind if ref else "post",
+            ref=ref,
+            likes=entry.likes,
+            client_key=self.key(index),
+        )
+        self.ids[index] = post_id
+        for n in range(entry.reposts):
+            self.network.add(
+                author=f"@fan{index}x{n}",
+                text=entry.text,
+                created_at=created + timedelta(seconds=1 + n),
+                kind="repost",
+                ref=post_id,
+                client_key=self.key(index, f":rp{n}"),
+            )
+
+
+@dataclass(slots=True)
+class Rehearsal:
+    """A rehearsal's stored state: its id, clock anchors and the shifted session start."""
+
+    rehearsal_id: str
+    start: datetime
+    clock: VirtualClock
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "rehearsal_id": self.rehearsal_id,
+                "start": self.start.isoformat(),
+                "virtual_anchor": self.clock.virtual_anchor.isoformat(),
+                "real_anchor": self.clock.real_anchor.isoformat(),
+                "speed": self.clock.speed,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Rehearsal:
+        data = json.loads(text)
+        return cls(
+            data["rehearsal_id"],
+            datetime.fromisoformat(data["start"]),
+            VirtualClock(
+                datetime.fromisoformat(data["virtual_anchor"]),
+                datetime.fromisoformat(data["real_anchor"]),
+                float(data["speed"]),
+            ),
+        )
+
+    @classmethod
+    def new(
+        cls, planned_start: datetime, *, speed: float, start_now: bool, lead: timedelta
+    ) -> Rehearsal:
+        real_now = datetime.now(UTC)
+        start = real_now.replace(microsecond=0) + lead if start_now else planned_start
+        virtual_now = start - lead if start_now else real_now
+        rehearsal_id = real_now.strftime("%Y%m%dT%H%M%S%f")
+        return cls(rehearsal_id, start, VirtualClock(virtual_now, real_now, speed))
+
+
+@dataclass(slots=True)
+class RehearsalSetup:
+    """What a rehearsal run needs: the shifted session, its clock and the crowd script."""
+
+    session: Any
+    clock: VirtualClock
+    rehearsal_id: str
+    script: CrowdScript | None
+
+    def crowd(self, home: Path) -> Crowd | None:
+        """The crowd replayer (opens its own connection: call it in the thread that uses it)."""
+        if self.script is None:
+            return None
+        return Crowd(self.script, LocalNetwork(home), self.session.start, self.rehearsal_id)
+
+
+def prepare(
+    session: Any,
+    store: Any,
+    home: Path,
+    *,
+    crowd_file: Path | None,
+    speed: float,
+    start_now: bool,
+    lead: timedelta = timedelta(minutes=1),
+) -> RehearsalSetup:
+    """Set up (or resume) a rehearsal of `session`: the shifted session, its virtual clock
+    (shared with other shells through the local network) and the crowd to replay.
+
+    An unfinished rehearsal of the same session is resumed on its stored timeline; a finished
+    one is replaced by a new one (the session's stored state starts over)."""
+    from qasession.store import to_iso
+
+    script = load_crowd(crowd_file, session.start) if crowd_file is not None else None
+    if script is not None and session.platform != "local":
+        raise PlanError(
+            "a crowd can only be replayed on the local platform",
+            path=str(crowd_file),
+            hint="set `platform: local` for rehearsals",
+        )
+    network = LocalNetwork(home)
+    row = store.session_row(session.id)
+    rehearsal: Rehearsal | None = None
+    if row and row.get("clock") and not row.get("ended_at"):
+        rehearsal = Rehearsal.from_json(row["clock"])
+    if rehearsal is None:
+        if row:
+            store.reset_session(session.id)
+        rehearsal = Rehearsal.new(session.start, speed=speed, start_now=start_now, lead=lead)
+        store.ensure_session(session.id, session.hashtag, session.platform)
+        newest = network.db.execute("SELECT max(id) FROM posts").fetchone()[0]
+        store.set_session_fields(
+            session.id,
+            clock=rehearsal.to_json(),
+            cursor=str(newest) if newest else None,
+            started_at=to_iso(rehearsal.clock.now()),
+        )
+    network.set_clock(rehearsal.clock)
+    network.close()
+    shifted = session.with_start(rehearsal.start) if rehearsal.start != session.start else session
+    return RehearsalSetup(shifted, rehearsal.clock, rehearsal.rehearsal_id, script)

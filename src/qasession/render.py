@@ -1,0 +1,136 @@
+"""The Rich side of the CLI: tables, JSON emitters and safe text for everything it prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from qasession.safe import for_terminal
+
+if TYPE_CHECKING:
+    from qasession.schedule import PlanReport
+
+def stdout_console() -> Console:
+    width = int(os.environ["QA_WIDTH"]) if os.environ.get("QA_WIDTH") else None
+    return Console(file=sys.stdout, highlight=False, width=width, emoji=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=True, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def print_jsonl(rows: Iterable[Any]) -> None:
+    for row in rows:
+        sys.stdout.write(json.dumps(row, ensure_ascii=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def safe(text: str | None, limit: int | None = None) -> str:
+    return for_terminal(text or "", max_length=limit)
+
+
+STATE_STYLE = {
+    "posted": "green",
+    "pending": "dim",
+    "due": "yellow",
+    "missed": "red",
+    "failed": "red",
+    "uncertain": "magenta",
+    "sending": "yellow",
+}
+
+
+def plan_report(report: PlanReport) -> None:
+    s = report.session
+    console = stdout_console()
+    local = s.start.astimezone(s.tz)
+    console.print(
+        f"[bold]{safe(s.title)}[/bold]  {safe(s.hashtag)} on {s.platform}  "
+        f"{local:%a %Y-%m-%d %H:%M} {safe(s.timezone)}, "
+        f"{int(s.duration.total_seconds() // 60)} min  [dim](id {safe(s.id)})[/dim]"
+    )
+    table = Table(show_edge=False, header_style="bold")
+    for column, width in (("when", 6), ("at", 12), ("item", 12), ("state", 7), ("length", 7)):
+        table.add_column(column, no_wrap=True, min_width=width)
+    table.add_column("text", no_wrap=True)
+    room = max(10, console.width - 66)
+    from qasession.schedule import relative
+
+    for entry, length in zip(report.entries, report.lengths, strict=True):
+        at = entry.item.at.astimezone(s.tz)
+        style = STATE_STYLE.get(entry.state, "")
+        over = length > report.max_length
+        table.add_row(
+            relative(entry.item.at, s.start),
+            f"{at:%d %b %H:%M}",
+            entry.item.kind.replace("_", "-"),
+            f"[{style}]{entry.state}[/{style}]" if style else entry.state,
+            f"[red]{length}/{report.max_length}[/red]" if over else f"{length}/{report.max_length}",
+            safe(entry.item.text, room),
+        )
+    console.print(table)
+    if report.cost:
+        console.print(f"estimated cost: {safe(json.dumps(report.cost))}")
+    if not report.lints:
+        console.print("[green]no lint warnings[/green]")
+
+
+def timeline(posts: Sequence[Any]) -> None:
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("id", "at", "kind", "author", "ref"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("text", no_wrap=True)
+    console = stdout_console()
+    room = max(20, console.width - 58)
+    for p in posts:
+        kind = p.kind if p.kind != "dm" else f"dm→{safe(p.to)}"
+        table.add_row(
+            p.id,
+            f"{p.created_at:%m-%d %H:%M}",
+            kind,
+            safe(p.author),
+            p.ref or "",
+            safe(p.text, room),
+        )
+    console.print(table)
+
+
+def queue(rows: Sequence[dict[str, Any]]) -> None:
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("#", "id", "score", "author", "likes", "dup", "flags"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("question", no_wrap=True)
+    console = stdout_console()
+    room = max(20, console.width - 62)
+    for rank, row in enumerate(rows, 1):
+        flags = ",".join(row["flags"])
+        table.add_row(
+            str(rank),
+            row["id"],
+            f"{row['score']:.1f}",
+            safe(row["author"]),
+            str(row["likes"]),
+            f"+{row['duplicates']}" if row["duplicates"] else "",
+            f"[yellow]{flags}[/yellow]" if flags else "",
+            safe(row["text"], room),
+        )
+    console.print(table)
+    if not rows:
+        console.print("[dim]the queue is empty[/dim]")
+
+
+def checks(results: Sequence[Any]) -> None:
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("platform", "check", "", "detail"):
+        table.add_column(column)
+    for check in results:
+        mark = "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"
+        table.add_row(check.platform, check.name, mark, safe(check.detail))
+    stdout_console().print(table)

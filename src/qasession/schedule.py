@@ -1,0 +1,318 @@
+"""The planned posts of a session (announcements, opening, closing, after-party) and their state.
+
+Each planned item is an outbox intent keyed `<session id>:<item key>`, so it is posted exactly
+once whichever process (`qa plan --post`, `--watch`, `qa run`) gets there first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from qasession.store import OutboxItem, Store
+
+if TYPE_CHECKING:
+    from qasession.outbox import Outbox
+    from qasession.plan import PlannedItem, Session
+
+DEFAULT_GRACE = timedelta(minutes=30)
+STATE_BY_OUTBOX = {
+    "sent": "posted",
+    "failed": "failed",
+    "uncertain": "uncertain",
+    "sending": "sending",
+    "intent": "due",
+    "cancelled": "cancelled",
+}
+
+
+@dataclass(slots=True)
+class TimelineEntry:
+    item: PlannedItem
+    key: str
+    state: str  # pending | due | posted | missed | failed | sending | uncertain
+    platform_id: str | None
+    error: str | None
+
+    def to_json(self, session: Session, length: int, limit: int) -> dict[str, Any]:
+        return {
+            "key": self.item.key,
+            "kind": self.item.kind,
+            "at": self.item.at.isoformat(),
+            "at_local": self.item.at.astimezone(session.tz).isoformat(),
+            "relative": relative(self.item.at, session.start),
+            "state": self.state,
+            "platform_id": self.platform_id,
+            "error": self.error,
+            "text": self.item.text,
+            "image": self.item.image,
+            "length": length,
+            "max_length": limit,
+        }
+
+
+def outbox_key(session: Session, item: PlannedItem) -> str:
+    return f"{session.id}:{item.key}"
+
+
+def relative(moment: datetime, start: datetime) -> str:
+    """"-3d", "-1h30m", "start", "+1h" — when `moment` falls relative to `start`."""
+    delta = moment - start
+    if delta == timedelta(0):
+        return "start"
+    sign = "-" if delta < timedelta(0) else "+"
+    seconds = int(abs(delta).total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    text = "".join(
+        f"{value}{unit}" for value, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if value
+    )
+    return sign + (text or "0m")
+
+
+def timeline_states(
+    session: Session, store: Store, now: datetime, grace: timedelta = DEFAULT_GRACE
+) -> list[TimelineEntry]:
+    from qasession.plan import timeline
+
+    entries = []
+    for item in timeline(session):
+        key = outbox_key(session, item)
+        row = store.outbox_item(key)
+        if row is not None:
+            state = STATE_BY_OUTBOX.get(row.state, row.state)
+            entries.append(TimelineEntry(item, key, state, row.platform_id, row.error))
+            continue
+        if item.at > now:
+            state = "pending"
+        elif now - item.at > grace:
+            state = "missed"
+        else:
+            state = "due"
+        entries.append(TimelineEntry(item, key, state, None, None))
+    return entries
+
+
+def intents_for(
+    session: Session,
+    entries: list[TimelineEntry],
+    kinds: tuple[str, ...],
+    *,
+    late: bool,
+) -> list[OutboxItem]:
+    """Intents for the due entries of `kinds` (and missed ones when `late`)."""
+    wanted = {"due"} | ({"missed"} if late else set())
+    return [
+        OutboxItem(
+            key=entry.key,
+            op=entry.key,
+            kind=entry.item.kind,
+            text=entry.item.text,
+            media=[entry.item.image] if entry.item.image else [],
+        )
+        for entry in entries
+        if entry.item.kind in kinds and entry.state in wanted
+    ]
+
+
+@dataclass(slots=True)
+class PostReport:
+    posted: list[str]
+    missed: list[str]
+    failed: list[str]
+    waiting_until: datetime | None = None
+
+
+def post_due(
+    session: Session,
+    store: Store,
+    outbox: Outbox,
+    now: datetime,
+    *,
+    kinds: tuple[str, ...] = ("announcement",),
+    grace: timedelta = DEFAULT_GRACE,
+    late: bool = False,
+) -> PostReport:
+    """Post every planned item of `kinds` that is due and not yet posted, exactly once.
+    Items due more than `grace` ago are reported as missed and left alone unless `late`."""
+    store.ensure_session(session.id, session.hashtag, session.platform)
+    entries = timeline_states(session, store, now, grace)
+    intents = intents_for(session, entries, kinds, late=late)
+    store.add_intents(session.id, intents)
+    keys = {entry.key for entry in entries if entry.item.kind in kinds}
+    result = outbox.flush(keys)
+    after = {e.key: e for e in timeline_states(session, store, now, grace)}
+    return PostReport(
+        posted=[item.key for item in result.sent],
+        missed=[k for k in keys if after[k].state == "missed"],
+        failed=[k for k in keys if after[k].state in ("failed", "uncertain")],
+        waiting_until=result.waiting_until,
+    )
+
+
+def first_announcement_out(session: Session, store: Store) -> bool:
+    """Whether collecting has begun: an announcement (or the opening) has been posted."""
+    from qasession.plan import timeline
+
+    for item in timeline(session):
+        if item.kind in ("announcement", "opening"):
+            row = store.outbox_item(outbox_key(session, item))
+            if row is not None and row.state == "sent":
+                return True
+    return False
+
+
+def next_due(session: Session, store: Store, now: datetime) -> datetime | None:
+    """When the next announcement not yet posted falls due (None: none left)."""
+    upcoming = [
+        e.item.at
+        for e in timeline_states(session, store, now)
+        if e.item.kind == "announcement" and e.state == "pending"
+    ]
+    return min(upcoming) if upcoming else None
+
+
+@dataclass(slots=True)
+class PlanReport:
+    """What `qa plan` shows: the session, its timeline with states, lints, cost estimate."""
+
+    session: Session
+    entries: list[TimelineEntry]
+    lints: list[Any]
+    now: datetime
+    lengths: list[int]
+    max_length: int
+    cost: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.session
+        return {
+            "session": {
+                "id": s.id,
+                "title": s.title,
+                "platform": s.platform,
+                "account": s.account,
+                "hashtag": s.hashtag,
+                "timezone": s.timezone,
+                "start": s.start.isoformat(),
+                "end": s.end.isoformat(),
+                "duration_minutes": int(s.duration.total_seconds() // 60),
+            },
+            "now": self.now.isoformat(),
+            "timeline": [
+                e.to_json(s, n, self.max_length)
+                for e, n in zip(self.entries, self.lengths, strict=True)
+            ],
+            "lints": [
+                {"code": lint.code, "message": lint.message, "line": lint.line}
+                for lint in self.lints
+            ],
+            "cost": self.cost,
+        }
+
+
+def plan_report(
+    plan: Any, session: Session, store: Store, *, grace: timedelta = DEFAULT_GRACE
+) -> PlanReport:
+    from datetime import UTC
+
+    from qasession.length import count_length
+    from qasession.plan import lint_plan
+    from qasession.platforms import registry
+
+    now = datetime.now(UTC)
+    limit, method = registry.length_limit(session.platform)
+    entries = timeline_states(session, store, now, grace)
+    lengths = [count_length(e.item.text, method) for e in entries]  # type: ignore[arg-type]
+    lints = [
+        lint
+        for lint in lint_plan(plan, now, registry.length_limit)
+        if lint.session_id in (None, session.id)
+    ]
+    return PlanReport(session, entries, lints, now, lengths, limit)
+
+
+class AnnouncementRunner:
+    """Posts announcements when due (`qa plan --post` once, `--watch` until the start) and,
+    once the first one is out, collects the posts already on the hashtag."""
+
+    def __init__(
+        self,
+        session: Session,
+        store: Store,
+        platform: Any,
+        *,
+        grace: timedelta = DEFAULT_GRACE,
+        late: bool = False,
+        say: Any = print,
+        clock: Any = None,
+    ) -> None:
+        from qasession.ingest import Ingestor
+        from qasession.outbox import Outbox
+
+        self.session = session
+        self.store = store
+        self.platform = platform
+        self.grace = grace
+        self.late = late
+        self.say = say
+        self.clock = clock or platform.clock
+        store.ensure_session(session.id, session.hashtag, session.platform)
+        self.outbox = Outbox(store, platform, session.id, self.clock, self._event)
+        self.outbox.reconcile_all()
+        self.ingestor = Ingestor(session, store, platform.me())
+
+    def _event(self, event: dict[str, Any]) -> None:
+        if event["event"] == "posted":
+            self.say(f"posted {event['key']} (id {event['id']})")
+        elif event["event"] == "warning":
+            self.say(f"warning: {event['message']}")
+
+    def run_once(self) -> PostReport:
+        from qasession.ingest import collect
+
+        report = post_due(
+            self.session,
+            self.store,
+            self.outbox,
+            self.clock.now(),
+            grace=self.grace,
+            late=self.late,
+        )
+        for key in report.missed:
+            minutes = int(self.grace.total_seconds() // 60)
+            self.say(f"missed {key}: due more than {minutes} minutes ago (post it with --late)")
+        if report.waiting_until:
+            self.say(f"rate limited until {report.waiting_until:%H:%M:%S} UTC")
+        if not report.posted:
+            self.say("nothing to post now")
+        if first_announcement_out(self.session, self.store):
+            new = collect(self.ingestor, self.platform, self.clock.now)
+            questions = sum(1 for r in new if r.is_question)
+            self.say(f"collected {len(new)} new post(s) on {self.session.hashtag}, "
+                     f"{questions} question(s)")
+        return report
+
+    def watch(self, poll_seconds: float = 60.0) -> None:
+        """Until the session starts: post each announcement when due, collect between."""
+        self.say(
+            f"watching {self.session.id}: announcements are posted when due, until the start "
+            f"at {self.session.start.astimezone(self.session.tz):%Y-%m-%d %H:%M %Z}; "
+            "Ctrl-C stops safely"
+        )
+        try:
+            while self.clock.now() < self.session.start:
+                now = self.clock.now()
+                due = next_due(self.session, self.store, now)
+                wait = poll_seconds
+                if due is not None:
+                    wait = max(0.0, min(wait, (due - now).total_seconds()))
+                wait = min(wait, max(0.0, (self.session.start - now).total_seconds()))
+                self.clock.sleep(wait)
+                self.run_once()
+        except KeyboardInterrupt:
+            self.say("stopped; every announcement is either posted or still pending")
+            raise
+        self.say("the session starts now: run `qa run` for the live session")

@@ -1,0 +1,77 @@
+"""Shared fixtures: every test gets its own home (QA_HOME) and never touches the real one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def qa_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("qa-home")
+    monkeypatch.setenv("QA_HOME", str(home))
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("user-home")))
+    monkeypatch.setenv("QA_WIDTH", "120")
+    monkeypatch.delenv("QA_FILE", raising=False)
+    monkeypatch.delenv("QA_CRASH_AT", raising=False)
+    for name in list(os.environ):
+        if name.startswith("X_") or name.startswith("MASTODON_") or name.startswith("BLUESKY_"):
+            monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def home(qa_env: Path) -> Path:
+    return qa_env
+
+
+def write_plan(path: Path, **session: Any) -> Path:
+    """A one-session plan; `start` defaults to an hour from now (UTC)."""
+    base: dict[str, Any] = {
+        "id": "t",
+        "title": "Test session",
+        "account": "@acme",
+        "hashtag": "#AskAcme",
+        "timezone": "UTC",
+        "start": (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M"),
+        "duration": "60m",
+    }
+    base.update(session)
+    path.write_text(yaml.safe_dump({"sessions": [base]}, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def plan_path(tmp_path: Path) -> Path:
+    return write_plan(tmp_path / "sessions.yaml")
+
+
+def qa(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+       timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m qasession ARGS` in a subprocess (the real entry point)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "qasession", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+        input=input,
+    )
+
+
+@pytest.fixture
+def cli() -> Iterator[Any]:
+    yield qa

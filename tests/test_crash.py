@@ -1,0 +1,81 @@
+"""Crash test: SIGKILL `qa run --headless` at 20 points of a rehearsal and restart each time."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from qasession.platforms.local import LocalNetwork
+from qasession.store import Store
+from tests.conftest import ROOT, qa
+
+POINTS = ["before-send", "after-send", "before-save", "after-save"]
+RUN = [
+    sys.executable, "-m", "qasession", "run", "--headless", "--simulate", "examples/crowd.yaml",
+    "--speed", "90", "--start-now", "--tail", "1", "--seed", "5",
+]  # fmt: skip
+
+
+def start(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(RUN, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=env, cwd=ROOT)
+
+
+def test_sigkill_at_twenty_points(home: Path) -> None:
+    rng = random.Random(20261203)
+    base = dict(os.environ)
+    issued: dict[str, str] = {}
+    kills = 0
+    ended = False
+    for attempt in range(20):
+        env = dict(base)
+        if attempt % 2 == 0:
+            env["QA_CRASH_AT"] = f"{rng.choice(POINTS)}:{rng.randint(1, 6)}"
+        proc = start(env)
+        if "QA_CRASH_AT" not in env:
+            time.sleep(rng.uniform(0.6, 2.0))
+            proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=120)
+        kills += proc.returncode == -signal.SIGKILL
+        ended = ended or '"event":"ended"' in out
+        if len(issued) < 3:
+            queue = json.loads(qa("queue", "--json").stdout)
+            for row in queue:
+                if len(issued) < 3 and row["id"] not in issued and not row["flags"]:
+                    answer = qa("answer", row["id"], f"Answer number {len(issued) + 1}")
+                    assert answer.returncode == 0, answer.stderr
+                    issued[row["id"]] = f"Answer number {len(issued) + 1}"
+        if ended:
+            break
+    assert kills >= 10
+    final = start(dict(base))
+    out, _ = final.communicate(timeout=300)
+    assert final.returncode == 0 and '"event":"ended"' in out
+
+    network = LocalNetwork(home)
+    timeline = network.timeline()
+    store = Store.open(home)
+    stored = Counter(row["id"] for row in store.posts("askacme-dec"))
+    crowd = [p for p in timeline if p.author != "@acme" and p.kind != "dm"]
+    assert crowd and all(stored[p.id] == 1 for p in crowd), "every crowd post stored once"
+    keys = [row[0] for row in network.db.execute(
+        "SELECT client_key FROM posts WHERE client_key IS NOT NULL")]
+    assert len(keys) == len(set(keys))
+    mine = [p for p in timeline if p.author == "@acme"]
+    reposts = Counter(p.ref for p in mine if p.kind == "repost")
+    assert set(reposts.values()) <= {1}, "no repost duplicated"
+    texts = Counter(p.text for p in mine if p.kind != "repost")
+    assert set(texts.values()) == {1}, texts
+    assert len(issued) == 3
+    for question_id, text in issued.items():
+        asker = network.get(question_id).author
+        assert texts[f".{asker} {text} #AskAcme"] == 1
+        assert reposts[question_id] == 1
+    assert any("That's all for today" in t for t in texts)

@@ -1,0 +1,157 @@
+"""The live loop, stepped over a manual clock on the local platform."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qasession.clock import ManualClock
+from qasession.live import LiveSession, LiveSettings, queue_rows
+from qasession.plan import Session, load_plan
+from qasession.platforms.local import LocalNetwork, LocalPlatform
+from qasession.store import Store
+from tests.conftest import write_plan
+
+T0 = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
+
+
+def session_for(tmp_path: Path, **extra: Any) -> Session:
+    plan = write_plan(tmp_path / "p.yaml", start="2026-12-03 17:00", **extra)
+    return load_plan(plan).get("t")
+
+
+class World:
+    def __init__(self, tmp_path: Path, home: Path, settings: dict[str, Any] | None = None,
+                 **plan: Any) -> None:
+        self.session = session_for(tmp_path, **plan)
+        self.clock = ManualClock(T0 - timedelta(minutes=10))
+        self.network = LocalNetwork(home)
+        self.store = Store.open(home)
+        self.platform = LocalPlatform(settings or {}, home=home, clock=self.clock,
+                                      account="@acme")
+        self.events: list[dict[str, Any]] = []
+        self.live = LiveSession(
+            self.session, self.store, self.platform, self.clock, self.events.append,
+            settings=LiveSettings(seed=3, tail=timedelta(minutes=5)),
+        )
+
+    def say(self, author: str, text: str, at: datetime | None = None, likes: int = 0) -> str:
+        return self.network.add(author=author, text=text, created_at=at or self.clock.now(),
+                                likes=likes)
+
+    def run_until(self, moment: datetime, limit: int = 100_000) -> None:
+        for _ in range(limit):
+            if self.clock.now() >= moment or self.live.ended:
+                return
+            wait = self.live.tick()
+            self.clock.advance(max(wait, 0.5))
+        raise AssertionError("the loop did not get there")
+
+    def mine(self) -> list[Any]:
+        return [p for p in self.network.timeline() if p.author == "@acme"]
+
+
+def test_a_whole_session(tmp_path: Path, home: Path) -> None:
+    w = World(tmp_path, home)
+    w.say("@early", "Will there be a recording? #AskAcme", at=T0 - timedelta(days=1))
+    w.run_until(T0 + timedelta(minutes=1))
+    opening = [p for p in w.mine() if p.kind == "post"]
+    assert len(opening) == 1 and "live" in opening[0].text.lower()
+    assert T0 <= opening[0].created_at <= T0 + timedelta(seconds=10)
+    queue = queue_rows(w.session, w.store, w.clock.now())
+    assert [q["author"] for q in queue] == ["@early"] and "ahead" in queue[0]["flags"]
+    w.run_until(T0 + timedelta(hours=2))
+    assert w.live.ended
+    kinds = [e["event"] for e in w.events]
+    assert kinds[0] == "started" and kinds[-1] == "ended"
+    cues = [e["cue"] for e in w.events if e["event"] == "cue"]
+    assert cues == ["half-time", "10 minutes left", "5 minutes left"]
+    texts = [p.text for p in w.mine()]
+    assert len(texts) == 3  # opening, closing, after-party
+    closing = w.mine()[1]
+    assert T0 + timedelta(hours=1) <= closing.created_at <= T0 + timedelta(hours=1, seconds=10)
+
+
+def test_pagination_then_floor(tmp_path: Path, home: Path) -> None:
+    w = World(tmp_path, home, {"page_size": 5})
+    for i in range(12):
+        w.say(f"@u{i}", f"Question {i}? #AskAcme", at=T0 - timedelta(hours=1))
+    waits = [w.live.tick() for _ in range(3)]
+    assert waits[:2] == [0.0, 0.0]  # following the pages
+    assert waits[2] >= 5.0  # caught up: back to the floor
+    assert w.platform.counters.search_requests == 3
+    assert len(queue_rows(w.session, w.store, w.clock.now())) == 12
+
+
+def test_pacing_never_hits_the_rate_limit(tmp_path: Path, home: Path) -> None:
+    w = World(tmp_path, home, {"rate_limit": 10, "rate_window": 900})
+    w.run_until(T0 + timedelta(minutes=45))
+    assert not [e for e in w.events if "rate" in str(e.get("message", ""))]
+    assert 10 <= w.platform.counters.search_requests <= 40  # ~10 per 15 minutes
+
+
+def test_answers_in_each_mode(tmp_path: Path, home: Path) -> None:
+    w = World(tmp_path, home, sensitive_patterns=["ACME-\\d{6}"])
+    q1 = w.say("@alice", "How do I export my data? #AskAcme", at=T0)
+    q2 = w.say("@bob", "Why is my bill wrong, contract ACME-123456? #AskAcme", at=T0)
+    q3 = w.say("@carol", "Is there an API? #AskAcme", at=T0)
+    w.run_until(T0 + timedelta(minutes=2))
+    w.store.add_command("t", "answer", {"question_id": q1, "text": "Settings > Export."})
+    w.store.add_command("t", "answer", {"question_id": q2, "text": "We'll check your bill.",
+                                        "mode": "dm"})
+    w.store.add_command("t", "answer", {"question_id": q3, "text": "Yes, v2.", "mode": "quote"})
+    w.run_until(T0 + timedelta(minutes=3))
+    mine = w.mine()
+    repost = next(i for i, p in enumerate(mine) if p.kind == "repost")
+    assert mine[repost].ref == q1
+    answer = mine[repost + 1]
+    assert answer.text == ".@alice Settings > Export. #AskAcme"
+    dm = [p for p in mine if p.kind == "dm"]
+    assert len(dm) == 1 and dm[0].to == "@bob"
+    public = [p for p in mine if p.kind != "dm"]
+    assert not any("ACME-123456" in p.text for p in public)
+    assert any(p.text.startswith(".@bob ") for p in public)  # "we've sent you a DM"
+    quote = [p for p in mine if p.kind == "quote"]
+    assert len(quote) == 1 and quote[0].ref == q3
+    statuses = {r["id"]: r["status"] for r in w.store.posts("t")}
+    assert statuses[q1] == statuses[q2] == statuses[q3] == "answered"
+    assert w.live.answers_done() == 3
+
+
+def test_fault_injection_completes_exactly_once(tmp_path: Path, home: Path) -> None:
+    w = World(tmp_path, home, {"fault_rate": 0.2, "fault_seed": 11})
+    crowd = [w.say(f"@p{i}", f"Question number {i} about topic {i}? #AskAcme",
+                   at=T0 - timedelta(minutes=5)) for i in range(30)]
+    w.run_until(T0 + timedelta(minutes=5))
+    for i in range(6):
+        w.store.add_command("t", "answer", {"question_id": crowd[i], "text": f"Answer {i}"})
+    later = [w.say(f"@late{i}", f"Late question {i}? #AskAcme") for i in range(10)]
+    w.run_until(T0 + timedelta(hours=3))
+    assert w.live.ended
+    assert w.platform.counters.errors > 5  # faults really happened
+    texts = Counter(p.text for p in w.mine() if p.kind != "repost")
+    assert all(n == 1 for n in texts.values()), texts
+    reposts = Counter(p.ref for p in w.mine() if p.kind == "repost")
+    assert sorted(reposts) == sorted(crowd[:6]) and set(reposts.values()) == {1}
+    for i in range(6):
+        assert texts[f".@p{i} Answer {i} #AskAcme"] == 1
+    stored = Counter(r["id"] for r in w.store.posts("t"))
+    assert all(stored[i] == 1 for i in crowd + later)
+    assert sum(1 for p in w.mine() if p.kind == "post") == 3 + 6
+
+
+@pytest.mark.parametrize("blocked", [True, False])
+def test_blocked_authors_are_hidden(tmp_path: Path, home: Path, blocked: bool) -> None:
+    w = World(tmp_path, home)
+    w.say("@troll", "Why is everything bad? #AskAcme", at=T0)
+    w.run_until(T0 + timedelta(seconds=30))
+    if blocked:
+        w.store.add_moderation("t", "@troll", "blocked", w.clock.now())
+    w.say("@troll", "And why again? #AskAcme")
+    w.run_until(T0 + timedelta(minutes=2))
+    authors = [q["author"] for q in queue_rows(w.session, w.store, w.clock.now())]
+    assert authors == ([] if blocked else ["@troll", "@troll"])

@@ -1,0 +1,89 @@
+"""Acceptance: a headless rehearsal of the demo plan and crowd, answered from another shell."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from tests.conftest import ROOT, qa
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("rehearse", ROOT / "examples" / "rehearse.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def crowd() -> list[dict[str, Any]]:
+    return yaml.safe_load((ROOT / "examples" / "crowd.yaml").read_text())  # type: ignore[no-any-return]
+
+
+def test_crowd_is_believable() -> None:
+    entries = crowd()
+    tags = Counter(tag for e in entries for tag in e.get("tags", []))
+    assert len(entries) >= 30
+    assert tags["question"] >= 15 and tags["duplicate"] >= 2 and tags["chatter"] >= 5
+    assert tags["troll"] >= 1 and tags["sensitive"] >= 1 and tags["french"] >= 1
+    assert tags["ahead"] >= 1 and any(e.get("reposts") for e in entries)
+    assert any(str(e["after"]).startswith("-1d") for e in entries)
+
+
+def test_headless_rehearsal_with_three_answers(home: Path) -> None:
+    result = load_example().rehearse(home, 240.0, quiet=True)
+    assert result["code"] == 0
+    events = result["events"]
+    assert events[0]["event"] == "started" and events[-1]["event"] == "ended"
+    answered = result["answered"]
+    assert sorted(answered.values()) == ["dm", "dot", "quote"]
+    timeline = result["timeline"]
+    mine = [p for p in timeline if p["author"] == "@acme"]
+    start = datetime.fromisoformat(events[0]["start"])
+    end = datetime.fromisoformat(events[0]["end"])
+
+    opening = mine[0]
+    assert opening["kind"] == "post" and "live" in opening["text"].lower()
+    assert abs(datetime.fromisoformat(opening["created_at"]) - start) < timedelta(minutes=1)
+
+    for question_id, mode in answered.items():
+        if mode == "dot":
+            index = next(i for i, p in enumerate(timeline)
+                         if p["kind"] == "repost" and p["author"] == "@acme"
+                         and p["ref"] == question_id)
+            asker = next(p["author"] for p in timeline if p["id"] == question_id)
+            answer = timeline[index + 1]  # immediately followed by the answer
+            assert answer["author"] == "@acme" and answer["text"].startswith(f".{asker} ")
+            assert answer["text"].lower().count("#askacme") == 1
+        if mode == "quote":
+            assert any(p["kind"] == "quote" and p["ref"] == question_id for p in mine)
+        if mode == "dm":
+            asker = next(p["author"] for p in timeline if p["id"] == question_id)
+            assert any(p["kind"] == "dm" and p["to"] == asker for p in mine)
+            assert not any("ACME-482913" in p["text"] for p in mine if p["kind"] != "dm")
+
+    closing = next(p for p in mine if "That's all for today" in p["text"])
+    assert abs(datetime.fromisoformat(closing["created_at"]) - end) < timedelta(minutes=1)
+    assert Counter(p["text"] for p in mine if p["kind"] != "repost").most_common(1)[0][1] == 1
+
+
+def test_queue_json_shape_after_rehearsal(home: Path) -> None:
+    load_example().rehearse(home, 400.0, quiet=True)
+    queue = json.loads(qa("queue", "--json").stdout)
+    assert queue, "questions remain open after three answers"
+    for row in queue:
+        assert {"id", "author", "text", "score", "status", "flags", "duplicates"} <= set(row)
+        assert set(row["flags"]) <= {"sensitive", "troll", "duplicate", "ahead"}
+        assert row["status"] == "queued"
+    scores = [row["score"] for row in queue]
+    assert scores == sorted(scores, reverse=True)
+    offline = next(r for r in queue if "offline mode" in r["text"])
+    assert offline["duplicates"] == 2 and "duplicate" in offline["flags"]
+    assert queue[0]["id"] == offline["id"]  # most liked, and asked three times
