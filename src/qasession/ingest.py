@@ -16,7 +16,7 @@ from qasession.store.db import PostRecord
 if TYPE_CHECKING:
     from qasession.plan import Session
 
-FLOOD_WINDOW = timedelta(minutes=10)
+FLOOD_WINDOW = timedelta(minutes=1)  # flood_limit counts posts per author per minute
 
 
 def same_handle(a: str | None, b: str | None) -> bool:

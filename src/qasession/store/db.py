@@ -263,13 +263,19 @@ class Store:
                     "UPDATE posts SET duplicates = duplicates + ? WHERE session_id = ? AND id = ?",
                     [(n, session_id, qid) for qid, n in merged.items()],
                 )
-            # a platform's own count may already include the reposts we see: take the larger
-            db.executemany(
-                "UPDATE posts SET reposts = MAX(reposts, (SELECT count(*) FROM posts AS r "
-                "WHERE r.session_id = posts.session_id AND r.kind = 'repost' AND r.ref = posts.id"
-                ")) WHERE session_id = ? AND id = ?",
-                [(session_id, original) for original in engagement],
-            )
+            originals = sorted(set(engagement))
+            if originals:
+                # a platform's own count may already include the reposts we see: take the larger
+                marks = ",".join("?" * len(originals))
+                counts = db.execute(
+                    f"SELECT ref, count(*) FROM posts WHERE session_id = ? AND kind = 'repost' "
+                    f"AND ref IN ({marks}) GROUP BY ref",
+                    (session_id, *originals),
+                ).fetchall()
+                db.executemany(
+                    "UPDATE posts SET reposts = MAX(reposts, ?) WHERE session_id = ? AND id = ?",
+                    [(n, session_id, ref) for ref, n in counts],
+                )
             if cursor is not None:
                 db.execute("UPDATE sessions SET cursor = ? WHERE id = ?", (cursor, session_id))
         return new
