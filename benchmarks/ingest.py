@@ -20,16 +20,41 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from qasession.platforms.base import Post, SearchPage
 from qasession.plan import parse_plan
+from qasession.platforms.base import Post, SearchPage
 from qasession.store import Store
 
-TOPICS = ["mobile app", "API", "pricing", "offline mode", "webhooks", "SSO", "the roadmap",
-          "dark mode", "data export", "the EU region", "student plans", "the CLI"]
-OPENERS = ["How do I use", "When will you ship", "Why is", "Any plans for", "Can you explain",
-           "What's the status of", "Est-ce que vous prévoyez", "Pourquoi"]
-CHATTER = ["Great session!", "Love this", "Following along from Lisbon", "So useful, thanks",
-           "Here we go 🎉"]
+TOPICS = [
+    "mobile app",
+    "API",
+    "pricing",
+    "offline mode",
+    "webhooks",
+    "SSO",
+    "the roadmap",
+    "dark mode",
+    "data export",
+    "the EU region",
+    "student plans",
+    "the CLI",
+]
+OPENERS = [
+    "How do I use",
+    "When will you ship",
+    "Why is",
+    "Any plans for",
+    "Can you explain",
+    "What's the status of",
+    "Est-ce que vous prévoyez",
+    "Pourquoi",
+]
+CHATTER = [
+    "Great session!",
+    "Love this",
+    "Following along from Lisbon",
+    "So useful, thanks",
+    "Here we go 🎉",
+]
 
 
 def generate(n: int, seed: int = 1) -> list[str]:
@@ -49,15 +74,33 @@ def generate(n: int, seed: int = 1) -> list[str]:
             text = "WHY IS THIS SO BAD, WHAT THE HELL #AskAcme"
         elif roll < 0.75:
             text = f"RT {rng.choice(TOPICS)} #AskAcme"
-            lines.append(json.dumps({"id": str(i + 1), "author": author, "text": text,
-                                     "created_at": (start + timedelta(seconds=i)).isoformat(),
-                                     "kind": "repost", "ref": str(max(1, i - 5))}))
+            lines.append(
+                json.dumps(
+                    {
+                        "id": str(i + 1),
+                        "author": author,
+                        "text": text,
+                        "created_at": (start + timedelta(seconds=i)).isoformat(),
+                        "kind": "repost",
+                        "ref": str(max(1, i - 5)),
+                    }
+                )
+            )
             continue
         else:
             text = f"{rng.choice(CHATTER)} #AskAcme"
-        lines.append(json.dumps({"id": str(i + 1), "author": author, "text": text,
-                                 "created_at": (start + timedelta(seconds=i)).isoformat(),
-                                 "kind": "post", "likes": rng.randrange(20)}))
+        lines.append(
+            json.dumps(
+                {
+                    "id": str(i + 1),
+                    "author": author,
+                    "text": text,
+                    "created_at": (start + timedelta(seconds=i)).isoformat(),
+                    "kind": "post",
+                    "likes": rng.randrange(20),
+                }
+            )
+        )
     return lines
 
 
@@ -74,9 +117,9 @@ def to_post(data: dict[str, object]) -> Post:
 
 
 def main() -> None:
+    from qasession import triage
     from qasession.ingest import Ingestor
     from qasession.live import queue_rows, weights_for
-    from qasession import triage
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=200_000)
@@ -97,8 +140,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = Store.open(Path(folder))
         ingestor = Ingestor(session, store, "@acme")
-        triage.classify(to_post(json.loads(lines[0])), host="@acme", start=session.start,
-                        extra_patterns=(), blocked_words=set(), author_recent_count=1)  # warm
+        triage.classify(
+            to_post(json.loads(lines[0])),
+            host="@acme",
+            start=session.start,
+            extra_patterns=(),
+            blocked_words=set(),
+            author_recent_count=1,
+        )  # warm
         started = time.perf_counter()
         seen_at = datetime.now(UTC)
         for offset in range(0, len(lines), 100):
@@ -110,14 +159,20 @@ def main() -> None:
         questions = len(store.question_rows("bench"))
 
         rate = len(lines) / elapsed
-        print(f"posts               {len(lines):,} ({stored:,} stored, {questions:,} open "
-              f"questions after merging duplicates)")
+        print(
+            f"posts               {len(lines):,} ({stored:,} stored, {questions:,} open "
+            f"questions after merging duplicates)"
+        )
         print(f"json.loads only     {baseline:8.2f} s  ({len(lines) / baseline:,.0f} lines/s)")
-        print(f"ingest (all on)     {elapsed:8.2f} s  ({rate:,.0f} posts/s; target >= 10,000: "
-              f"{'ok' if rate >= 10_000 else 'UNDER TARGET'})")
+        print(
+            f"ingest (all on)     {elapsed:8.2f} s  ({rate:,.0f} posts/s; target >= 10,000: "
+            f"{'ok' if rate >= 10_000 else 'UNDER TARGET'})"
+        )
         ratio = baseline / elapsed
-        print(f"ratio to json.loads {ratio:8.3f}    (target >= 0.25: "
-              f"{'ok' if ratio >= 0.25 else 'UNDER TARGET'})")
+        print(
+            f"ratio to json.loads {ratio:8.3f}    (target >= 0.25: "
+            f"{'ok' if ratio >= 0.25 else 'UNDER TARGET'})"
+        )
 
         rng = random.Random(2)
         now = session.start + timedelta(minutes=30)
@@ -137,12 +192,16 @@ def main() -> None:
             triage.rank(features, weights, now, session_start=session.start)
             runs.append(time.perf_counter() - t)
         median = statistics.median(runs) * 1000
-        print(f"rank 10,000         {median:8.2f} ms (median of 21; target < 20 ms: "
-              f"{'ok' if median < 20 else 'OVER TARGET'})")
+        print(
+            f"rank 10,000         {median:8.2f} ms (median of 21; target < 20 ms: "
+            f"{'ok' if median < 20 else 'OVER TARGET'})"
+        )
         t = time.perf_counter()
         rows = queue_rows(session, store, now)
-        print(f"qa queue (store)    {(time.perf_counter() - t) * 1000:8.2f} ms for "
-              f"{len(rows):,} queued questions, read from SQLite and ranked")
+        print(
+            f"qa queue (store)    {(time.perf_counter() - t) * 1000:8.2f} ms for "
+            f"{len(rows):,} queued questions, read from SQLite and ranked"
+        )
 
 
 if __name__ == "__main__":

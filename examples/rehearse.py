@@ -66,18 +66,24 @@ def answer_some(env: dict[str, str]) -> dict[str, str]:
     """The host's three answers: the top question (dot), one by quote, the contract by DM."""
     queue = json.loads(qa("queue", "--json", env=env).stdout)
     answered: dict[str, str] = {}
-    sensitive = next((q for q in queue if "sensitive" in q["flags"] and
-                      "ACME-" in q["text"]), None)
+    sensitive = next((q for q in queue if "sensitive" in q["flags"] and "ACME-" in q["text"]), None)
     public = [q for q in queue if not q["flags"] or q["flags"] == ["ahead"]]
     plan = []
     if public:
-        plan.append((public[0], "dot", "Yes: webhooks for order updates ship in Q1, beta in "
-                                       "January."))
+        plan.append(
+            (public[0], "dot", "Yes: webhooks for order updates ship in Q1, beta in January.")
+        )
     if len(public) > 1:
         plan.append((public[1], "quote", "Great question, here is how we decide."))
     if sensitive:
-        plan.append((sensitive, "dm", "Sorry about the invoice, we're looking at your contract "
-                                      "now and will get back to you today."))
+        plan.append(
+            (
+                sensitive,
+                "dm",
+                "Sorry about the invoice, we're looking at your contract "
+                "now and will get back to you today.",
+            )
+        )
     for question, mode, text in plan:
         result = qa("answer", question["id"], text, "--mode", mode, env=env)
         if result.returncode != 0:

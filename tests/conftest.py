@@ -56,8 +56,13 @@ def plan_path(tmp_path: Path) -> Path:
     return write_plan(tmp_path / "sessions.yaml")
 
 
-def qa(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-       timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def qa(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m qasession ARGS` in a subprocess (the real entry point)."""
     full_env = dict(os.environ)
     full_env.update(env or {})

@@ -23,8 +23,9 @@ RUN = [
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(RUN, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=env, cwd=ROOT)
+    return subprocess.Popen(
+        RUN, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT
+    )
 
 
 def test_sigkill_at_twenty_points(home: Path) -> None:
@@ -67,8 +68,10 @@ def test_sigkill_at_twenty_points(home: Path) -> None:
     stored = Counter(row["id"] for row in store.posts("askacme-dec"))
     crowd = [p for p in timeline if p.author != "@acme" and p.kind != "dm"]
     assert crowd and all(stored[p.id] == 1 for p in crowd), "every crowd post stored once"
-    keys = [row[0] for row in network.db.execute(
-        "SELECT client_key FROM posts WHERE client_key IS NOT NULL")]
+    keys = [
+        row[0]
+        for row in network.db.execute("SELECT client_key FROM posts WHERE client_key IS NOT NULL")
+    ]
     assert len(keys) == len(set(keys))
     mine = [p for p in timeline if p.author == "@acme"]
     reposts = Counter(p.ref for p in mine if p.kind == "repost")

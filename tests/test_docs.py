@@ -26,8 +26,21 @@ def commands() -> list[tuple[str, typer.models.CommandInfo | object]]:
 def test_every_command_has_help_and_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     names = [name for name, _ in commands()]
-    assert {"init", "plan", "run", "queue", "answer", "skip", "pin", "block", "recap",
-            "local post", "local like", "local timeline", "doctor"} <= set(names)
+    assert {
+        "init",
+        "plan",
+        "run",
+        "queue",
+        "answer",
+        "skip",
+        "pin",
+        "block",
+        "recap",
+        "local post",
+        "local like",
+        "local timeline",
+        "doctor",
+    } <= set(names)
     for name, command in commands():
         assert (command.help or "").strip(), f"`qa {name}` has no help text"  # type: ignore[attr-defined]
         assert re.search(rf"`qa {re.escape(name)}\b", readme), f"`qa {name}` missing from README"

@@ -61,8 +61,12 @@ def test_listings_are_inert(tmp_path: Path, home: Path) -> None:
     start = datetime.now(UTC) + timedelta(minutes=50)
     plan = write_plan(tmp_path / "p.yaml", start=start.strftime("%Y-%m-%d %H:%M"))
     assert qa("plan", "--post", "-f", str(plan)).returncode == 0  # collects the posts
-    for args in (["queue"], ["local", "timeline"], ["queue", "--json"],
-                 ["local", "timeline", "--json"]):
+    for args in (
+        ["queue"],
+        ["local", "timeline"],
+        ["queue", "--json"],
+        ["local", "timeline", "--json"],
+    ):
         result = qa(*args, "-f", str(plan))
         assert result.returncode == 0, result.stderr
         assert_inert(result.stdout)

@@ -25,23 +25,28 @@ def session_for(tmp_path: Path, **extra: Any) -> Session:
 
 
 class World:
-    def __init__(self, tmp_path: Path, home: Path, settings: dict[str, Any] | None = None,
-                 **plan: Any) -> None:
+    def __init__(
+        self, tmp_path: Path, home: Path, settings: dict[str, Any] | None = None, **plan: Any
+    ) -> None:
         self.session = session_for(tmp_path, **plan)
         self.clock = ManualClock(T0 - timedelta(minutes=10))
         self.network = LocalNetwork(home)
         self.store = Store.open(home)
-        self.platform = LocalPlatform(settings or {}, home=home, clock=self.clock,
-                                      account="@acme")
+        self.platform = LocalPlatform(settings or {}, home=home, clock=self.clock, account="@acme")
         self.events: list[dict[str, Any]] = []
         self.live = LiveSession(
-            self.session, self.store, self.platform, self.clock, self.events.append,
+            self.session,
+            self.store,
+            self.platform,
+            self.clock,
+            self.events.append,
             settings=LiveSettings(seed=3, tail=timedelta(minutes=5)),
         )
 
     def say(self, author: str, text: str, at: datetime | None = None, likes: int = 0) -> str:
-        return self.network.add(author=author, text=text, created_at=at or self.clock.now(),
-                                likes=likes)
+        return self.network.add(
+            author=author, text=text, created_at=at or self.clock.now(), likes=likes
+        )
 
     def run_until(self, moment: datetime, limit: int = 100_000) -> None:
         for _ in range(limit):
@@ -101,8 +106,9 @@ def test_answers_in_each_mode(tmp_path: Path, home: Path) -> None:
     q3 = w.say("@carol", "Is there an API? #AskAcme", at=T0)
     w.run_until(T0 + timedelta(minutes=2))
     w.store.add_command("t", "answer", {"question_id": q1, "text": "Settings > Export."})
-    w.store.add_command("t", "answer", {"question_id": q2, "text": "We'll check your bill.",
-                                        "mode": "dm"})
+    w.store.add_command(
+        "t", "answer", {"question_id": q2, "text": "We'll check your bill.", "mode": "dm"}
+    )
     w.store.add_command("t", "answer", {"question_id": q3, "text": "Yes, v2.", "mode": "quote"})
     w.run_until(T0 + timedelta(minutes=3))
     mine = w.mine()
@@ -124,8 +130,12 @@ def test_answers_in_each_mode(tmp_path: Path, home: Path) -> None:
 
 def test_fault_injection_completes_exactly_once(tmp_path: Path, home: Path) -> None:
     w = World(tmp_path, home, {"fault_rate": 0.2, "fault_seed": 11})
-    crowd = [w.say(f"@p{i}", f"Question number {i} about topic {i}? #AskAcme",
-                   at=T0 - timedelta(minutes=5)) for i in range(30)]
+    crowd = [
+        w.say(
+            f"@p{i}", f"Question number {i} about topic {i}? #AskAcme", at=T0 - timedelta(minutes=5)
+        )
+        for i in range(30)
+    ]
     w.run_until(T0 + timedelta(minutes=5))
     for i in range(6):
         w.store.add_command("t", "answer", {"question_id": crowd[i], "text": f"Answer {i}"})

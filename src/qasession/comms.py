@@ -38,9 +38,7 @@ def build_calendar(session: Session) -> bytes:
     event.add("dtstart", session.start.astimezone(UTC))
     event.add("dtend", session.end.astimezone(UTC))
     event.add("summary", f"{session.title} ({session.hashtag})")
-    description = (
-        f"Live Q&A on {session.platform}: ask your questions with {session.hashtag}."
-    )
+    description = f"Live Q&A on {session.platform}: ask your questions with {session.hashtag}."
     url = session_url(session)
     if url:
         event.add("url", url)

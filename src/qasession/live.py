@@ -406,10 +406,8 @@ class LiveSession:
             raise
         except PlatformError as exc:
             self.poll_failures += 1
-            delay = min(
-                self.settings.max_backoff,
-                self.settings.poll_floor * 2 ** min(self.poll_failures, 8),
-            ) * self._jitter.uniform(0.5, 1.5)
+            backoff = self.settings.poll_floor * 2.0 ** min(self.poll_failures, 8)
+            delay = min(self.settings.max_backoff, backoff) * self._jitter.uniform(0.5, 1.5)
             self.next_poll = now + timedelta(seconds=delay)
             self.warn(f"reading failed, retrying in {delay:.0f}s: {exc}")
             return delay

@@ -142,6 +142,7 @@ class Outbox:
         if not self.store.mark_sending(item.id):
             return None  # another process has it
         crash_point("before-send")
+        platform_id: str | None
         try:
             platform_id = self._call(item)
         except DuplicatePost as exc:

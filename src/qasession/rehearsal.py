@@ -187,9 +187,7 @@ def _load_twarc(path: Path, raw: str, session_start: datetime | None) -> CrowdSc
                     hint="expected twarc2 output (search or timeline)",
                 ) from None
             metrics = tweet.get("public_metrics") or {}
-            tweets.append(
-                (created, f"@{author or 'unknown'}", {"text": text, "metrics": metrics})
-            )
+            tweets.append((created, f"@{author or 'unknown'}", {"text": text, "metrics": metrics}))
     tweets.sort(key=lambda t: t[0])
     if not tweets:
         return CrowdScript([], path, "twarc2")
@@ -354,7 +352,7 @@ def prepare(
     crowd_file: Path | None,
     speed: float,
     start_now: bool,
-    lead: timedelta = timedelta(minutes=1),
+    lead: timedelta | None = None,
 ) -> RehearsalSetup:
     """Set up (or resume) a rehearsal of `session`: the shifted session, its virtual clock
     (shared with other shells through the local network) and the crowd to replay.
@@ -363,6 +361,8 @@ def prepare(
     one is replaced by a new one (the session's stored state starts over)."""
     from qasession.store import to_iso
 
+    if lead is None:  # a minute of the session, and at least two real seconds to get going
+        lead = max(timedelta(minutes=1), timedelta(seconds=2 * speed))
     script = load_crowd(crowd_file, session.start) if crowd_file is not None else None
     if script is not None and session.platform != "local":
         raise PlanError(

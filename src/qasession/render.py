@@ -16,6 +16,7 @@ from qasession.safe import for_terminal
 if TYPE_CHECKING:
     from qasession.schedule import PlanReport
 
+
 def stdout_console() -> Console:
     width = int(os.environ["QA_WIDTH"]) if os.environ.get("QA_WIDTH") else None
     return Console(file=sys.stdout, highlight=False, width=width, emoji=False)

@@ -57,7 +57,7 @@ def outbox_key(session: Session, item: PlannedItem) -> str:
 
 
 def relative(moment: datetime, start: datetime) -> str:
-    """"-3d", "-1h30m", "start", "+1h" — when `moment` falls relative to `start`."""
+    """ "-3d", "-1h30m", "start", "+1h" — when `moment` falls relative to `start`."""
     delta = moment - start
     if delta == timedelta(0):
         return "start"
@@ -291,8 +291,10 @@ class AnnouncementRunner:
         if first_announcement_out(self.session, self.store):
             new = collect(self.ingestor, self.platform, self.clock.now)
             questions = sum(1 for r in new if r.is_question)
-            self.say(f"collected {len(new)} new post(s) on {self.session.hashtag}, "
-                     f"{questions} question(s)")
+            self.say(
+                f"collected {len(new)} new post(s) on {self.session.hashtag}, "
+                f"{questions} question(s)"
+            )
         return report
 
     def watch(self, poll_seconds: float = 60.0) -> None:

@@ -232,6 +232,8 @@ _EMAIL = re.compile(
     r"(?<![\w.+@-])[\w.%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}\b"
 )
+# An "@" glued to a word: mentions ("@acme") are preceded by a space and skip the e-mail scan.
+_EMAIL_HINT = re.compile(r"@(?<=[\w.%+-]@)")
 # One scan finds both IBAN candidates (two capitals, two digits, ...) and digit runs that may
 # be phone or card numbers; most posts have neither and pay only for this scan, which starts
 # from one character class so the engine skips ahead between candidates.
@@ -351,16 +353,13 @@ def _phone_like(text: str, start: int, end: int) -> bool:
     digits = "".join(ch for ch in run if ch.isdigit())
     if not 7 <= len(digits) <= 15:
         return False
+    # Glued to a word, a path, a version or a price ("v2", "#123", "$ 1 299 000")?
     before = text[start - 1] if start else " "
-    if (
-        before.isalnum()
-        or before in "#.,:/_-"
-        or (before == " " and start >= 2 and (text[start - 2] in _CURRENCY_BEFORE))
-    ):
+    if before.isalnum() or before in "#.,:/_-" or before in _CURRENCY_BEFORE:
         return False
-    if before in _CURRENCY_BEFORE:
+    if before == " " and start >= 2 and text[start - 2] in _CURRENCY_BEFORE:
         return False
-    if end < len(text) and (text[end].isalnum() or text[end] in "_"):
+    if end < len(text) and (text[end].isalnum() or text[end] == "_"):
         return False
     if _UNITS_AFTER.match(text, end):
         return False
@@ -392,7 +391,7 @@ def find_sensitive(
     """Private data in `text`, by position: e-mail addresses, phone numbers (any country's
     format), Luhn-valid card numbers, mod-97-valid IBANs and the caller's `extra` patterns."""
     found: list[Finding] = []
-    if "@" in text:
+    if "@" in text and _EMAIL_HINT.search(text):
         found.extend(Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text))
     phone_budget = _MAX_PHONE_CANDIDATES
     for match in _NUMBERS.finditer(text):
@@ -577,10 +576,13 @@ def _troll_signals(
     if blocked_words:
         key = blocked_words if isinstance(blocked_words, frozenset) else frozenset(blocked_words)
         blocked, phrases = _blocked_index(key)
-        if not blocked.isdisjoint(variants) or any(
-            p in lowered or p in text.lower() for p in phrases
-        ):
+        if not blocked.isdisjoint(variants):
             signals.append("blocked_word")
+        elif phrases:
+            # Phrases and tags ("#boycottacme") are looked for in the text as written too.
+            raw = text.lower()
+            if any(p in lowered or p in raw for p in phrases):
+                signals.append("blocked_word")
     single, multi = _profanity()
     if not single.isdisjoint(variants) or _has_phrase(words, multi):
         signals.append("profanity")
@@ -796,10 +798,15 @@ class Weights:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> Weights:
-        """Weights from the plan's `ranking:` mapping; unknown keys or non-numbers raise
-        ValueError naming them, missing keys keep their defaults."""
+        """Weights from the plan's `ranking:` mapping (where `age` means `age_per_minute`);
+        unknown keys or non-numbers raise ValueError naming them, missing keys keep their
+        defaults."""
         if not mapping:
             return cls()
+        if "age" in mapping:
+            if "age_per_minute" in mapping:
+                raise ValueError("ranking: give either 'age' or 'age_per_minute', not both")
+            mapping = {("age_per_minute" if k == "age" else k): v for k, v in mapping.items()}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(mapping) - known)
         if unknown:
@@ -845,13 +852,11 @@ def score(
 
 
 def _score(q: QuestionFeatures, w: Weights, now_ts: float, start_ts: float) -> float:
+    # The same arithmetic, in the same order, as rank(): both give bit-identical scores.
     age = now_ts - max(q.created_ts, start_ts)
-    value = (
-        w.likes * q.likes
-        + w.reposts * q.reposts
-        + w.duplicates * q.duplicates
-        + (w.age_per_minute * age / 60.0 if age > 0 else 0.0)
-    )
+    value = w.likes * q.likes + w.reposts * q.reposts + w.duplicates * q.duplicates
+    if age > 0:
+        value += w.age_per_minute / 60.0 * age
     if q.first_time:
         value += w.first_time
     if q.pinned:
@@ -949,6 +954,7 @@ def classify(
     blocked_words: Collection[str] = frozenset(),
     author_recent_count: int = 0,
     flood_limit: int = 5,
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
 ) -> Classification:
     """Triage of one post: whether it asks, its flags and private-data findings, and whether
     the loop should ignore it (the host's own posts; plain reposts, which the caller counts
@@ -959,7 +965,7 @@ def classify(
         return Classification(False, _NO_FLAGS, [], True, "repost")
     text = post.text
     cleaned = _strip_entities(text)
-    findings = find_sensitive(text, extra_patterns)
+    findings = find_sensitive(text, extra_patterns, regions=phone_regions)
     signals = _troll_signals(text, cleaned, author_recent_count, blocked_words, flood_limit)
     flags = []
     if findings:

@@ -103,8 +103,9 @@ def _apply(
     sid = c.session.id
     if kind in ("block", "mute"):
         c.store.ensure_session(sid, c.session.hashtag, c.session.platform)
-        c.store.add_moderation(sid, target, "blocked" if kind == "block" else "muted",
-                               datetime.now(UTC))
+        c.store.add_moderation(
+            sid, target, "blocked" if kind == "block" else "muted", datetime.now(UTC)
+        )
         say(f"{target} {'blocked' if kind == 'block' else 'muted'} in {sid}")
         return
     done = (
@@ -113,8 +114,9 @@ def _apply(
         else c.store.set_pinned(sid, target, kind == "pin")
     )
     if not done:
-        raise UsageError(f"no question {target!r} in session {sid}",
-                         hint="see `qa queue` for the ids")
+        raise UsageError(
+            f"no question {target!r} in session {sid}", hint="see `qa queue` for the ids"
+        )
     say(f"{target}: {kind} done")
 
 

@@ -21,9 +21,7 @@ def init(
     start: Annotated[
         str | None, typer.Option(help="Start, e.g. '2026-12-03 18:00' (plan's time zone).")
     ] = None,
-    platform: Annotated[
-        str | None, typer.Option(help="local | x | mastodon | bluesky.")
-    ] = None,
+    platform: Annotated[str | None, typer.Option(help="local | x | mastodon | bluesky.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
@@ -42,7 +40,9 @@ def init(
 def plan(
     ctx: typer.Context,
     session_id: SessionArg = None,
-    post: Annotated[bool, typer.Option("--post", help="Post what is due and not yet posted.")] = False,
+    post: Annotated[
+        bool, typer.Option("--post", help="Post what is due and not yet posted.")
+    ] = False,
     watch: Annotated[
         bool, typer.Option("--watch", help="Stay up and post each announcement when due.")
     ] = False,
@@ -50,8 +50,12 @@ def plan(
         bool, typer.Option("--late", help="Also post announcements past the grace window.")
     ] = False,
     grace: Annotated[int, typer.Option(help="Grace window in minutes for due items.")] = 30,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat lint warnings as errors.")] = False,
-    ics: Annotated[Path | None, typer.Option("--ics", help="Write the calendar (.ics) here.")] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat lint warnings as errors.")
+    ] = False,
+    ics: Annotated[
+        Path | None, typer.Option("--ics", help="Write the calendar (.ics) here.")
+    ] = None,
     comms: Annotated[
         Path | None, typer.Option("--comms", help="Write the blog and e-mail texts in this folder.")
     ] = None,

@@ -48,8 +48,10 @@ def run(
     c = load(ctx, file, home, session_id)
     runner = Runner(c.plan, c.session, c.home)
     if simulate is not None or start_now or speed != 1.0:
+        from qasession.ingest import warm_up
         from qasession.rehearsal import prepare
 
+        warm_up()  # before the virtual clock starts
         runner.rehearsal = prepare(
             c.session, c.store, c.home, crowd_file=simulate, speed=speed, start_now=start_now
         )

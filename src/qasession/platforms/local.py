@@ -351,9 +351,7 @@ class LocalPlatform(Platform):
         rows = rows[:size]
         pattern = re.compile(re.escape(tag) + r"(?![\w])", re.IGNORECASE)
         posts = [
-            LocalNetwork.to_post(r)
-            for r in rows
-            if r["kind"] != "dm" and pattern.search(r["text"])
+            LocalNetwork.to_post(r) for r in rows if r["kind"] != "dm" and pattern.search(r["text"])
         ]
         self.counters.search_requests += 1
         self.counters.posts_read += len(posts)

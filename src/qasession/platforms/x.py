@@ -122,14 +122,16 @@ class XSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    api_base: str = Field(X_HOST, description="where API requests go (tests: the fake)")
-    mentions: bool = Field(False, description="also read the host's mentions")
-    budget_usd: float | None = Field(None, ge=0, description="spending limit of a session")
-    price_read: float = Field(0.005, ge=0, description="USD per post read")
-    price_post: float = Field(0.015, ge=0, description="USD per post created")
-    price_post_url: float = Field(0.20, ge=0, description="USD per post created with a link")
-    timeout: float = Field(10, gt=0, description="seconds per HTTP request")
-    max_results: int = Field(100, ge=10, le=100, description="posts per search request")
+    api_base: str = Field(default=X_HOST, description="where API requests go (tests: the fake)")
+    mentions: bool = Field(default=False, description="also read the host's mentions")
+    budget_usd: float | None = Field(default=None, ge=0, description="spending limit of a session")
+    price_read: float = Field(default=0.005, ge=0, description="USD per post read")
+    price_post: float = Field(default=0.015, ge=0, description="USD per post created")
+    price_post_url: float = Field(
+        default=0.20, ge=0, description="USD per post created with a link"
+    )
+    timeout: float = Field(default=10, gt=0, description="seconds per HTTP request")
+    max_results: int = Field(default=100, ge=10, le=100, description="posts per search request")
 
     @field_validator("api_base")
     @classmethod
@@ -560,6 +562,8 @@ class XPlatform(Platform):
         return result if isinstance(result, dict) else {}
 
     def _network_error(self, endpoint: str, exc: Exception) -> PlatformError:
+        if isinstance(exc, self._requests.JSONDecodeError):
+            return PlatformError(f"X API answered {endpoint} with no JSON", retryable=True)
         what = "timed out" if isinstance(exc, self._requests.Timeout) else "unreachable"
         detail = self._scrub(" ".join(str(exc).split()))[:200]
         return PlatformError(f"X API {what} ({endpoint}): {detail}", retryable=True)
@@ -834,7 +838,11 @@ class XPlatform(Platform):
                 ),
             )
         except DuplicatePost as exc:
-            raise DuplicatePost(exc.message, existing_id=self._find_own_post([text])) from None
+            try:
+                existing = self._find_own_post([text])
+            except PlatformError:
+                existing = None  # still a duplicate; only its id is unknown
+            raise DuplicatePost(exc.message, existing_id=existing) from None
         data = payload.get("data") or {}
         if "id" not in data:
             raise PlatformError("X accepted the post but returned no id", retryable=True)
@@ -966,11 +974,7 @@ class XPlatform(Platform):
         wanted = {_normalize(t) for t in texts}
         if not wanted:
             return None
-        try:
-            recent = self._own_recent()
-        except PlatformError:
-            return None
-        for tweet in recent:
+        for tweet in self._own_recent():
             if not is_retweet(tweet) and _normalize(str(tweet.get("text", ""))) in wanted:
                 return str(tweet["id"])
         return None

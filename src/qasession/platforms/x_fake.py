@@ -1068,8 +1068,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fake X API on {url} (host @{fake.host.username}, id {fake.host.id})", flush=True)
     print(f"  plan:  x: {{api_base: {url}}}", flush=True)
     print(
-        f"  env:   X_API_KEY=k X_API_SECRET=s X_ACCESS_TOKEN={fake.access_token()} "
-        "X_ACCESS_TOKEN_SECRET=t",
+        f"  env:   X_API_KEY=fake-key X_API_SECRET=fake-secret "
+        f"X_ACCESS_TOKEN={fake.access_token()} "
+        "X_ACCESS_TOKEN_SECRET=fake-token-secret",
         flush=True,
     )
     try:

@@ -49,11 +49,10 @@ def m001_initial(db: sqlite3.Connection) -> None:
             duplicates INTEGER NOT NULL DEFAULT 0,
             pinned INTEGER NOT NULL DEFAULT 0,
             first_time INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (session_id, id)
-        ) WITHOUT ROWID;
-        CREATE INDEX posts_status ON posts (session_id, status);
-        CREATE INDEX posts_author ON posts (session_id, author);
-        CREATE INDEX posts_ref ON posts (session_id, ref);
+            UNIQUE (session_id, id)
+        );
+        CREATE INDEX posts_questions ON posts (session_id, status) WHERE is_question = 1;
+        CREATE INDEX posts_ref ON posts (session_id, ref) WHERE ref IS NOT NULL;
         CREATE TABLE outbox (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             session_id TEXT NOT NULL,
@@ -103,7 +102,7 @@ def m001_initial(db: sqlite3.Connection) -> None:
             event TEXT NOT NULL,
             data TEXT NOT NULL
         );
-        """
+        """,
     )
 
 
