@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from qasession.errors import DuplicatePost
+from qasession.errors import DuplicatePost, ReplyRestricted
 from qasession.platforms.base import Platform, Post
 
 # inject(author, text) -> id: puts a post from someone else on the platform
@@ -43,7 +43,7 @@ def check_contract(platform: Platform, inject: Inject) -> None:
     assert alice.kind == "post" and alice.likes >= 0 and alice.reposts >= 0
 
     # the cursor returns only what is newer
-    third = inject("@dave", "Newer question? #AskAcme")
+    third = inject("@dave", f"Newer question for {me}? #AskAcme")
     newer, cursor = drain(platform, "#AskAcme", cursor)
     assert [p.id for p in newer if p.author != me] == [third]
     again, _ = drain(platform, "#AskAcme", cursor)
@@ -55,5 +55,8 @@ def check_contract(platform: Platform, inject: Inject) -> None:
         platform.repost(first)
     assert platform.post("Hello #AskAcme")
     assert platform.post("An answer #AskAcme", reply_to=third)
+    if platform.capabilities.reply_needs_mention:
+        with pytest.raises(ReplyRestricted):
+            platform.post("An answer #AskAcme", reply_to=first)
     assert platform.post("Quoted #AskAcme", quote_of=third)
     assert platform.send_dm("@alice", "Hello privately")

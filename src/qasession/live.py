@@ -21,6 +21,7 @@ from qasession.compose import AnswerSpec, Question, compose_answer
 from qasession.errors import AuthError, PlatformError, RateLimited, UsageError
 from qasession.ingest import Ingestor
 from qasession.outbox import Outbox
+from qasession.plan import timeline
 from qasession.platforms.base import Platform
 from qasession.safe import inert
 from qasession.schedule import DEFAULT_GRACE, intents_for, timeline_states
@@ -207,6 +208,7 @@ class LiveSession:
         self.ended = False
         self.closing_requested = False
         self.cues_done: set[str] = set()
+        self.budget_warned = False
 
     # -- events ----------------------------------------------------------------------------
 
@@ -223,6 +225,13 @@ class LiveSession:
         """Reconcile what a crash left half-sent and rebuild triage state from the store."""
         s = self.session
         self.store.ensure_session(s.id, s.hashtag, s.platform)
+        opening = self.store.outbox_item(f"{s.id}:opening")
+        if self.clock.now() > s.end + self.settings.tail and opening is None:
+            raise UsageError(
+                f"session {s.id} ended at {s.end.astimezone(s.tz):%Y-%m-%d %H:%M %Z} and was "
+                "never run here",
+                hint="see `qa recap`, or rehearse it with --start-now",
+            )
         row = self.store.session_row(s.id) or {}
         if not row.get("started_at"):
             self.store.set_session_fields(s.id, started_at=to_iso(self.clock.now()))
@@ -230,6 +239,11 @@ class LiveSession:
             self.host = self.platform.me() or self.host
         except PlatformError as exc:
             self.warn(f"could not ask the platform who we are: {exc}")
+        if row.get("counters"):
+            import json
+
+            self.platform.counters.add(json.loads(row["counters"]))
+        self.budget_warned = bool(self.store.events(s.id, "budget"))
         self.outbox.reconcile_all()
         self.ingestor = Ingestor(s, self.store, self.host)
         self.cues_done = {e["cue"] for e in self.store.events(s.id, "cue")}
@@ -347,7 +361,7 @@ class LiveSession:
         intents = intents_for(s, entries, ("announcement",), late=False)
         if now < s.end:
             intents += intents_for(s, entries, ("opening",), late=True)
-        if now < self.closed_at() + self.settings.tail:
+        if not self.ended:
             intents += intents_for(s, entries, ("closing", "after_party"), late=True)
         if intents:
             self.store.add_intents(s.id, intents)
@@ -413,6 +427,7 @@ class LiveSession:
             return delay
         self.poll_failures = 0
         records = self.ingestor.ingest(page, now)
+        self._save_counters()
         self._announce_questions(records)
         if page.more:
             self.next_poll = now  # follow pagination on the next tick
@@ -421,17 +436,46 @@ class LiveSession:
         self.next_poll = now + timedelta(seconds=delay)
         return delay
 
+    def counters(self) -> dict[str, Any]:
+        """Platform calls so far in this session (all processes), with the spend."""
+        return {**self.platform.counters.as_dict(), "spend_usd": round(self.platform.spend(), 4)}
+
+    def _save_counters(self) -> None:
+        import json
+
+        self.store.set_session_fields(self.session.id, counters=json.dumps(self.counters()))
+
     def _poll_interval(self, now: datetime) -> float:
-        """As often as the remaining rate budget allows, never under the floor."""
+        """As often as the remaining rate budget (and money budget) allows, never under the
+        floor."""
         floor = self.settings.poll_floor
+        interval = floor
         budget = self.platform.rate_budget()
-        if budget is None:
-            return floor
-        left = (budget.reset_at - now).total_seconds()
-        spare = budget.remaining - 1  # keep one call in hand for the closing read
-        if spare <= 0:
-            return max(floor, left + 1.0)
-        return max(floor, left / spare)
+        if budget is not None:
+            left = (budget.reset_at - now).total_seconds()
+            spare = budget.remaining - 1  # keep one call in hand for the closing read
+            interval = max(floor, left + 1.0) if spare <= 0 else max(floor, left / spare)
+        spent = self.platform.over_budget_ratio()
+        if spent is not None:
+            if spent >= 0.8 and not self.budget_warned:
+                self.budget_warned = True
+                self.store.add_event(self.session.id, "budget", {"ratio": spent}, now)
+                self.warn(
+                    f"{spent:.0%} of the X budget spent (${self.platform.spend():.2f}); "
+                    "polling slows down to stay within it",
+                    counters=self.counters(),
+                )
+            if spent >= 1.0:
+                interval = max(interval, self.settings.poll_ceiling)
+            elif spent >= 0.8:
+                # spread what is left of the budget over what is left of the session
+                spend = self.platform.spend()
+                left_usd = spend / spent - spend if spent > 0 else 0.0
+                per_poll = spend / max(1, self.platform.counters.search_requests)
+                polls = max(1.0, left_usd / per_poll) if per_poll > 0 else 1.0
+                remaining = max(0.0, (self.closed_at() - now).total_seconds())
+                interval = max(interval, min(self.settings.poll_ceiling, remaining / polls))
+        return interval
 
     def _announce_questions(self, records: list[Any]) -> None:
         s = self.session
@@ -447,6 +491,10 @@ class LiveSession:
                 self.emit(question_event(row))
 
     def _refresh(self, now: datetime) -> None:
+        """Fresh like and repost counts for the top of the queue; never on a paid platform,
+        where each post looked up is billed as a read."""
+        if self.platform.capabilities.paid:
+            return
         if self.next_refresh is not None and now < self.next_refresh:
             return
         self.next_refresh = now + timedelta(seconds=self.settings.refresh_every)
@@ -490,14 +538,19 @@ class LiveSession:
                     "answers": self.answers_done(),
                     "target": s.answers.target,
                     "queued": len(self.store.question_rows(s.id)),
+                    "counters": self.counters(),
                 }
                 self.store.add_event(s.id, "cue", {"cue": name}, now)
                 self.emit(event)
 
     def _check_end(self, now: datetime) -> None:
+        s = self.session
         if self.ended or now < self.closed_at() + self.settings.tail:
             return
-        s = self.session
+        if not self.closing_requested and any(
+            item.kind == "after_party" and now < item.at for item in timeline(s)
+        ):
+            return  # the after-party line still has to go out
         if self.store.outbox(s.id, ("intent", "sending")):
             return  # something is still to be sent (or reconciled)
         self.ended = True
@@ -509,9 +562,10 @@ class LiveSession:
                 "answers": self.answers_done(),
                 "target": s.answers.target,
                 "posts": self.store.count_posts(s.id),
-                "counters": self.platform.counters.as_dict(),
+                "counters": self.counters(),
             }
         )
+        self._save_counters()
 
     # -- running ---------------------------------------------------------------------------
 

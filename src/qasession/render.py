@@ -78,7 +78,13 @@ def plan_report(report: PlanReport) -> None:
         )
     console.print(table)
     if report.cost:
-        console.print(f"estimated cost: {safe(json.dumps(report.cost))}")
+        c = report.cost
+        console.print(
+            f"estimated cost on {s.platform}: [bold]${c['total_usd']:.2f}[/bold] "
+            f"({c['posts_read']} posts read ${c['read_usd']:.2f}, {c['posts_created']} posts "
+            f"created ${c['post_usd'] + c['url_usd']:.2f})"
+            + (f", budget ${c['budget_usd']:.2f}" if c.get("budget_usd") is not None else "")
+        )
     if not report.lints:
         console.print("[green]no lint warnings[/green]")
 

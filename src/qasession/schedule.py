@@ -231,7 +231,29 @@ def plan_report(
         for lint in lint_plan(plan, now, registry.length_limit)
         if lint.session_id in (None, session.id)
     ]
-    return PlanReport(session, entries, lints, now, lengths, limit)
+    return PlanReport(session, entries, lints, now, lengths, limit, estimate_cost(session))
+
+
+def estimate_cost(session: Session) -> dict[str, Any] | None:
+    """The session's cost on a paid platform: every planned post, and each answer target as a
+    repost plus a post."""
+    from qasession.length import has_url
+    from qasession.platforms import registry
+
+    cls = registry.load_class(session.platform)
+    if not cls.capabilities.paid:
+        return None
+    from qasession.plan import timeline
+
+    planned = timeline(session)
+    try:
+        return cls.estimate_cost(
+            session.platform_settings,
+            posts_to_create=len(planned) + 2 * session.answers.target,
+            with_url=sum(1 for item in planned if has_url(item.text)),
+        )
+    except ValueError:
+        return None  # bad settings are reported when the platform is used
 
 
 class AnnouncementRunner:

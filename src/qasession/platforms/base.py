@@ -109,6 +109,13 @@ class CallCounters:
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
+    def add(self, stored: dict[str, Any]) -> None:
+        """Add counts kept from an earlier process of the same session."""
+        for name in self.__dataclass_fields__:
+            value = stored.get(name)
+            if isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+
 
 class NoSettings(BaseModel):
     """A platform with no settings of its own refuses any key under its name."""
@@ -203,6 +210,27 @@ class Platform(abc.ABC):
     def length(self, text: str) -> int:
         """The length of `text` as this platform counts it."""
         return count_length(text, self.capabilities.length_method)
+
+    # -- cost (paid platforms) -----------------------------------------------------------
+
+    def spend(self) -> float:
+        """USD spent so far, from the counters (0 on free platforms)."""
+        return 0.0
+
+    def over_budget_ratio(self) -> float | None:
+        """Share of the session's budget spent, or None without a budget."""
+        return None
+
+    @classmethod
+    def estimate_cost(
+        cls,
+        settings: dict[str, Any] | None,
+        *,
+        posts_to_create: int,
+        with_url: int = 0,
+    ) -> dict[str, Any] | None:
+        """What a session should cost before it runs (None on free platforms)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files."""

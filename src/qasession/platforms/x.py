@@ -132,6 +132,9 @@ class XSettings(BaseModel):
     )
     timeout: float = Field(default=10, gt=0, description="seconds per HTTP request")
     max_results: int = Field(default=100, ge=10, le=100, description="posts per search request")
+    expected_posts: int = Field(
+        default=1000, ge=0, description="posts expected on the hashtag (for the cost estimate)"
+    )
 
     @field_validator("api_base")
     @classmethod
@@ -1036,12 +1039,19 @@ class XPlatform(Platform):
             return math.inf if self.spend() > 0 else 0.0
         return self.spend() / budget
 
+    @classmethod
     def estimate_cost(
-        self, *, expected_posts: int, posts_to_create: int, with_url: int = 0
+        cls,
+        settings: dict[str, Any] | None,
+        *,
+        posts_to_create: int,
+        with_url: int = 0,
     ) -> dict[str, Any]:
+        """The plan's estimate: `x.expected_posts` read once each, and the posts to create."""
+        config = _as_settings(settings)
         return estimate_cost(
-            self.settings,
-            expected_posts=expected_posts,
+            config,
+            expected_posts=config.expected_posts,
             posts_to_create=posts_to_create,
             with_url=with_url,
         )

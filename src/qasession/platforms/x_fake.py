@@ -155,6 +155,7 @@ class RecordedRequest:
     status: int
     auth: str  # "user" (OAuth 1.0a), "app" (bearer) or "none"
     returned: tuple[str, ...] = ()
+    at: datetime | None = None  # the fake's clock when the request arrived
 
 
 @dataclass(slots=True)
@@ -406,7 +407,9 @@ class XFake:
                 method, path, query, headers, body, endpoint, auth, returned
             )
             self.requests.append(
-                RecordedRequest(method, path, query, endpoint, status, auth, tuple(returned))
+                RecordedRequest(
+                    method, path, query, endpoint, status, auth, tuple(returned), self.clock()
+                )
             )
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         return status, extra, data
