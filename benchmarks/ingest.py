@@ -1,10 +1,12 @@
 """Triage and storage of generated posts, against plain `json.loads` of the same lines.
 
-Generates N posts as JSON lines (questions, near-duplicates, chatter, private data, profanity,
-shouting, reposts), then times the whole ingest pipeline — parse, triage with every detector
-on, store in SQLite in 100-post pages with the cursor — and prints posts per second and the
-ratio to the time `json.loads` alone takes over the same lines (targets: ≥ 10,000 posts/s and a
-ratio ≥ 0.25). Then times ranking a 10,000-question queue (target < 20 ms).
+Generates N posts as twarc2 JSON lines — X API v2 tweets with their author inlined, as the X
+adapter and `--simulate`/`--from-archive` receive them (questions, near-duplicates, chatter,
+private data, profanity, shouting, retweets) — then times the whole ingest pipeline: parse,
+map to posts, triage with every detector on, store in SQLite in 100-post pages with the cursor.
+Prints posts per second and the ratio of `json.loads` alone over the same lines to the whole
+pipeline (targets: ≥ 10,000 posts/s and a ratio ≥ 0.25). Then times ranking a 10,000-question
+queue (target < 20 ms).
 
     python benchmarks/ingest.py [--posts 200000]
 """
@@ -21,7 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from qasession.plan import parse_plan
+from typing import Any
+
 from qasession.platforms.base import Post, SearchPage
+from qasession.platforms.x import tweet_to_post
 from qasession.store import Store
 
 TOPICS = [
@@ -57,63 +62,88 @@ CHATTER = [
 ]
 
 
+def tweet_line(i: int, rng: random.Random, start: datetime, n: int) -> str:
+    """One post as a twarc2 (flattened) line: an X API v2 tweet with its author inlined, the
+    shape `qa run --simulate` and `qa recap --from-archive` read and the X adapter maps."""
+    roll = rng.random()
+    user = rng.randrange(max(1, n // 4))
+    created = start + timedelta(seconds=i * 0.02)
+    tweet_id = str(1_865_000_000_000_000_000 + i)
+    referenced: list[dict[str, str]] = []
+    if roll < 0.45:
+        text = f"{rng.choice(OPENERS)} {rng.choice(TOPICS)} {rng.randrange(5000)}? #AskAcme"
+    elif roll < 0.60:  # near-duplicates of a small set of popular questions
+        text = f"{rng.choice(OPENERS)} {rng.choice(TOPICS)}?? #askacme"
+    elif roll < 0.63:
+        text = f"My contract ACME-{rng.randrange(10**6):06d} is wrong, call +33 6 12 34 56 78?"
+    elif roll < 0.65:
+        text = "WHY IS THIS SO BAD, WHAT THE HELL #AskAcme"
+    elif roll < 0.75:
+        original = str(1_865_000_000_000_000_000 + max(0, i - 5))
+        text = f"RT @user{user}: {rng.choice(TOPICS)} #AskAcme"
+        referenced = [{"type": "retweeted", "id": original}]
+    else:
+        text = f"{rng.choice(CHATTER)} #AskAcme"
+    tag_at = text.lower().find("#askacme")
+    tweet = {
+        "id": tweet_id,
+        "text": text,
+        "author_id": str(10_000 + user),
+        "conversation_id": tweet_id,
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "lang": "fr" if "Pourquoi" in text or "Est-ce" in text else "en",
+        "possibly_sensitive": False,
+        "reply_settings": "everyone",
+        "edit_history_tweet_ids": [tweet_id],
+        "public_metrics": {
+            "retweet_count": rng.randrange(5),
+            "reply_count": rng.randrange(3),
+            "like_count": rng.randrange(20),
+            "quote_count": 0,
+            "bookmark_count": 0,
+            "impression_count": rng.randrange(10_000),
+        },
+        "entities": {
+            "hashtags": [{"start": tag_at, "end": tag_at + 8, "tag": "AskAcme"}]
+            if tag_at >= 0
+            else [],
+        },
+        "author": {
+            "id": str(10_000 + user),
+            "username": f"user{user}",
+            "name": f"User {user}",
+            "created_at": "2019-05-04T10:00:00.000Z",
+            "description": "Product manager. Coffee, code and cycling. Views my own.",
+            "location": "Lisbon",
+            "protected": False,
+            "verified": False,
+            "profile_image_url": f"https://pbs.twimg.com/profile_images/{user}/a_normal.jpg",
+            "public_metrics": {
+                "followers_count": rng.randrange(5000),
+                "following_count": rng.randrange(1000),
+                "tweet_count": rng.randrange(20_000),
+                "listed_count": rng.randrange(50),
+            },
+        },
+        "__twarc": {
+            "url": "https://api.twitter.com/2/tweets/search/recent?query=%23AskAcme",
+            "version": "2.14.0",
+            "retrieved_at": created.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+        },
+    }
+    if referenced:
+        tweet["referenced_tweets"] = referenced
+    return json.dumps(tweet)
+
+
 def generate(n: int, seed: int = 1) -> list[str]:
     rng = random.Random(seed)
     start = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
-    lines = []
-    for i in range(n):
-        roll = rng.random()
-        author = f"@user{rng.randrange(n // 4 or 1)}"
-        if roll < 0.45:
-            text = f"{rng.choice(OPENERS)} {rng.choice(TOPICS)} {rng.randrange(5000)}? #AskAcme"
-        elif roll < 0.60:  # near-duplicates of a small set of popular questions
-            text = f"{rng.choice(OPENERS)} {rng.choice(TOPICS)}?? #askacme"
-        elif roll < 0.63:
-            text = f"My contract ACME-{rng.randrange(10**6):06d} is wrong, call +33 6 12 34 56 78?"
-        elif roll < 0.65:
-            text = "WHY IS THIS SO BAD, WHAT THE HELL #AskAcme"
-        elif roll < 0.75:
-            text = f"RT {rng.choice(TOPICS)} #AskAcme"
-            lines.append(
-                json.dumps(
-                    {
-                        "id": str(i + 1),
-                        "author": author,
-                        "text": text,
-                        "created_at": (start + timedelta(seconds=i)).isoformat(),
-                        "kind": "repost",
-                        "ref": str(max(1, i - 5)),
-                    }
-                )
-            )
-            continue
-        else:
-            text = f"{rng.choice(CHATTER)} #AskAcme"
-        lines.append(
-            json.dumps(
-                {
-                    "id": str(i + 1),
-                    "author": author,
-                    "text": text,
-                    "created_at": (start + timedelta(seconds=i)).isoformat(),
-                    "kind": "post",
-                    "likes": rng.randrange(20),
-                }
-            )
-        )
-    return lines
+    return [tweet_line(i, rng, start, n) for i in range(n)]
 
 
-def to_post(data: dict[str, object]) -> Post:
-    return Post(
-        id=str(data["id"]),
-        author=str(data["author"]),
-        text=str(data["text"]),
-        created_at=datetime.fromisoformat(str(data["created_at"])),
-        kind=data.get("kind", "post"),  # type: ignore[arg-type]
-        ref=data.get("ref"),  # type: ignore[arg-type]
-        likes=int(data.get("likes", 0)),  # type: ignore[call-overload]
-    )
+def to_post(data: dict[str, Any]) -> Post:
+    return tweet_to_post(data, {data["author_id"]: data["author"]["username"]})
 
 
 def main() -> None:
