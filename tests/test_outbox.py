@@ -170,3 +170,41 @@ def test_reply_restricted_falls_back_to_dot(
     assert [p.kind for p in mine] == ["repost", "post"]
     assert mine[1].text.startswith(".@alice ")
     assert any(e["event"] == "warning" for e in events)
+
+
+def test_platform_that_cannot_be_asked_waits_for_the_operator(
+    world: tuple[Store, LocalPlatform, ManualClock, LocalNetwork], tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from qasession.outbox import settle
+    from tests.conftest import qa, write_plan
+
+    store, platform, clock, network = world
+    blind = LocalPlatform({}, home=platform.home, clock=clock, account="@acme")
+    blind.capabilities = replace(LocalPlatform.capabilities, can_lookup_sent=False)  # type: ignore[misc]
+    item = store.add_intents("s", [OutboxItem(key="s:opening", kind="opening", text="Live!")])[0]
+    assert store.mark_sending(item.id)  # a crash, somewhere around the call
+    events: list[dict[str, object]] = []
+    outbox = Outbox(store, blind, "s", clock, events.append)
+    outbox.reconcile_all()
+    assert store.outbox_item("s:opening").state == "uncertain"  # type: ignore[union-attr]
+    assert outbox.flush().sent == []  # never resent on a guess
+    assert network.timeline() == []
+    assert "qa outbox confirm" in str(store.outbox_item("s:opening").error)  # type: ignore[union-attr]
+
+    plan = write_plan(tmp_path / "p.yaml", id="s")
+    listed = qa("outbox", "--json", "--state", "uncertain", "-f", str(plan))
+    assert [row["key"] for row in __import__("json").loads(listed.stdout)] == ["s:opening"]
+    resent = qa("outbox", "resend", "s:opening", "-f", str(plan))
+    assert resent.returncode == 0, resent.stderr
+    assert len(Outbox(store, blind, "s", clock).flush().sent) == 1
+    assert [p.text for p in network.timeline()] == ["Live!"]
+    again = qa("outbox", "confirm", "s:opening", "-f", str(plan))
+    assert again.returncode == 2 and "only uncertain or failed" in again.stderr
+
+    other = store.add_intents("s", [OutboxItem(key="s:closing", kind="closing", text="Bye")])[0]
+    store.mark_state(other.id, "uncertain")
+    settle(store, "s", "s:closing", sent=True, platform_id="99")
+    assert store.outbox_item("s:closing").platform_id == "99"  # type: ignore[union-attr]
+    assert Outbox(store, blind, "s", clock).flush().sent == []

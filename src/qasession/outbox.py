@@ -67,8 +67,8 @@ class Outbox:
             self.store.mark_state(
                 item.id,
                 "uncertain",
-                "may have been sent; confirm on the platform, then `qa outbox resend` or "
-                "`qa outbox confirm`",
+                "may have been sent: check the platform, then `qa outbox confirm KEY` or "
+                "`qa outbox resend KEY`",
             )
             self.emit(
                 {
@@ -254,3 +254,27 @@ class Outbox:
             event["reconciled"] = True
         self.store.add_event(self.session_id, "posted", event, self.clock.now())
         self.emit(event)
+
+
+def settle(
+    store: Store, session_id: str, key: str, *, sent: bool, platform_id: str | None = None
+) -> OutboxItem:
+    """The operator's word on an item: it was sent (never send it again), or it was not and
+    may be sent again. Only uncertain, failed or `sending` items can be settled."""
+    from datetime import UTC
+
+    from qasession.errors import UsageError
+
+    item = store.outbox_item(key)
+    if item is None or item.session_id != session_id:
+        raise UsageError(f"no outbox item {key!r} in session {session_id}",
+                         hint="see `qa outbox`")
+    if item.state not in ("uncertain", "failed", "sending"):
+        raise UsageError(f"{key} is {item.state}; only uncertain or failed items can be settled")
+    if sent:
+        store.mark_sent(item.id, platform_id, datetime.now(UTC))
+    else:
+        store.mark_state(item.id, "intent")
+    settled = store.outbox_item(key)
+    assert settled is not None
+    return settled

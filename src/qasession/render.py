@@ -141,3 +141,24 @@ def checks(results: Sequence[Any]) -> None:
         mark = "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"
         table.add_row(check.platform, check.name, mark, safe(check.detail))
     stdout_console().print(table)
+
+
+def outbox(rows: Sequence[dict[str, Any]]) -> None:
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("key", "kind", "state", "id"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("text / error", no_wrap=True)
+    console = stdout_console()
+    room = max(20, console.width - 70)
+    for row in rows:
+        style = STATE_STYLE.get(
+            {"sent": "posted", "intent": "pending"}.get(row["state"], row["state"]), ""
+        )
+        state = f"[{style}]{row['state']}[/{style}]" if style else row["state"]
+        detail = row["error"] if row["state"] in ("failed", "uncertain") else row["text"]
+        table.add_row(
+            safe(row["key"], 40), row["kind"], state, safe(row["platform_id"]), safe(detail, room)
+        )
+    console.print(table)
+    if not rows:
+        console.print("[dim]the outbox is empty[/dim]")

@@ -27,9 +27,9 @@ def _global(ctx: typer.Context, file: PlanFileOpt = None, home: HomeOpt = None) 
 
 
 def _register() -> None:
-    from qasession.cli import answer, doctor, local, plan, recap, run
+    from qasession.cli import answer, doctor, local, outbox, plan, recap, run
 
-    for module in (plan, run, answer, recap, local, doctor):
+    for module in (plan, run, answer, recap, outbox, local, doctor):
         module.register(app)
 
 

@@ -15,7 +15,7 @@ from qasession.cli.common import HomeOpt, JsonOpt, PlanFileOpt, SessionArg, load
 
 SessionOpt = Annotated[
     str | None,
-    typer.Option("--session", "-s", help="Session id [default: the only or the next session]."),
+    typer.Option("--session", "-s", help="Session id (default: the only or the next session)."),
 ]
 QuestionArg = Annotated[str, typer.Argument(help="The question's id (see `qa queue`).")]
 

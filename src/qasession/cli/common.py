@@ -22,7 +22,7 @@ PlanFileOpt = Annotated[
         "--file",
         "-f",
         envvar="QA_FILE",
-        help="The plan file [default: ./sessions.yaml].",
+        help="The plan file (default: ./sessions.yaml).",
         show_default=False,
     ),
 ]
@@ -31,14 +31,14 @@ HomeOpt = Annotated[
     typer.Option(
         "--home",
         envvar="QA_HOME",
-        help="Where state lives [default: the user data directory].",
+        help="Where state lives (default: the user data directory).",
         show_default=False,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 SessionArg = Annotated[
     str | None,
-    typer.Argument(help="Session id [default: the only or the next session].", show_default=False),
+    typer.Argument(help="Session id (default: the only or the next session).", show_default=False),
 ]
 
 
