@@ -183,6 +183,7 @@ def test_headless_rehearsal_on_x(
         plan = x_plan(tmp_path, fake.url, start.strftime("%Y-%m-%d %H:%M"), duration="30m")
         asker = fake.inject("@maria", "Will you add webhooks? #AskAcme")
         customer = fake.inject("@cust", "Call me on +33 6 12 34 56 78? #AskAcme")
+        docs = fake.inject("@lee", "Where are the API docs? #AskAcme")
         run = subprocess.Popen(
             [sys.executable, "-m", "qasession", "run", "--headless", "-f", str(plan),
              "--start-now", "--speed", "120", "--tail", "1"],
@@ -199,7 +200,10 @@ def test_headless_rehearsal_on_x(
                 for args in ([asker, "Yes, in Q1."], [customer, "We'll call you.", "--mode", "dm"]):
                     result = qa("answer", *args, "-f", str(plan))
                     assert result.returncode == 0, result.stderr
+                    assert "link" not in result.stderr
         assert run.wait(timeout=120) == 0
+        linked = qa("answer", docs, "See https://acme.example/docs", "-f", str(plan))
+        assert "contains a link" in linked.stderr  # flagged: X bills it much higher
         kinds = [e["kind"] for e in events if e["event"] == "posted"]
         assert kinds[0] == "opening" and kinds[-2:] == ["closing", "after_party"]
         host = fake.host_tweets()

@@ -126,7 +126,7 @@ def validate_answer(
 ) -> list[str]:
     """Check an answer before it is queued (the question exists, the text fits or is
     threaded, no private data unless forced). Returns notes; raises UsageError."""
-    from qasession.length import count_length
+    from qasession.length import count_length, has_url
     from qasession.platforms import registry
 
     row = store.post_row(session.id, question_id)
@@ -159,6 +159,11 @@ def validate_answer(
         can_quote=cls.capabilities.quote,
         can_reply=cls.capabilities.reply,
     )
+    if cls.capabilities.paid and has_url(text):
+        notes.append(
+            f"this answer contains a link: {platform_name} bills a post with a link at a much "
+            "higher price (see the platform's price_post_url setting)"
+        )
     return notes
 
 
