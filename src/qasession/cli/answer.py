@@ -7,6 +7,7 @@ once.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -89,8 +90,8 @@ def _apply(
     ctx: typer.Context,
     kind: str,
     target: str,
-    file: object,
-    home: object,
+    file: Path | None,
+    home: Path | None,
     session_id: str | None,
 ) -> None:
     """Skip, pin and block change state only (nothing is posted), so they apply at once; a
@@ -99,7 +100,7 @@ def _apply(
 
     from qasession.errors import UsageError
 
-    c = load(ctx, file, home, session_id)  # type: ignore[arg-type]
+    c = load(ctx, file, home, session_id)
     sid = c.session.id
     if kind in ("block", "mute"):
         c.store.ensure_session(sid, c.session.hashtag, c.session.platform)

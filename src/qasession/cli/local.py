@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qasession.cli.common import HomeOpt, JsonOpt, PlanFileOpt, out, resolve
+
+if TYPE_CHECKING:
+    from qasession.platforms.local import LocalNetwork
 
 local_app = typer.Typer(
     help="The built-in local platform: post as anyone, like, read the timeline.",
@@ -19,10 +23,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(local_app, name="local")
 
 
-def _network(ctx: typer.Context, file: object, home: object) -> object:
+def _network(ctx: typer.Context, file: Path | None, home: Path | None) -> LocalNetwork:
     from qasession.platforms.local import LocalNetwork
 
-    _, home_dir = resolve(ctx, file, home)  # type: ignore[arg-type]
+    _, home_dir = resolve(ctx, file, home)
     return LocalNetwork(home_dir)
 
 
@@ -37,10 +41,7 @@ def post(
     home: HomeOpt = None,
 ) -> None:
     """Post on the local platform as any handle; prints the new post's id."""
-    from qasession.platforms.local import LocalNetwork
-
     network = _network(ctx, file, home)
-    assert isinstance(network, LocalNetwork)
     kind = "reply" if reply_to else "quote" if quote else "post"
     new_id = network.add(
         author=author,
@@ -61,10 +62,7 @@ def like(
     home: HomeOpt = None,
 ) -> None:
     """Like a post on the local platform; prints its like count."""
-    from qasession.platforms.local import LocalNetwork
-
     network = _network(ctx, file, home)
-    assert isinstance(network, LocalNetwork)
     out(str(network.like(post_id, author)))
 
 
@@ -77,10 +75,8 @@ def timeline(
 ) -> None:
     """List every post on the local platform, oldest first (direct messages included)."""
     from qasession import render
-    from qasession.platforms.local import LocalNetwork
 
     network = _network(ctx, file, home)
-    assert isinstance(network, LocalNetwork)
     posts = network.timeline()
     if json:
         render.print_json([p.to_json() for p in posts])

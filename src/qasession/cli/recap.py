@@ -1,7 +1,296 @@
-"""`qa recap` (placeholder until the recap lands)."""
+"""`qa recap`: the recap in the terminal, as files (md, html, json, csv, jsonl), drafts, series."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from qasession.cli.common import HomeOpt, JsonOpt, PlanFileOpt, SessionArg, load, resolve, say
+
+if TYPE_CHECKING:
+    from qasession.cli.common import Context
+    from qasession.plan import Plan, Session
+    from qasession.recap import Draft, Recap
+
+FORMATS = ("md", "html", "json", "csv", "jsonl")
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("recap")(recap)
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    """The file to write (`-` or none: stdout); a file is replaced only once fully written."""
+    if path is None or path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with open(partial, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        partial.replace(target)
+    except OSError as exc:
+        from qasession.errors import UsageError
+
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    say(f"wrote {path}")
+
+
+def recap(
+    ctx: typer.Context,
+    session_id: SessionArg = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Write the recap as md | html | json | csv | jsonl (twarc2).",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Where to write it (`-`: stdout, the default)."),
+    ] = None,
+    json: JsonOpt = False,
+    from_archive: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-archive",
+            help="Recap a twarc2 JSONL archive instead of the stored session.",
+            show_default=False,
+        ),
+    ] = None,
+    hashtag: Annotated[
+        str | None, typer.Option(help="The archive's hashtag, e.g. '#AskAcme'.")
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="The host's handle in the archive (whose posts are answers)."),
+    ] = None,
+    series: Annotated[
+        bool, typer.Option("--series", help="Compare the sessions of the series (`next` links).")
+    ] = False,
+    post_drafts: Annotated[
+        bool,
+        typer.Option("--post-drafts", help="Post the thank-you, follow-up and teaser drafts."),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Post without asking.")] = False,
+    file: PlanFileOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """The recap of a session: who took part, questions answered and open, response times,
+    activity, topics; as files for the blog and the analytics people; drafts to post."""
+    from qasession.errors import UsageError
+
+    if json:
+        if format not in (None, "json"):
+            raise UsageError("--json and --format disagree", hint="use one of them")
+        format = "json"
+    if format is not None and format not in FORMATS:
+        raise UsageError(f"unknown format {format!r}", hint=f"use one of {', '.join(FORMATS)}")
+    if series and (from_archive is not None or post_drafts):
+        raise UsageError("--series compares stored sessions", hint="drop --from-archive")
+    if from_archive is not None and post_drafts:
+        raise UsageError(
+            "drafts are posted for a stored session", hint="drop --from-archive to post them"
+        )
+
+    if from_archive is not None:
+        _archive(ctx, from_archive, session_id, hashtag, host, format, output, file, home)
+        return
+
+    c = load(ctx, file, home, session_id)
+    if series:
+        _series(c, format, output)
+        return
+    from qasession.recap import build_recap, export_rows
+
+    if c.store.session_row(c.session.id) is None:
+        say(f"note: nothing is stored for session {c.session.id} yet (see `qa run`)")
+    result = build_recap(c.store, c.session, plan=c.plan)
+    if post_drafts:
+        _post_drafts(c, result, yes)
+        return
+    if format in ("csv", "jsonl"):
+        from qasession import recap_render
+
+        with _output(output) as handle:
+            if format == "csv":
+                recap_render.to_csv(export_rows(c.store, c.session), handle)
+            else:
+                recap_render.to_jsonl(export_rows(c.store, c.session), result, handle)
+        return
+    _write(result, format, output)
+
+
+def _write(result: Recap, format: str | None, output: str | None) -> None:
+    from qasession import recap_render
+
+    if format is None:
+        if output not in (None, "-"):
+            from qasession.errors import UsageError
+
+            raise UsageError("-o needs a --format", hint="e.g. --format html -o recap.html")
+        from qasession.render import stdout_console
+
+        recap_render.show(result, stdout_console())
+        return
+    render: Callable[[Recap], str]
+    if format == "md":
+        render = recap_render.to_markdown
+    elif format == "html":
+        render = recap_render.to_html
+    else:
+        import json as json_module
+
+        def render(r: Recap) -> str:
+            return json_module.dumps(r.to_json(), ensure_ascii=True, indent=2) + "\n"
+
+    text = render(result)
+    with _output(output) as handle:
+        handle.write(text)
+
+
+def _archive(
+    ctx: typer.Context,
+    path: Path,
+    session_id: str | None,
+    hashtag: str | None,
+    host: str | None,
+    format: str | None,
+    output: str | None,
+    file: Path | None,
+    home: Path | None,
+) -> None:
+    """A recap of a twarc2 archive: the plan is optional (it names the window and the host
+    when one of its sessions matches the session id or the hashtag)."""
+    from qasession.archive import recap_from_archive
+    from qasession.errors import UsageError
+    from qasession.recap import next_session
+
+    plan, session = _plan_session(ctx, file, home, session_id, hashtag)
+    nxt = next_session(plan, session) if plan is not None and session is not None else None
+    if format == "jsonl":
+        raise UsageError(
+            "the archive already is twarc2 JSONL", hint="use --format json, md, html or csv"
+        )
+    if format == "csv":
+        from qasession.recap_render import CsvSink
+
+        with _output(output) as handle:
+            recap_from_archive(
+                path, hashtag, session, host=host, on_post=CsvSink(handle), next_session=nxt
+            )
+        return
+    result = recap_from_archive(path, hashtag, session, host=host, next_session=nxt)
+    if not result.meta.host:
+        say("note: no host known (--host): the host's answers cannot be told apart")
+    _write(result, format, output)
+
+
+def _plan_session(
+    ctx: typer.Context,
+    file: Path | None,
+    home: Path | None,
+    session_id: str | None,
+    hashtag: str | None,
+) -> tuple[Plan | None, Session | None]:
+    plan_file, _ = resolve(ctx, file, home)
+    if not plan_file.exists():
+        if session_id is not None:
+            from qasession.errors import UsageError
+
+            raise UsageError(
+                f"no plan file {plan_file} to find session {session_id!r} in",
+                hint="drop the session id, or pass -f",
+            )
+        return None, None
+    from qasession.plan import load_plan
+
+    plan = load_plan(plan_file)
+    if session_id is not None:
+        return plan, plan.get(session_id)
+    if hashtag:
+        for session in plan.sessions:
+            if session.hashtag.lower() == hashtag.lower():
+                return plan, session
+    return plan, None
+
+
+def _series(c: Context, format: str | None, output: str | None) -> None:
+    from qasession.errors import UsageError
+    from qasession.recap import build_series
+
+    found = build_series(c.store, c.plan, c.session)
+    if format == "json":
+        import json as json_module
+
+        with _output(output) as handle:
+            handle.write(json_module.dumps(found.to_json(), ensure_ascii=True, indent=2) + "\n")
+        return
+    if format is not None:
+        raise UsageError("--series prints a table or JSON", hint="use --json")
+    from qasession.recap_render import show_series
+    from qasession.render import stdout_console
+
+    show_series(found, stdout_console())
+
+
+def _post_drafts(c: Context, result: Recap, yes: bool) -> None:
+    """Show the drafts, ask, then post each exactly once through the outbox (keys
+    `<session>:draft:<kind>:<n>`: a second run finds them sent and posts nothing)."""
+    from qasession.outbox import Outbox
+    from qasession.recap import make_drafts
+    from qasession.recap_render import show_drafts
+    from qasession.render import stdout_console
+    from qasession.store import OutboxItem
+
+    platform = c.platform()
+    try:
+        drafts = make_drafts(result, max_length=platform.max_length, length=platform.length)
+        if not drafts:
+            say("no drafts: nothing to thank for, follow up on or tease")
+            return
+        store, sid = c.store, c.session.id
+        done = {
+            d.key for d in drafts if (item := store.outbox_item(d.key)) and item.state == "sent"
+        }
+        todo: list[Draft] = [d for d in drafts if d.key not in done]
+        show_drafts(drafts, stdout_console())
+        for key in sorted(done):
+            say(f"{key}: already posted")
+        if not todo:
+            say("every draft is already posted")
+            return
+        if not yes and not typer.confirm(f"Post {len(todo)} draft(s) now?", default=False):
+            say("nothing posted")
+            return
+        store.ensure_session(sid, c.session.hashtag, c.session.platform)
+        store.add_intents(sid, [OutboxItem(key=d.key, kind="draft", text=d.text) for d in todo])
+        outbox = Outbox(store, platform, sid, platform.clock)
+        outbox.reconcile_all()
+        flushed = outbox.flush({d.key for d in todo})
+        for item in flushed.sent:
+            say(f"{item.key}: posted ({item.platform_id})")
+        left = [d.key for d in todo if d.key not in {i.key for i in flushed.sent}]
+        if left:
+            from qasession.errors import PlatformError
+
+            raise PlatformError(
+                f"{len(left)} draft(s) not posted yet: {', '.join(left)}",
+                hint="run `qa recap --post-drafts` again",
+            )
+    finally:
+        platform.close()
