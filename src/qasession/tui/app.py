@@ -1,0 +1,727 @@
+"""`qa run` in a terminal: the ranked queue, the answer box with its preview, and the log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from datetime import UTC
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Input, RichLog, Static
+
+from qasession.clock import Clock, SystemClock
+from qasession.compose import Question
+from qasession.errors import Interrupted, UsageError
+from qasession.live import queue_rows, validate_answer
+from qasession.store import Store
+from qasession.tui import view
+from qasession.tui.screens import CloseScreen, ConfirmScreen, HelpScreen
+
+if TYPE_CHECKING:
+    from qasession.live import LiveSession, Runner
+    from qasession.plan import Session
+
+QUEUE_LIMIT = 300  # rows shown; the queue beyond that is never where the next answer is
+LOG_LINE = 120
+
+
+class LoopReady(Message):
+    """The loop thread has built its LiveSession; `clock` is the session clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+
+class LoopEvent(Message):
+    """One event of the live loop (started, question, posted, cue, warning, ...)."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__()
+        self.event = event
+
+
+class LoopTicked(Message):
+    """After each tick: the answers posted so far and whether the session has ended."""
+
+    def __init__(self, answers: int, ended: bool) -> None:
+        super().__init__()
+        self.answers = answers
+        self.ended = ended
+
+
+class LoopFailed(Message):
+    """The loop stopped on an error it cannot ride out (credentials refused, a bug)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+
+class QueueTable(DataTable[Text]):
+    """The ranked queue; its keys act on the highlighted question."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "app.answer", "Answer"),
+        Binding("m", "app.cycle_mode", "Mode"),
+        Binding("t", "app.toggle_thread", "Thread"),
+        Binding("f", "app.toggle_force", "Force", show=False),
+        Binding("s", "app.skip", "Skip"),
+        Binding("p", "app.pin", "Pin"),
+        Binding("b", "app.block", "Block"),
+    ]
+
+
+class AnswerInput(Input):
+    """The answer box; printable keys are text here, so its own keys use Ctrl."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+o", "app.cycle_mode", "Mode"),
+        Binding("ctrl+t", "app.toggle_thread", "Thread"),
+        Binding("ctrl+f", "app.toggle_force", "Force"),
+        Binding("escape", "app.to_queue", "Queue"),
+    ]
+
+
+class FilterInput(Input):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.clear_filter", "Clear filter"),
+    ]
+
+
+class QAApp(App[None]):
+    """The live session's terminal UI. The loop runs in its own thread (it owns its Store and
+    platform); this thread reads the queue and writes commands through its own Store."""
+
+    TITLE = "qa run"
+    ENABLE_COMMAND_PALETTE = False  # its theme and screenshot commands only distract live
+    CSS = """
+    #status { height: 1; background: $primary; color: $text; padding: 0 1; }
+    #main { height: 1fr; }
+    #left { width: 3fr; }
+    #right { width: 2fr; border-left: solid $primary; padding: 0 1; }
+    #queue { height: 1fr; }
+    #filter { display: none; }
+    #filter.active { display: block; }
+    #details-box { height: 1fr; }
+    #compose-head { height: auto; margin-top: 1; }
+    #preview { height: auto; max-height: 10; color: $text-muted; }
+    #error { height: auto; color: $error; }
+    #log { height: 9; border-top: solid $primary; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "interrupt", "Close/quit", priority=True),
+        Binding("question_mark", "help", "Help"),
+        Binding("f1", "help", "Help", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("q", "interrupt", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        tick_interval: float = 0.5,
+        refresh_interval: float = 3.0,
+        start_loop: bool = True,
+        handle_signals: bool = False,
+    ) -> None:
+        super().__init__()
+        self.runner = runner
+        self.session: Session = runner.live_session
+        self.tick_interval = tick_interval
+        self.refresh_interval = refresh_interval
+        self.start_loop = start_loop
+        self.handle_signals = handle_signals
+        self.composer = view.Composer.for_session(self.session)
+        self.clock: Clock = SystemClock()  # until the loop hands over the session clock
+        self.store: Store | None = None
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.shown: list[str] = []
+        self.filter_text = ""
+        self.target_id: str | None = None  # the question the answer box is answering
+        # question -> answer command, until the loop takes it up (or refuses it)
+        self.pending: dict[str, int] = {}
+        self.mode: str = self.session.answers.mode
+        self.thread = False
+        self.force = False
+        self.answers = 0
+        self.ended = False
+        self.closing_requested = False
+        self.failure: BaseException | None = None
+        self.loop_running = False
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._loop_thread: threading.Thread | None = None
+        self._refresh_scheduled = False
+        self._drawn_cells: list[tuple[Text, ...]] = []
+        # held here rather than queried: loop messages and timers may still arrive while the
+        # app shuts down and its widgets are already gone from the DOM
+        self.status_line = Static(id="status")
+        self.table = QueueTable(id="queue", cursor_type="row", zebra_stripes=True)
+        self.filter_box = FilterInput(placeholder="filter: words, @author, flag:troll", id="filter")
+        self.details = Static(id="details")
+        self.compose_head = Static(id="compose-head")
+        self.answer_box = AnswerInput(placeholder="type the answer; Enter sends", id="answer")
+        self.preview = Static(id="preview")
+        self.error = Static(id="error")
+        self.log_view = RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=2000)
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield self.status_line
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield self.table
+                yield self.filter_box
+            with Vertical(id="right"):
+                with VerticalScroll(id="details-box"):
+                    yield self.details
+                yield self.compose_head
+                yield self.answer_box
+                yield self.preview
+                yield self.error
+        yield self.log_view
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.store = Store.open(self.runner.home)
+        table = self.table
+        for label in ("#", "score", "author", "flags", "♥", "⟳", "question"):
+            table.add_column(Text(label), key=label)
+        table.focus()
+        self.set_interval(1.0, self.update_status)
+        self.set_interval(self.refresh_interval, self.refresh_queue)
+        self.refresh_queue()
+        self.update_compose()
+        self.update_status()
+        if self.handle_signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.stop_and_exit)
+        if self.start_loop:
+            self.start_live_loop()
+
+    def on_unmount(self) -> None:
+        self.stop_live_loop()
+        if self.handle_signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    # -- the loop thread -------------------------------------------------------------------
+
+    def start_live_loop(self) -> None:
+        self._stop.clear()
+        self.loop_running = True
+        self._loop_thread = threading.Thread(
+            target=self._run_loop, name="qa-live-loop", daemon=True
+        )
+        self._loop_thread.start()
+
+    def stop_live_loop(self, timeout: float = 15.0) -> None:
+        """Stop between two ticks and wait for it (the loop's own state is already saved)."""
+        self._stop.set()
+        self._wake.set()
+        if self._loop_thread is not None:
+            self._loop_thread.join(timeout)
+            self._loop_thread = None
+        self.loop_running = False
+
+    def wake_loop(self) -> None:
+        """Tick now instead of at the end of the wait (a command was just queued)."""
+        self._wake.set()
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        # post_message is thread-safe and never blocks, so the loop cannot deadlock against
+        # a UI that is shutting down (call_from_thread would wait for the UI's answer)
+        self.post_message(LoopEvent(dict(event)))
+
+    def _run_loop(self) -> None:
+        """The loop thread: build the LiveSession here (its SQLite connections belong to this
+        thread), tick, wait at most `tick_interval` real seconds, stop on the event."""
+        try:
+            live = self.runner.build(self._emit)
+        except BaseException as exc:
+            self.post_message(LoopFailed(exc))
+            return
+        try:
+            self.post_message(LoopReady(live.clock))
+            live.start()
+            while not self._stop.is_set() and not live.ended:
+                wait = live.tick()
+                self.post_message(LoopTicked(live.answers_done(), live.ended))
+                if live.ended or self._stop.is_set():
+                    break
+                self._wake.wait(self._real_wait(live, wait))
+                self._wake.clear()
+        except BaseException as exc:
+            self.post_message(LoopFailed(exc))
+        finally:
+            with contextlib.suppress(Exception):
+                live.platform.close()
+            with contextlib.suppress(Exception):
+                live.store.close()
+
+    def _real_wait(self, live: LiveSession, wait: float) -> float:
+        # the session clock may run N times faster than the wall (a rehearsal)
+        speed = float(getattr(live.clock, "speed", 1.0)) or 1.0
+        # (the same floor as LiveSession.run, so a loop that keeps returning 0 cannot spin)
+        return min(max(wait, 0.05) / speed, self.tick_interval)
+
+    @on(LoopReady)
+    def handle_loop_ready(self, message: LoopReady) -> None:
+        self.clock = message.clock
+        self.update_status()
+
+    @on(LoopTicked)
+    def handle_loop_ticked(self, message: LoopTicked) -> None:
+        changed = message.answers != self.answers or message.ended != self.ended
+        self.answers = message.answers
+        if message.ended:
+            self.ended = True
+            self.loop_running = False
+        if changed:
+            self.update_status()
+
+    @on(LoopFailed)
+    def handle_loop_failed(self, message: LoopFailed) -> None:
+        self.failure = message.error
+        self.loop_running = False
+        self.exit()
+
+    @on(LoopEvent)
+    def handle_loop_event(self, message: LoopEvent) -> None:
+        if not self.is_running:
+            return  # the loop thread may still report while the widgets are going away
+        event = message.event
+        kind = event.get("event")
+        if kind == "question":
+            self.schedule_refresh()
+        elif kind == "posted":
+            self.log_posted(event)
+            self.schedule_refresh()
+        elif kind == "warning":
+            refused = event.get("command")
+            self.pending = {q: c for q, c in self.pending.items() if c != refused}
+            self.log_line(Text("warning: ", style="bold yellow") + view.plain(event.get("message")))
+        elif kind == "cue":
+            line = (
+                f"{event.get('cue')}: {event.get('answers')}/{event.get('target')} answered, "
+                f"{event.get('queued')} in the queue"
+            )
+            self.log_line(Text("⏱ " + line, style="bold cyan"))
+            self.notify(line, title="time", markup=False)
+        elif kind == "answer_queued":
+            self.pending.pop(str(event.get("question")), None)
+            self.log_line(Text(f"answer to {event.get('question')} is going out", style="dim"))
+        elif kind == "started":
+            s = self.session
+            when = f"{s.local(s.start):%a %H:%M} → {s.local(s.end):%H:%M %Z}"
+            self.log_line(
+                Text(f"session {s.id} on {s.platform}: ", style="bold")
+                + view.plain(f"{s.hashtag}, {when}")
+            )
+        elif kind == "ended":
+            self.ended = True
+            self.answers = int(event.get("answers", self.answers))
+            self.log_line(
+                Text(
+                    f"session ended: {event.get('answers')}/{event.get('target')} answered, "
+                    f"{event.get('posts')} posts read. q quits.",
+                    style="bold green",
+                )
+            )
+            self.update_status()
+        else:
+            self.log_line(view.plain(str(event), LOG_LINE))
+
+    def log_posted(self, event: dict[str, Any]) -> None:
+        assert self.store is not None
+        item = self.store.outbox_item(str(event.get("key", "")))
+        line = Text(f"posted {event.get('kind')} {event.get('id')}", style="green")
+        if event.get("question"):
+            line.append(f" (question {event['question']})", style="green")
+        if item is not None and item.kind == "dm" and item.dm_to:
+            line.append(" to ")
+            line.append_text(view.plain(item.dm_to, 40))
+        if item is not None and item.text and item.kind != "repost":
+            line.append(": ")
+            line.append_text(view.plain(item.text, LOG_LINE))
+        if event.get("reconciled"):
+            line.append(" (reconciled after a restart)", style="dim")
+        self.log_line(line)
+
+    def log_line(self, line: Text) -> None:
+        stamp = Text(f"{self.clock.now().astimezone(UTC):%H:%M:%S} ", style="dim")
+        self.log_view.write(stamp + line)
+
+    # -- the queue -------------------------------------------------------------------------
+
+    def schedule_refresh(self) -> None:
+        """Many `question` events arrive together; refresh once for all of them."""
+        if not self._refresh_scheduled:
+            self._refresh_scheduled = True
+            self.set_timer(0.1, self.refresh_queue)
+
+    def refresh_queue(self) -> None:
+        """Re-rank the queue from the store and redraw it, keeping the highlighted question."""
+        self._refresh_scheduled = False
+        if self.store is None or not self.is_running:
+            return  # timers can still fire while the app is shutting down
+        rows = queue_rows(self.session, self.store, self.clock.now(), limit=QUEUE_LIMIT)
+        self.rows = {r["id"]: r for r in rows}
+        self.redraw_queue()
+
+    def redraw_queue(self) -> None:
+        table = self.table
+        keep = self.selected_id()
+        visible = [r for r in self.rows.values() if view.matches(r, self.filter_text)]
+        cells = [view.queue_cells(rank, r) for rank, r in enumerate(visible, 1)]
+        ids = [r["id"] for r in visible]
+        if ids == self.shown and cells == self._drawn_cells:
+            self.show_details()
+            return
+        table.clear()
+        for row_id, row_cells in zip(ids, cells, strict=True):
+            table.add_row(*row_cells, key=row_id)
+        self.shown = ids
+        self._drawn_cells = cells
+        if keep in ids:
+            table.move_cursor(row=ids.index(keep), animate=False)
+        self.show_details()
+
+    def selected_id(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return str(row_key.value) if row_key.value is not None else None
+
+    def selected_row(self) -> dict[str, Any] | None:
+        qid = self.selected_id()
+        return self.rows.get(qid) if qid else None
+
+    def show_details(self) -> None:
+        row = self.selected_row()
+        merged: list[Any] = []
+        if row is not None and row["duplicates"] and self.store is not None:
+            merged = self.store.posts(
+                self.session.id, where="duplicate_of = ?", params=(row["id"],)
+            )
+        self.details.update(view.details(row, merged))
+        if self.target_id is None:
+            self.update_compose()
+
+    @on(DataTable.RowHighlighted, "#queue")
+    def handle_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.is_running:
+            self.show_details()
+
+    @on(DataTable.RowSelected, "#queue")
+    def handle_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_answer()
+
+    # -- the answer box --------------------------------------------------------------------
+
+    def target_question(self) -> Question | None:
+        qid = self.target_id or self.selected_id()
+        if qid is None:
+            return None
+        row: Any = self.rows.get(qid)
+        if row is None and self.store is not None:
+            row = self.store.post_row(self.session.id, qid)
+        if row is None:
+            return None
+        return Question(str(row["id"]), row["author"], row["text"])
+
+    def update_compose(self) -> None:
+        """The head line (question, mode, thread, force, length) and the preview."""
+        question = self.target_question()
+        text = self.answer_box.value
+        preview = self.composer.preview(question, text, self.mode, self.thread)
+        head = Text()
+        if question is not None:
+            head.append(f"→ {question.id} ", style="bold")
+            head.append_text(view.plain(question.author, 30))
+            head.append("  ")
+        head.append(f"mode {self.mode}", style="bold reverse")
+        head.append("  thread " + ("on" if self.thread else "off"))
+        if self.force:
+            head.append("  FORCE: private data allowed", style="bold red")
+        if text.strip() and preview.count:
+            head.append(
+                f"  {preview.count}/{preview.limit}",
+                style="bold red" if preview.over and not self.thread else "bold green",
+            )
+        self.compose_head.update(head)
+        body = Text()
+        for i, line in enumerate(preview.lines, 1):
+            if body:
+                body.append("\n")
+            body.append(f"{i}. " if len(preview.lines) > 1 else "")
+            body.append_text(line)
+        for note in preview.notes:
+            body.append("\nnote: ", style="yellow")
+            body.append_text(view.plain(note))
+        if preview.error:
+            body.append(("\n" if body else "") + preview.error, style="red")
+        self.preview.update(body)
+
+    def show_error(self, message: str | None) -> None:
+        self.error.update(Text(message or ""))
+
+    @on(Input.Changed, "#answer")
+    def handle_answer_changed(self, event: Input.Changed) -> None:
+        self.show_error(None)
+        self.update_compose()
+
+    @on(Input.Submitted, "#answer")
+    def handle_answer_submitted(self, event: Input.Submitted) -> None:
+        self.send_answer()
+
+    def send_answer(self) -> bool:
+        """Check the answer (UsageError shown here, never raised) and queue it for the loop."""
+        assert self.store is not None
+        box = self.answer_box
+        question = self.target_question()
+        text = box.value.strip()
+        if question is None:
+            self.show_error("Select a question first (a or Enter on a row of the queue).")
+            return False
+        if not text:
+            self.show_error("Type the answer first.")
+            return False
+        if question.id in self.pending:
+            self.show_error(f"An answer to {question.id} is already on its way.")
+            return False
+        try:
+            notes = validate_answer(
+                self.session,
+                self.store,
+                self.session.platform,
+                question.id,
+                text,
+                self.mode,
+                thread=self.thread,
+                force=self.force,
+            )
+        except UsageError as exc:
+            self.show_error(exc.message + (f"\n→ {exc.hint}" if exc.hint else ""))
+            return False
+        command = self.store.add_command(
+            self.session.id,
+            "answer",
+            {"question_id": question.id, "text": text, "mode": self.mode, "thread": self.thread},
+        )
+        self.pending[question.id] = command
+        self.wake_loop()
+        line = Text(f"answer to {question.id} queued ({self.mode}): ", style="bold")
+        self.log_line(line + view.plain(text, LOG_LINE))
+        for note in notes:
+            self.log_line(Text("note: ", style="yellow") + view.plain(note))
+        box.value = ""
+        self.target_id = None
+        self.force = False  # allowing private data is for one answer only
+        self.show_error(None)
+        self.table.focus()
+        self.update_compose()
+        return True
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_answer(self) -> None:
+        qid = self.selected_id()
+        if qid is None:
+            self.notify("The queue is empty.", severity="warning")
+            return
+        self.target_id = qid
+        self.answer_box.focus()
+        self.update_compose()
+
+    def action_to_queue(self) -> None:
+        self.target_id = None
+        self.table.focus()
+        self.update_compose()
+
+    def action_cycle_mode(self) -> None:
+        self.mode = view.next_mode(self.mode)
+        self.update_compose()
+
+    def action_toggle_thread(self) -> None:
+        self.thread = not self.thread
+        self.update_compose()
+
+    def action_toggle_force(self) -> None:
+        if self.force:
+            self.force = False
+            self.update_compose()
+            return
+
+        def decided(yes: bool | None) -> None:
+            self.force = bool(yes)
+            self.update_compose()
+
+        question = Text(
+            "Allow what looks like private data (a contract or customer number, a phone "
+            "number, an address) in the next answer?\n\nPosting someone's data in public "
+            "cannot be undone. Prefer a DM (mode dm).",
+        )
+        self.push_screen(ConfirmScreen(question, yes="Allow", no="Keep checking"), decided)
+
+    def action_skip(self) -> None:
+        assert self.store is not None
+        qid = self.selected_id()
+        if qid is None:
+            return
+        if self.store.set_status(self.session.id, qid, "skipped"):
+            self.log_line(Text(f"skipped {qid}", style="dim"))
+        if self.target_id == qid:
+            self.target_id = None
+        self.refresh_queue()
+
+    def action_pin(self) -> None:
+        assert self.store is not None
+        row = self.selected_row()
+        if row is None:
+            return
+        pinned = not row["pinned"]
+        self.store.set_pinned(self.session.id, row["id"], pinned)
+        self.log_line(Text(f"{'pinned' if pinned else 'unpinned'} {row['id']}", style="dim"))
+        self.refresh_queue()
+
+    def action_block(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        handle = str(row["author"])
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self.block(handle)
+
+        question = Text("Block ")
+        question.append_text(view.plain(handle, 60))
+        question.append(" for this session?\n\nTheir questions leave the queue and new posts ")
+        question.append("from them are hidden.")
+        self.push_screen(ConfirmScreen(question, yes="Block", no="Cancel"), decided)
+
+    def block(self, handle: str) -> None:
+        assert self.store is not None
+        s = self.session
+        # the store hides the author's queued questions at once; the running loop reloads the
+        # moderation list before every page, so new posts are hidden too
+        self.store.ensure_session(s.id, s.hashtag, s.platform)
+        self.store.add_moderation(s.id, handle, "blocked", self.clock.now())
+        self.log_line(Text("blocked ", style="bold") + view.plain(handle, 60))
+        self.refresh_queue()
+
+    def action_filter(self) -> None:
+        box = self.filter_box
+        box.add_class("active")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.filter_box
+        box.value = ""
+        box.remove_class("active")
+        self.filter_text = ""
+        self.redraw_queue()
+        self.table.focus()
+
+    @on(Input.Changed, "#filter")
+    def handle_filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.redraw_queue()
+
+    @on(Input.Submitted, "#filter")
+    def handle_filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.action_clear_filter()
+            return
+        self.table.focus()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_interrupt(self) -> None:
+        """Ctrl-C / q: post the closing now, quit without closing, or go back."""
+        if isinstance(self.screen, CloseScreen):
+            return
+        if self.ended or not self.loop_running:
+            self.stop_and_exit()
+            return
+        tail = self.runner.settings.tail.total_seconds() / 60
+        self.push_screen(CloseScreen(self.closing_requested, tail), self.close_chosen)
+
+    def close_chosen(self, choice: str | None) -> None:
+        if choice == "close":
+            self.request_closing()
+        elif choice == "quit":
+            self.stop_and_exit()
+
+    def request_closing(self) -> None:
+        assert self.store is not None
+        self.store.add_command(self.session.id, "close", {})
+        self.closing_requested = True
+        self.wake_loop()
+        tail = self.runner.settings.tail.total_seconds() / 60
+        self.log_line(
+            Text(
+                f"closing requested: it goes out now; replies are read for {tail:g} more "
+                "minutes, then the session ends",
+                style="bold",
+            )
+        )
+        self.update_status()
+
+    def stop_and_exit(self) -> None:
+        self.stop_live_loop()
+        self.exit()
+
+    # -- the status line -------------------------------------------------------------------
+
+    def update_status(self) -> None:
+        if not self.is_running:
+            return
+        s = self.session
+        now = self.clock.now()
+        line = Text()
+        line.append_text(view.plain(s.title, 40))
+        line.append("  ")
+        line.append_text(view.plain(s.hashtag, 40))
+        line.append("  ")
+        line.append(view.clock_text(now, s.start, s.end, self.ended), style="bold")
+        line.append(f"  answers {self.answers}/{s.answers.target}")
+        line.append(f"  queue {len(self.rows)}")
+        if self.filter_text:
+            line.append(f" (filter: {len(self.shown)})")
+        if self.closing_requested and not self.ended:
+            line.append("  closing…", style="bold")
+        if not self.loop_running and not self.ended:
+            line.append("  loop stopped", style="bold red")
+        line.append(f"  {s.platform}", style="dim")
+        self.status_line.update(line)
+
+
+def run_tui(runner: Runner) -> None:
+    """The terminal UI until the session ends or the host quits. Quitting before the end
+    leaves everything saved (exit 130, like an interrupted headless run); an error that
+    stopped the loop is raised again here, for the CLI to report."""
+    app = QAApp(runner, handle_signals=True)
+    app.run()
+    if app.failure is not None:
+        raise app.failure
+    if not app.ended:
+        raise Interrupted("stopped; everything collected is saved, run `qa run` again to resume")

@@ -1,0 +1,177 @@
+"""The live UI's modal screens: help, a yes/no confirmation, and the Ctrl-C choice."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+KEYS: tuple[tuple[str, str], ...] = (
+    ("In the queue", ""),
+    ("↑ ↓", "move through the ranked questions"),
+    ("a, Enter", "answer the selected question (focus the answer box)"),
+    ("m", "change the answer mode: dot → reply → quote → dm"),
+    ("t", "post a long answer as a numbered thread (toggle)"),
+    ("f", "allow what looks like private data in the next answer (asks first)"),
+    ("s", "skip the question (it leaves the queue)"),
+    ("p", "pin or unpin the question (pinned come first)"),
+    ("b", "block the author (asks first; their questions leave the queue)"),
+    ("/", "filter: words match text or author; @name authors; flag:troll flags"),
+    ("?", "this help"),
+    ("q, Ctrl-C", "post the closing now, or quit without closing (asks)"),
+    ("In the answer box", ""),
+    ("Enter", "check the answer and queue it (the loop posts it at once)"),
+    ("Ctrl-O", "change the answer mode"),
+    ("Ctrl-T", "thread on/off"),
+    ("Ctrl-F", "allow private data in this answer (asks first)"),
+    ("Escape", "back to the queue"),
+)
+
+DIALOG_CSS = """
+{name} {{
+    align: center middle;
+}}
+{name} > Vertical {{
+    width: 90;
+    height: auto;
+    max-height: 90%;
+    border: thick $accent;
+    background: $surface;
+    padding: 1 2;
+}}
+{name} Horizontal {{
+    height: auto;
+    margin-top: 1;
+}}
+{name} Button {{
+    margin-right: 2;
+}}
+"""
+
+
+def keys_text() -> Text:
+    out = Text()
+    for key, what in KEYS:
+        if not what:
+            out.append(f"\n{key}\n" if out else f"{key}\n", style="bold underline")
+            continue
+        out.append(f"  {key:<12}", style="bold cyan")
+        out.append(f"{what}\n")
+    return out
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, in one place."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Keys", style="bold"))
+            with VerticalScroll():
+                yield Static(keys_text(), id="help-keys")
+            yield Button("Close", id="help-close")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#help-close")
+    def close_pressed(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question (y / n, Escape is no)."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: Text, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question, id="confirm-question")
+            with Horizontal():
+                yield Button(f"{self.yes} (y)", variant="error", id="confirm-yes")
+                yield Button(f"{self.no} (n)", variant="primary", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    @on(Button.Pressed)
+    def button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+
+class CloseScreen(ModalScreen[str | None]):
+    """Ctrl-C: post the closing now ("close"), quit without closing ("quit"), or go back."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="CloseScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y,c", "choose('close')", "Post the closing"),
+        Binding("q", "choose('quit')", "Quit without closing"),
+        Binding("n,escape", "choose(None)", "Cancel"),
+    ]
+
+    def __init__(self, closing_requested: bool, tail_minutes: float) -> None:
+        super().__init__()
+        self.closing_requested = closing_requested
+        self.tail_minutes = tail_minutes
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            if self.closing_requested:
+                yield Static(
+                    Text(
+                        "The closing is on its way; the session keeps reading replies for "
+                        f"{self.tail_minutes:g} minutes after it, then ends.\n\nQuit now? "
+                        "Everything is saved; `qa run` again resumes."
+                    ),
+                    id="close-question",
+                )
+            else:
+                yield Static(
+                    Text(
+                        "Post the closing now and end?\n\nThe session keeps reading replies "
+                        f"for {self.tail_minutes:g} minutes after the closing, then ends. "
+                        "Quitting without closing saves everything; `qa run` again resumes."
+                    ),
+                    id="close-question",
+                )
+            with Horizontal():
+                if not self.closing_requested:
+                    yield Button("Post the closing now (y)", variant="error", id="close-close")
+                yield Button("Quit without closing (q)", variant="warning", id="close-quit")
+                yield Button("Cancel (Esc)", variant="primary", id="close-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#close-cancel", Button).focus()
+
+    def action_choose(self, choice: str | None) -> None:
+        if choice == "close" and self.closing_requested:
+            return
+        self.dismiss(choice)
+
+    @on(Button.Pressed)
+    def button_pressed(self, event: Button.Pressed) -> None:
+        choices = {"close-close": "close", "close-quit": "quit"}
+        self.dismiss(choices.get(event.button.id or ""))

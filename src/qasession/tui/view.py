@@ -1,0 +1,265 @@
+"""What the live UI shows, as plain functions: inert texts, queue cells, the answer preview."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from qasession.compose import ANSWER_MODES, AnswerSpec, Question, compose_answer
+from qasession.errors import UsageError
+from qasession.safe import inert
+
+if TYPE_CHECKING:
+    from qasession.plan import Session
+    from qasession.platforms.base import Capabilities
+    from qasession.store import OutboxItem
+
+CELL_TEXT = 90  # characters of a question shown in the queue (details show the rest)
+DETAIL_TEXT = 10_000  # a whole post on any platform we know; longer bodies are cut
+FLAG_STYLES = {
+    "pinned": "bold cyan",
+    "sensitive": "bold red",
+    "troll": "bold magenta",
+    "duplicate": "yellow",
+    "ahead": "green",
+}
+MODE_HELP = {
+    "dot": "repost the question, then a .@asker answer every follower sees",
+    "reply": "an open reply to the asker",
+    "quote": "quote the question with the answer (for all followers)",
+    "dm": "a direct message, and a public notice that one was sent",
+}
+
+
+def plain(text: str | None, max_length: int | None = None, *, single_line: bool = True) -> Text:
+    """Untrusted text as a Rich Text: `inert` strips escapes, controls, bidi and zero-width
+    characters; a Text is never parsed as markup, so `[red]` stays literal. (`for_terminal`
+    also backslash-escapes markup, which only suits strings that will be parsed as markup.)"""
+    return Text(inert(text or "", max_length, single_line=single_line))
+
+
+def next_mode(mode: str) -> str:
+    """dot → reply → quote → dm → dot."""
+    i = ANSWER_MODES.index(mode) if mode in ANSWER_MODES else -1
+    return ANSWER_MODES[(i + 1) % len(ANSWER_MODES)]
+
+
+def clock_text(now: datetime, start: datetime, end: datetime, ended: bool = False) -> str:
+    """Time to the start, time left, or how long ago the end was."""
+    if ended:
+        return "ended"
+    if now < start:
+        return f"starts in {_hms((start - now).total_seconds())}"
+    if now < end:
+        return f"{_hms((end - now).total_seconds())} left"
+    return f"over by {_hms((now - end).total_seconds())}"
+
+
+def _hms(seconds: float) -> str:
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        return f"{hours // 24}d {hours % 24}h"
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def row_flags(row: Mapping[str, Any]) -> list[str]:
+    """The flags of a queue row as shown: pinned first, duplicates as their count."""
+    flags: list[str] = ["pinned"] if row.get("pinned") else []
+    flags += [f for f in row.get("flags", ()) if f not in ("duplicate", "pinned")]
+    return flags
+
+
+def flags_cell(row: Mapping[str, Any]) -> Text:
+    cell = Text()
+    for flag in row_flags(row):
+        if cell:
+            cell.append(" ")
+        cell.append(flag, style=FLAG_STYLES.get(flag, ""))
+    if row.get("duplicates"):
+        if cell:
+            cell.append(" ")
+        cell.append(f"+{row['duplicates']}", style=FLAG_STYLES["duplicate"])
+    return cell
+
+
+def queue_cells(rank: int, row: Mapping[str, Any]) -> tuple[Text, ...]:
+    """One DataTable row: every cell a Text (a str cell would be parsed as markup)."""
+    return (
+        Text(str(rank), style="dim"),
+        Text(f"{row['score']:.1f}"),
+        plain(row["author"], 24),
+        flags_cell(row),
+        Text(str(row["likes"])),
+        Text(str(row["reposts"])),
+        plain(row["text"], CELL_TEXT),
+    )
+
+
+def matches(row: Mapping[str, Any], query: str) -> bool:
+    """The queue filter: every word must match. `@name` matches authors, `flag:troll` (or
+    `flag:pinned`, `flag:duplicate`) flags, any other word the text, the author or a flag."""
+    flags = set(row_flags(row)) | ({"duplicate"} if row.get("duplicates") else set())
+    author = str(row.get("author", "")).lower()
+    text = str(row.get("text", "")).lower()
+    for word in query.lower().split():
+        if word.startswith("flag:"):
+            if word[5:] not in flags:
+                return False
+        elif word.startswith("@"):
+            if word not in author and word[1:] not in author:
+                return False
+        elif word not in text and word not in author and word not in flags:
+            return False
+    return True
+
+
+def details(row: Mapping[str, Any] | None, merged: Sequence[Any] = ()) -> Text:
+    """The selected question: who, engagement, merged duplicates, the whole text."""
+    if row is None:
+        return Text("No question selected. The best questions come first in the queue.")
+    out = Text()
+    out.append("Question ", style="bold")
+    out.append(str(row["id"]), style="bold")
+    out.append(" by ")
+    out.append_text(plain(row["author"], 100))
+    out.append(f"\n♥ {row['likes']} likes · ⟳ {row['reposts']} reposts · score {row['score']}")
+    flags = row_flags(row)
+    if flags:
+        out.append("\nflags: ")
+        out.append_text(flags_cell(row))
+    if "sensitive" in row.get("flags", ()):
+        out.append(
+            "\n⚠ looks like it contains private data: suggest DM (m until dm) and never "
+            "echo the data in public",
+            style="bold red",
+        )
+    if "troll" in row.get("flags", ()):
+        out.append("\n⚠ possible troll: don't feed it (s to skip, b to block)", style="magenta")
+    out.append("\n\n")
+    out.append_text(plain(row["text"], DETAIL_TEXT, single_line=False))
+    if merged:
+        out.append(f"\n\nmerged duplicates ({len(merged)}):", style="bold")
+        for dup in merged[:5]:
+            out.append("\n• ")
+            out.append_text(plain(dup["author"], 30))
+            out.append(": ")
+            out.append_text(plain(dup["text"], 70))
+        if len(merged) > 5:
+            out.append(f"\n… and {len(merged) - 5} more")
+    return out
+
+
+@dataclass(slots=True)
+class Preview:
+    """What pressing Enter would post, and how long it is on the platform."""
+
+    lines: list[Text] = field(default_factory=list)
+    count: int = 0
+    limit: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def over(self) -> bool:
+        return self.count > self.limit
+
+
+@dataclass(slots=True)
+class Composer:
+    """compose_answer with the session's settings and the platform's length rules."""
+
+    session: Session
+    limit: int
+    length: Callable[[str], int]
+    capabilities: Capabilities
+    host: str | None = None
+
+    @classmethod
+    def for_session(cls, session: Session) -> Composer:
+        from qasession.length import count_length
+        from qasession.platforms import registry
+
+        limit, method = registry.length_limit(session.platform)
+        caps = registry.load_class(session.platform).capabilities
+        return cls(
+            session,
+            limit,
+            lambda text: count_length(text, method),  # type: ignore[arg-type]
+            caps,
+            session.account,
+        )
+
+    def steps(
+        self, question: Question, text: str, mode: str, thread: bool, max_length: int
+    ) -> tuple[list[OutboxItem], list[str]]:
+        answers = self.session.answers
+        spec = AnswerSpec(
+            op="preview",
+            question=question,
+            text=text,
+            mode=mode,
+            thread=thread,
+            repost_first=answers.repost_first,
+            append_hashtag=answers.append_hashtag,
+            dm_notice=answers.dm_notice,
+        )
+        caps = self.capabilities
+        return compose_answer(
+            spec,
+            hashtag=self.session.hashtag,
+            host=self.host,
+            max_length=max_length,
+            length=self.length,
+            reply_needs_mention=caps.reply_needs_mention,
+            can_dm=caps.dm,
+            can_quote=caps.quote,
+            can_reply=caps.reply,
+        )
+
+    def preview(self, question: Question | None, text: str, mode: str, thread: bool) -> Preview:
+        result = Preview(limit=self.limit)
+        if question is None:
+            result.error = "select a question in the queue first (a or Enter on a row)"
+            return result
+        if not text.strip():
+            result.lines.append(Text(f"{mode}: {MODE_HELP.get(mode, '')}", style="dim"))
+            return result
+        try:
+            # measured without a limit first, so the count is shown even when it is too long
+            whole, _ = self.steps(question, text, mode, False, 10**9)
+            public = [s.text for s in whole if s.kind == "answer" and s.text]
+            result.count = max((self.length(t) for t in public), default=0)
+            steps, result.notes = self.steps(question, text, mode, thread, self.limit)
+        except UsageError as exc:
+            result.error = str(exc)
+            return result
+        result.lines = [describe_step(step, question.id) for step in steps]
+        return result
+
+
+def describe_step(step: OutboxItem, question_id: str) -> Text:
+    """One outbox step in words: repost of 12, reply to 12: …, DM to @bob: …"""
+    out = Text()
+    if step.kind == "repost":
+        out.append(f"repost of {step.repost_of}", style="bold")
+        return out
+    if step.kind == "dm":
+        out.append("DM to ", style="bold")
+        out.append_text(plain(step.dm_to, 40))
+        out.append(": ", style="bold")
+    elif step.reply_to == "^":
+        out.append("then, in the thread: ", style="bold")
+    elif step.reply_to:
+        out.append(f"reply to {question_id}: ", style="bold")
+    elif step.quote_of:
+        out.append(f"quote of {step.quote_of}: ", style="bold")
+    else:
+        out.append("post: ", style="bold")
+    out.append_text(plain(step.text, 600))
+    return out

@@ -1,0 +1,490 @@
+"""The terminal UI of `qa run`, driven with Textual's pilot over a real local-platform world."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from qasession.live import LiveSettings, Runner
+from qasession.plan import load_plan
+from qasession.platforms.local import LocalNetwork
+from qasession.store import Store
+from qasession.tui import view
+from qasession.tui.app import QAApp, QueueTable
+from qasession.tui.screens import CloseScreen, ConfirmScreen, HelpScreen
+from tests.conftest import write_plan
+
+SIZE = (120, 40)
+HOSTILE = (
+    "Why? \x1b[31mred\x1b[0m \x1b]8;;http://evil.example\x07link\x1b]8;;\x07 "
+    "[red]x[/red] \u202eevil\u202c zero\u200dwidth\u200b #AskAcme "
+)
+
+
+class World:
+    """A live session that started two minutes ago on the local platform, with a crowd."""
+
+    def __init__(self, tmp_path: Path, home: Path, **plan: Any) -> None:
+        self.home = home
+        self.start = datetime.now(UTC) - timedelta(minutes=2)
+        path = write_plan(
+            tmp_path / "sessions.yaml",
+            start=self.start.strftime("%Y-%m-%d %H:%M"),
+            sensitive_patterns=["ACME-\\d{6}"],
+            **plan,
+        )
+        loaded = load_plan(path)
+        self.session = loaded.get("t")
+        self.runner = Runner(loaded, self.session, home)
+        self.runner.settings = LiveSettings(poll_floor=0.2, seed=1, tail=timedelta(minutes=10))
+        self.network = LocalNetwork(home)
+
+    def say(self, author: str, text: str, likes: int = 0) -> str:
+        return self.network.add(author=author, text=text, created_at=datetime.now(UTC), likes=likes)
+
+    def app(self) -> QAApp:
+        return QAApp(self.runner, tick_interval=0.05, refresh_interval=0.5)
+
+    def mine(self) -> list[Any]:
+        return [p for p in self.network.timeline() if p.author == "@acme"]
+
+    def store(self) -> Store:
+        return Store.open(self.home)
+
+
+@pytest.fixture
+def world(tmp_path: Path, home: Path) -> World:
+    w = World(tmp_path, home)
+    w.ids = {  # type: ignore[attr-defined]
+        "alice": w.say("@alice", "How do I export my data? #AskAcme", likes=30),
+        "bob": w.say("@bob", "Why is my bill wrong, contract ACME-123456? #AskAcme", likes=20),
+        "carol": w.say("@carol", "Is there a public API? #AskAcme", likes=10),
+        "dave": w.say("@dave", "When is the next release? #AskAcme", likes=5),
+    }
+    return w
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Let the UI and the loop thread run until `condition()` holds (bounded in time)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the UI")
+        await pilot.pause(0.05)
+
+
+def text_of(app: QAApp, selector: str) -> str:
+    content = app.query_one(selector, Static).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+def table_text(app: QAApp) -> list[str]:
+    table = app.query_one(QueueTable)
+    return [" | ".join(cell.plain for cell in table.get_row_at(i)) for i in range(table.row_count)]
+
+
+async def ready(pilot: Pilot[Any], app: QAApp, questions: int) -> None:
+    await until(
+        pilot, lambda: len(app.rows) >= questions and app.query_one(QueueTable).row_count > 0
+    )
+
+
+async def select(pilot: Pilot[Any], app: QAApp, question_id: str) -> None:
+    """Move the queue's cursor to a question with the arrow keys."""
+    table = app.query_one(QueueTable)
+    table.focus()
+    while table.cursor_row > 0:
+        await pilot.press("up")
+    for _ in range(table.row_count + 1):
+        if app.selected_id() == question_id:
+            return
+        await pilot.press("down")
+    raise AssertionError(f"{question_id} is not in the queue")
+
+
+async def answer(pilot: Pilot[Any], app: QAApp, question_id: str, text: str, mode: str) -> None:
+    await select(pilot, app, question_id)
+    await pilot.press("a")
+    while app.mode != mode:
+        await pilot.press("ctrl+o")
+    app.query_one("#answer").value = text  # type: ignore[attr-defined]
+    await pilot.press("enter")
+
+
+# -- the queue -----------------------------------------------------------------------------
+
+
+async def test_queue_ranks_and_selecting_shows_details(world: World) -> None:
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        ids = world.ids  # type: ignore[attr-defined]
+        assert set(app.rows) == set(ids.values())
+        first = app.selected_id()
+        assert first == app.shown[0]
+        await select(pilot, app, ids["carol"])
+        details = text_of(app, "#details")
+        assert "@carol" in details and "Is there a public API?" in details
+        assert "10 likes" in details
+        await select(pilot, app, ids["bob"])
+        details = text_of(app, "#details")
+        assert "suggest DM" in details
+        row = table_text(app)[app.shown.index(ids["bob"])]
+        assert "sensitive" in row
+        status = text_of(app, "#status")
+        assert "#AskAcme" in status and "left" in status and "answers 0/12" in status
+
+
+async def test_duplicates_are_merged_and_shown(world: World) -> None:
+    ids = world.ids  # type: ignore[attr-defined]
+    world.say("@erin", "How do I export my data? #AskAcme")
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        await until(pilot, lambda: app.rows[ids["alice"]]["duplicates"] == 1)
+        await select(pilot, app, ids["alice"])
+        await pilot.pause(0.6)  # the periodic refresh redraws the flags
+        assert "+1" in table_text(app)[app.shown.index(ids["alice"])]
+        assert "merged duplicates (1)" in text_of(app, "#details")
+        assert "@erin" in text_of(app, "#details")
+
+
+# -- answering -----------------------------------------------------------------------------
+
+
+async def test_preview_and_length_follow_the_typing(world: World) -> None:
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        await select(pilot, app, world.ids["alice"])  # type: ignore[attr-defined]
+        await pilot.press("a")
+        assert app.focused is app.query_one("#answer")
+        # the queue's letter keys are text in the answer box
+        await pilot.press("q", "s", "question_mark", "slash", "m")
+        assert app.query_one("#answer").value == "qs?/m"  # type: ignore[attr-defined]
+        assert app.is_running and app.screen is app.screen_stack[0]
+        app.query_one("#answer").value = ""  # type: ignore[attr-defined]
+        await pilot.press(*"Yes")
+        preview = text_of(app, "#preview")
+        assert f"repost of {world.ids['alice']}" in preview  # type: ignore[attr-defined]
+        assert ".@alice Yes #AskAcme" in preview
+        assert "20/280" in text_of(app, "#compose-head")
+        assert "mode dot" in text_of(app, "#compose-head")
+        await pilot.press("ctrl+o")
+        assert "mode reply" in text_of(app, "#compose-head")
+        assert "reply to" in text_of(app, "#preview") and "Yes #AskAcme" in text_of(app, "#preview")
+        await pilot.press("ctrl+o")
+        assert "quote of" in text_of(app, "#preview")
+        await pilot.press("ctrl+o")
+        preview = text_of(app, "#preview")
+        assert "DM to @alice: Yes" in preview and "direct message" in preview
+        await pilot.press("ctrl+o")
+        assert app.mode == "dot"
+        # too long: the count turns red and the preview says why; a thread splits it
+        app.query_one("#answer").value = "word " * 80  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert "limit here is 280" in text_of(app, "#preview")
+        await pilot.press("ctrl+t")
+        assert app.thread and "(1/2)" in text_of(app, "#preview")
+        await pilot.press("escape")
+        assert app.focused is app.query_one(QueueTable)
+
+
+async def test_answers_in_each_mode_reach_the_timeline(world: World) -> None:
+    ids = world.ids  # type: ignore[attr-defined]
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        await answer(pilot, app, ids["alice"], "Settings > Export.", "dot")
+        await answer(pilot, app, ids["carol"], "Yes, v2 is public.", "reply")
+        await answer(pilot, app, ids["dave"], "In March.", "quote")
+        await answer(pilot, app, ids["bob"], "We'll check your bill.", "dm")
+        store = world.store()
+        commands = [c for c in store.commands("t") if c["kind"] == "answer"]
+        assert len(commands) == 4
+
+        def sent() -> bool:
+            kinds = [p.kind for p in world.mine()]
+            return all(k in kinds for k in ("repost", "reply", "quote", "dm")) and (
+                app.answers == 4
+            )
+
+        await until(pilot, sent)
+        mine = world.mine()
+        repost = next(i for i, p in enumerate(mine) if p.kind == "repost")
+        assert mine[repost].ref == ids["alice"]
+        assert mine[repost + 1].text == ".@alice Settings > Export. #AskAcme"
+        reply = next(p for p in mine if p.kind == "reply")
+        assert reply.ref == ids["carol"] and reply.text == "Yes, v2 is public. #AskAcme"
+        quote = next(p for p in mine if p.kind == "quote")
+        assert quote.ref == ids["dave"] and quote.text == "In March. #AskAcme"
+        dm = next(p for p in mine if p.kind == "dm")
+        assert dm.to == "@bob" and dm.text == "We'll check your bill."
+        assert not any("ACME-123456" in p.text for p in mine if p.kind != "dm")
+        await until(pilot, lambda: not app.rows)  # answered questions leave the queue
+        assert "answers 4/12" in text_of(app, "#status")
+        log = "\n".join(line.text for line in app.log_view.lines)
+        assert "posted repost" in log and ".@alice Settings > Export. #AskAcme" in log
+        store.close()
+
+
+async def test_a_refused_answer_is_shown_not_raised(world: World) -> None:
+    ids = world.ids  # type: ignore[attr-defined]
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        await answer(pilot, app, ids["bob"], "Your contract ACME-123456 is fine.", "dot")
+        error = text_of(app, "#error")
+        assert "private data" in error and "--mode dm" in error
+        assert app.focused is app.query_one("#answer")  # still there to fix it
+        store = world.store()
+        assert not [c for c in store.commands("t") if c["kind"] == "answer"]
+        # forcing asks first; "n" keeps the check
+        await pilot.press("ctrl+f")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not app.force
+        await pilot.press("ctrl+f")
+        await pilot.press("y")
+        assert app.force and "FORCE" in text_of(app, "#compose-head")
+        await pilot.press("enter")
+        assert [c for c in store.commands("t") if c["kind"] == "answer"]
+        assert not app.force  # for one answer only
+        store.close()
+
+
+async def test_one_answer_per_question_at_a_time(world: World) -> None:
+    ids = world.ids  # type: ignore[attr-defined]
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        app.stop_live_loop()  # hold the loop, so the first answer is still pending
+        await answer(pilot, app, ids["alice"], "First.", "dot")
+        await answer(pilot, app, ids["alice"], "Second.", "dot")
+        assert "already on its way" in text_of(app, "#error")
+        store = world.store()
+        assert len([c for c in store.commands("t") if c["kind"] == "answer"]) == 1
+        store.close()
+
+
+async def test_answering_without_text_or_question(world: World) -> None:
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        await pilot.press("a", "enter")
+        assert "Type the answer first" in text_of(app, "#error")
+
+
+# -- triage --------------------------------------------------------------------------------
+
+
+async def test_skip_pin_and_block(world: World) -> None:
+    ids = world.ids  # type: ignore[attr-defined]
+    world.say("@dave", "And will it have dark mode? #AskAcme")
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 5)
+        store = world.store()
+        await select(pilot, app, ids["carol"])
+        await pilot.press("s")
+        assert ids["carol"] not in app.rows
+        assert store.post_row("t", ids["carol"])["status"] == "skipped"  # type: ignore[index]
+        await select(pilot, app, ids["bob"])
+        await pilot.press("p")
+        assert app.shown[0] == ids["bob"] and app.rows[ids["bob"]]["pinned"]
+        assert "pinned" in table_text(app)[0]
+        assert app.selected_id() == ids["bob"]  # the cursor follows the question
+        await pilot.press("p")
+        assert not app.rows[ids["bob"]]["pinned"]
+        await select(pilot, app, ids["dave"])
+        await pilot.press("b")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert ids["dave"] in app.rows
+        await pilot.press("b", "y")
+        assert not [r for r in app.rows.values() if r["author"] == "@dave"]
+        assert "@dave" in store.moderation("t")["blocked"]
+        # what @dave posts next stays out of the queue too
+        later = world.say("@dave", "Hello?? #AskAcme")
+        world.say("@frank", "Is there a student discount? #AskAcme")
+        await until(pilot, lambda: any(r["author"] == "@frank" for r in app.rows.values()))
+        assert later not in app.rows
+        store.close()
+
+
+async def test_filter_by_text_author_and_flag(world: World) -> None:
+    ids = world.ids  # type: ignore[attr-defined]
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        await pilot.press("slash")
+        assert app.focused is app.query_one("#filter")
+        await pilot.press(*"export")
+        assert app.shown == [ids["alice"]]
+        app.query_one("#filter").value = "@car"  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert app.shown == [ids["carol"]]
+        app.query_one("#filter").value = "flag:sensitive"  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert app.shown == [ids["bob"]]
+        await pilot.press("enter")
+        assert app.focused is app.query_one(QueueTable)
+        assert app.selected_id() == ids["bob"]
+        await pilot.press("slash", "escape")
+        assert len(app.shown) == 4 and not app.filter_text
+
+
+def test_filter_words() -> None:
+    row = {"author": "@Alice", "text": "Dark mode?", "flags": ["troll"], "duplicates": 2}
+    assert view.matches(row, "dark @ali flag:troll flag:duplicate")
+    assert view.matches(row, "troll")
+    assert not view.matches(row, "flag:sensitive")
+    assert not view.matches(row, "@bob")
+
+
+async def test_help_screen(world: World) -> None:
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = text_of(app.screen, "#help-keys")  # type: ignore[arg-type]
+        for words in ("answer", "skip", "pin", "block", "filter", "mode", "Ctrl-C"):
+            assert words in keys
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------
+
+
+async def test_ctrl_c_cancel_then_post_the_closing(world: World) -> None:
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        await pilot.press("ctrl+c")
+        assert isinstance(app.screen, CloseScreen)
+        assert "Post the closing now and end?" in text_of(app.screen, "#close-question")  # type: ignore[arg-type]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CloseScreen) and app.is_running
+        await pilot.press("ctrl+c", "y")
+        store = world.store()
+        assert [c for c in store.commands("t") if c["kind"] == "close"]
+        assert app.closing_requested and app.loop_running
+
+        def closing_sent() -> bool:
+            item = store.outbox_item("t:closing")
+            return item is not None and item.state == "sent"
+
+        await until(pilot, closing_sent)
+        closing = store.outbox_item("t:closing")
+        assert closing is not None
+        assert any(p.text == closing.text for p in world.mine())
+        assert app.is_running and not app.ended  # still reading through the tail
+        # a second Ctrl-C offers to quit without waiting for the tail
+        await pilot.press("ctrl+c")
+        assert isinstance(app.screen, CloseScreen) and app.screen.closing_requested
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running)
+        store.close()
+
+
+async def test_quit_without_closing_stops_the_loop(world: World) -> None:
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        await pilot.press("ctrl+c", "q")
+        await until(pilot, lambda: not app.is_running)
+    assert not app.loop_running and not app.ended and app.failure is None
+    store = world.store()
+    assert not [c for c in store.commands("t") if c["kind"] == "close"]
+    assert store.session_row("t")["ended_at"] is None  # type: ignore[index]
+    store.close()
+
+
+# -- untrusted text ------------------------------------------------------------------------
+
+
+async def test_hostile_text_is_inert(world: World) -> None:
+    body = "A" * 10_000
+    evil = world.say("@mallory\x1b[2J\u202e", HOSTILE + body + " ?")
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 5)
+        await select(pilot, app, evil)
+        await pilot.press("a")
+        app.query_one("#answer").value = "Thanks"  # type: ignore[attr-defined]
+        await pilot.pause()
+        cells = table_text(app)[app.shown.index(evil)]
+        details = text_of(app, "#details")
+        preview = text_of(app, "#preview")
+        screen = app.export_screenshot()
+        for shown in (cells, details, preview, screen):
+            assert "\x1b" not in shown and "\x07" not in shown
+            for char in ("\u202e", "\u202c", "\u200d", "\u200b"):
+                assert char not in shown
+            assert "http://evil" not in shown
+        assert "[red]x[/red]" in cells and "[red]x[/red]" in details
+        assert "\\[red]" not in details  # literal, not backslash-escaped
+        assert len(app.query_one(QueueTable).get_row_at(app.shown.index(evil))[-1]) <= 90
+        assert "red link [red]x[/red] evil zerowidth" in details
+        assert "[red]x[/red]" in screen.replace("&#160;", " ")
+
+
+# -- the loop's end and failures ------------------------------------------------------------
+
+
+async def test_after_the_closing_and_its_tail_q_just_quits(world: World) -> None:
+    world.runner.settings.tail = timedelta(seconds=1)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        await pilot.press("ctrl+c", "y")
+        await until(pilot, lambda: app.ended)
+        assert "ended" in text_of(app, "#status") and not app.loop_running
+        log = "\n".join(line.text for line in app.log_view.lines)
+        assert "posted closing" in log and "session ended" in log
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running)
+    assert app.failure is None
+
+
+async def test_a_loop_failure_stops_the_app(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qasession.errors import AuthError
+
+    def refuse(emit: Any = None) -> Any:
+        raise AuthError("X refused the credentials", hint="check X_BEARER_TOKEN")
+
+    monkeypatch.setattr(world.runner, "build", refuse)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: not app.is_running)
+    assert isinstance(app.failure, AuthError)
+
+
+def test_run_tui_reports_how_it_stopped(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qasession.errors import AuthError, Interrupted
+    from qasession.tui import app as tui_app
+
+    outcome: dict[str, Any] = {}
+
+    def fake_run(self: QAApp) -> None:
+        self.failure = outcome.get("failure")
+        self.ended = outcome.get("ended", False)
+
+    monkeypatch.setattr(tui_app.QAApp, "run", fake_run)
+    with pytest.raises(Interrupted):
+        tui_app.run_tui(world.runner)
+    outcome["failure"] = AuthError("refused")
+    with pytest.raises(AuthError):
+        tui_app.run_tui(world.runner)
+    outcome.clear()
+    outcome["ended"] = True
+    tui_app.run_tui(world.runner)
