@@ -160,3 +160,13 @@ def test_watch_killed_between_intent_and_send(tmp_path: Path, home: Path) -> Non
     assert len(timeline(home)) == 2
     data = json.loads(qa("plan", "--json", "-f", str(plan2)).stdout)
     assert {i["key"]: i["state"] for i in data["timeline"]}["announcement:-1h"] == "posted"
+
+
+def test_check_tag_says_whether_the_hashtag_is_busy(plan_path: Path) -> None:
+    free = qa("plan", "--check-tag", "--json", "-f", str(plan_path))
+    assert free.returncode == 0, free.stderr
+    assert "is free" in free.stderr
+    assert json.loads(free.stdout)["tag_activity"]["recent_posts"] == 0
+    qa("local", "post", "--as", "@someone", "my own #AskAcme thing")
+    busy = qa("plan", "--check-tag", "-f", str(plan_path))
+    assert "already in use: 1 recent post(s) by 1 author(s)" in busy.stderr

@@ -267,8 +267,7 @@ def settle(
 
     item = store.outbox_item(key)
     if item is None or item.session_id != session_id:
-        raise UsageError(f"no outbox item {key!r} in session {session_id}",
-                         hint="see `qa outbox`")
+        raise UsageError(f"no outbox item {key!r} in session {session_id}", hint="see `qa outbox`")
     if item.state not in ("uncertain", "failed", "sending"):
         raise UsageError(f"{key} is {item.state}; only uncertain or failed items can be settled")
     if sent:

@@ -185,6 +185,7 @@ class PlanReport:
     lengths: list[int]
     max_length: int
     cost: dict[str, Any] | None = None
+    tag_activity: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         s = self.session
@@ -210,6 +211,7 @@ class PlanReport:
                 for lint in self.lints
             ],
             "cost": self.cost,
+            "tag_activity": self.tag_activity,
         }
 
 
@@ -340,3 +342,18 @@ class AnnouncementRunner:
             self.say("stopped; every announcement is either posted or still pending")
             raise
         self.say("the session starts now: run `qa run` for the live session")
+
+
+def hashtag_activity(platform: Any, hashtag: str, now: datetime) -> dict[str, Any]:
+    """How busy the hashtag already is: one search request (the first page of recent posts),
+    with the count and the newest post's age. Someone else's recent use means confusion."""
+    page = platform.search(hashtag, None)
+    others = [p for p in page.posts if p.author.lower() != (platform.me() or "").lower()]
+    newest = max((p.created_at for p in others), default=None)
+    return {
+        "hashtag": hashtag,
+        "recent_posts": len(others),
+        "more": page.more,
+        "authors": len({p.author.lower() for p in others}),
+        "newest_minutes_ago": round((now - newest).total_seconds() / 60) if newest else None,
+    }

@@ -59,6 +59,10 @@ def plan(
     comms: Annotated[
         Path | None, typer.Option("--comms", help="Write the blog and e-mail texts in this folder.")
     ] = None,
+    check_tag: Annotated[
+        bool,
+        typer.Option("--check-tag", help="Ask the platform whether the hashtag is already busy."),
+    ] = False,
     json: JsonOpt = False,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
@@ -89,6 +93,17 @@ def plan(
         if watch:
             runner.watch()
         report = schedule.plan_report(c.plan, c.session, c.store, grace=grace_window)
+    if check_tag:
+        activity = schedule.hashtag_activity(c.platform(), c.session.hashtag, report.now)
+        report.tag_activity = activity
+        if activity["recent_posts"]:
+            say(
+                f"warning: {c.session.hashtag} is already in use: {activity['recent_posts']}"
+                f"{'+' if activity['more'] else ''} recent post(s) by {activity['authors']} "
+                "author(s); consider another hashtag"
+            )
+        else:
+            say(f"{c.session.hashtag} is free: no recent post carries it")
     if ics is not None:
         from qasession.comms import write_ics
 
