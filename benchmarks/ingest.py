@@ -21,10 +21,9 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from qasession.plan import parse_plan
 from typing import Any
 
+from qasession.plan import parse_plan
 from qasession.platforms.base import Post, SearchPage
 from qasession.platforms.x import tweet_to_post
 from qasession.store import Store

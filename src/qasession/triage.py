@@ -715,7 +715,7 @@ class DuplicateIndex:
         df = self._df
         # Rarest first; longer words break ties, as they say more.
         content = sorted(
-            {t for t in tokens if t not in _STOPWORDS}, key=lambda t: (df.get(t, 0), -len(t))
+            {t for t in tokens if t not in _STOPWORDS}, key=lambda t: (df.get(t, 0), -len(t), t)
         )
         sorted_key = " ".join(sorted(tokens))
         guard = _guard(tokens)

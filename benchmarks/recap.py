@@ -1,0 +1,368 @@
+"""Benchmark of `qa recap --from-archive`: a generated twarc2 archive, wall time and peak memory.
+
+Generates a realistic twarc2 JSONL archive (100-tweet pages newest first, as `twarc2 search`
+writes them; ~50k authors with a long tail; retweets, chatter, replies and questions, with
+floods of copied and reworded questions; the host's reposts and answers), then recaps it in a
+fresh process and prints wall time and peak RSS against the targets (< 30 s, < 500 MB for a
+million posts). Baselines: plain `json.loads` over the same lines, and twarc-csv converting the
+same file when it is installed.
+
+    python benchmarks/recap.py --posts 1000000
+    python benchmarks/recap.py --posts 20000 --keep /tmp/archive.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+TARGET_SECONDS = 30.0
+TARGET_MB = 500.0
+HASHTAG = "#AskRapper"
+HOST = "rapper"
+START = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
+DURATION = timedelta(hours=7)
+
+TOPICS = [
+    "the new album",
+    "the tour dates",
+    "the documentary",
+    "your studio setup",
+    "the merch drop",
+    "the vinyl release",
+    "the collab with the orchestra",
+    "your first mixtape",
+    "the Paris show",
+    "ticket prices",
+    "the deluxe edition",
+    "your writing process",
+    "the music video",
+    "the festival lineup",
+    "your label",
+    "the remix contest",
+    "le concert de Lyon",
+    "la tournée en France",
+    "the streaming numbers",
+    "your favourite producer",
+]
+QUESTION_FORMS = [
+    "When is {t} coming out?",
+    "Any news about {t}?",
+    "What inspired {t}?",
+    "How did you approach {t}?",
+    "Will there be more about {t} soon?",
+    "Can you tell us something about {t}?",
+    "Is {t} going to happen this year?",
+    "Quand est-ce que {t} arrive ?",
+    "Why did you change {t}?",
+    "Who worked with you on {t}?",
+]
+CHATTER = [
+    "This is the best Q&A ever",
+    "lol that answer",
+    "I can't believe I'm here for this",
+    "Legend!!!",
+    "Listening to the album again right now",
+    "Greetings from Brazil",
+    "The energy tonight is unreal",
+    "Can't wait",
+    "Best artist of the decade",
+    "Merci pour tout",
+    "Streaming all day",
+    "Still thinking about the last show",
+]
+EXTRAS = ["", " please", " 🙏", " !!", " fr", " plz answer", " (asking for a friend)"]
+
+
+def _time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def generate(path: Path, posts: int, authors: int, seed: int = 7) -> dict[str, int]:
+    """Write the archive; returns what it holds (for the record)."""
+    rng = random.Random(seed)
+    # a long tail: a few very active accounts, most post once or twice
+    weights = [1.0 / (rank + 10) ** 0.9 for rank in range(authors)]
+    cumulative = []
+    total = 0.0
+    for w in weights:
+        total += w
+        cumulative.append(total)
+    author_of = rng.choices(range(authors), cum_weights=cumulative, k=posts)
+    users = [
+        {"id": str(10_000 + i), "username": f"fan_{i:05d}", "name": f"Fan {i}"}
+        for i in range(authors)
+    ]
+    host_user = {"id": "42", "username": HOST, "name": "The Rapper"}
+    popular = [rng.choice(QUESTION_FORMS).format(t=rng.choice(TOPICS)) for _ in range(400)]
+    syllables = ["ka", "lo", "mi", "ren", "tsu", "vel", "dor", "pa", "qui", "sha", "bel", "tor"]
+    vocabulary = list({"".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(20_000)})
+
+    # times: 10% in the two days before, 80% during the 7 hours, 10% in the day after
+    span = DURATION.total_seconds()
+
+    def when(i: int) -> datetime:
+        r = rng.random()
+        if r < 0.10:
+            return START - timedelta(seconds=rng.random() * 2 * 86400)
+        if r < 0.90:
+            return START + timedelta(seconds=rng.random() * span)
+        return START + DURATION + timedelta(seconds=rng.random() * 86400)
+
+    tweets: list[tuple[datetime, dict[str, object], dict[str, str]]] = []
+    recent_questions: list[tuple[str, str]] = []
+    counts = {"questions": 0, "retweets": 0, "replies": 0, "chatter": 0, "host": 0}
+    base_id = 1_800_000_000_000_000_000
+    for i in range(posts):
+        user = users[author_of[i]]
+        created = when(i)
+        tweet: dict[str, object] = {
+            "id": str(base_id + i),
+            "author_id": user["id"],
+            "created_at": _time(created),
+            "lang": "en",
+            "public_metrics": {
+                "retweet_count": 0,
+                "reply_count": 0,
+                "like_count": int(rng.paretovariate(1.6)) - 1,
+                "quote_count": 0,
+            },
+        }
+        r = rng.random()
+        if r < 0.35 and recent_questions:
+            source_id, source_text = rng.choice(recent_questions[-500:])
+            tweet["text"] = f"RT @fan: {source_text}"[:140]
+            tweet["referenced_tweets"] = [{"type": "retweeted", "id": source_id}]
+            counts["retweets"] += 1
+        elif r < 0.57:
+            if rng.random() < 0.45:  # a flood: the same questions, copied or reworded
+                text = rng.choice(popular) + rng.choice(EXTRAS)
+                if rng.random() < 0.3:
+                    text = text.lower()
+            else:  # a question of one's own: the topic, and words of one's own
+                text = rng.choice(QUESTION_FORMS).format(t=rng.choice(TOPICS))
+                text = f"{' '.join(rng.sample(vocabulary, 4))}, {text[0].lower()}{text[1:]}"
+            tweet["text"] = f"{text} {HASHTAG}"
+            recent_questions.append((str(tweet["id"]), str(tweet["text"])))
+            counts["questions"] += 1
+        elif r < 0.67 and recent_questions:
+            target = rng.choice(recent_questions[-2000:])[0]
+            tweet["text"] = f"@fan {rng.choice(CHATTER)} {HASHTAG}"
+            tweet["referenced_tweets"] = [{"type": "replied_to", "id": target}]
+            counts["replies"] += 1
+        else:
+            tweet["text"] = f"{rng.choice(CHATTER)} {rng.randrange(1000)} {HASHTAG}"
+            counts["chatter"] += 1
+        tweets.append((created, tweet, user))
+
+    # the host answers about one question in 2,000: a repost, then a `.@asker` post
+    by_id = {str(t[1]["id"]): t for t in tweets}
+    answered = rng.sample(recent_questions, k=max(1, min(60, len(recent_questions) // 2000)))
+    for n, (qid, _) in enumerate(answered):
+        asked_at, _, asker = by_id[qid]
+        at = max(asked_at, START) + timedelta(seconds=30 + rng.random() * 900)
+        repost = {
+            "id": str(9_000_000_000_000_000_000 + 2 * n),
+            "author_id": "42",
+            "created_at": _time(at),
+            "text": "RT",
+            "lang": "en",
+            "referenced_tweets": [{"type": "retweeted", "id": qid}],
+            "public_metrics": {
+                "retweet_count": 0,
+                "reply_count": 0,
+                "like_count": 0,
+                "quote_count": 0,
+            },
+        }
+        answer = {
+            "id": str(9_000_000_000_000_000_001 + 2 * n),
+            "author_id": "42",
+            "created_at": _time(at + timedelta(seconds=20)),
+            "text": f".@{asker['username']} Great question, here's the story {HASHTAG}",
+            "lang": "en",
+            "public_metrics": {
+                "retweet_count": 40,
+                "reply_count": 9,
+                "like_count": 900,
+                "quote_count": 3,
+            },
+        }
+        tweets.append((at, repost, host_user))
+        tweets.append((at + timedelta(seconds=20), answer, host_user))
+        counts["host"] += 2
+
+    tweets.sort(key=lambda t: t[0], reverse=True)  # newest first, like `twarc2 search`
+    retrieved = _time(START + DURATION + timedelta(days=1))
+    with path.open("w", encoding="utf-8") as out:
+        for start in range(0, len(tweets), 100):
+            chunk = tweets[start : start + 100]
+            page_users = {u["id"]: u for _, _, u in chunk}
+            page = {
+                "data": [t for _, t, _ in chunk],
+                "includes": {"users": list(page_users.values())},
+                "meta": {"result_count": len(chunk)},
+                "__twarc": {
+                    "url": "https://api.twitter.com/2/tweets/search/all",
+                    "version": "2.14.0",
+                    "retrieved_at": retrieved,
+                },
+            }
+            out.write(json.dumps(page, ensure_ascii=False) + "\n")
+    counts["posts"] = len(tweets)
+    return counts
+
+
+def _child(code: str, *args: str) -> dict[str, float]:
+    """Run `code` in a fresh interpreter; it prints one JSON line with its figures."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark step failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+_PEAK = """
+def peak_mb():
+    # VmHWM is this process's own high-water mark; ru_maxrss would include the parent's
+    # (it survives fork and exec on Linux)
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+_RECAP = (
+    _PEAK
+    + """
+import json, resource, sys, time
+from datetime import UTC, datetime, timedelta
+from qasession.archive import recap_from_archive
+from qasession.recap import SessionInfo
+start = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
+info = SessionInfo("bench", "#AskRapper", "x", start, start + timedelta(hours=7), "@rapper")
+began = time.perf_counter()
+r = recap_from_archive(sys.argv[1], "#AskRapper", info)
+wall = time.perf_counter() - began
+main_mb = peak_mb()
+# the scanning worker process, if one ran (joined by now): its own peak
+worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+cpu = resource.getrusage(resource.RUSAGE_SELF)
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": wall, "rss_mb": main_mb + worker_mb, "main_mb": main_mb,
+                  "worker_mb": worker_mb, "cpu": cpu.ru_utime + cpu.ru_stime
+                  + kids.ru_utime + kids.ru_stime, "posts": r.meta.counts["posts"],
+                  "participants": r.participants, "received": r.questions.received,
+                  "merged": r.questions.merged, "answered": r.questions.answered,
+                  "topics": [t.phrase for t in r.topics[:5]]}))
+"""
+)
+
+_BASELINE = (
+    _PEAK
+    + """
+import json, resource, sys, time
+began = time.perf_counter()
+n = 0
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        n += len(json.loads(line)["data"])
+wall = time.perf_counter() - began
+rss = peak_mb()
+print(json.dumps({"wall": wall, "rss_mb": rss, "posts": n}))
+"""
+)
+
+_TWARC_CSV = (
+    _PEAK
+    + """
+import json, resource, sys, time
+import twarc_csv
+began = time.perf_counter()
+# what `twarc2 csv IN OUT` runs (a click command)
+twarc_csv.csv.main([sys.argv[1], sys.argv[2]], standalone_mode=False)
+wall = time.perf_counter() - began
+rss = peak_mb()
+print(json.dumps({"wall": wall, "rss_mb": rss}))
+"""
+)
+
+
+def _has_twarc_csv() -> bool:
+    done = subprocess.run(
+        [sys.executable, "-c", "import twarc_csv"], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=1_000_000, help="posts to generate")
+    parser.add_argument("--authors", type=int, default=50_000, help="distinct authors")
+    parser.add_argument("--keep", type=Path, help="write the archive here and keep it")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="qa-recap-bench-") as tmp:
+        path = args.keep or Path(tmp) / "archive.jsonl"
+        began = time.perf_counter()
+        counts = generate(path, args.posts, min(args.authors, max(1, args.posts // 2)))
+        size_mb = path.stat().st_size / 1e6
+        print(
+            f"archive: {counts['posts']:,} posts in {size_mb:,.0f} MB "
+            f"({counts['questions']:,} questions, {counts['retweets']:,} retweets, "
+            f"{counts['replies']:,} replies, {counts['chatter']:,} chatter, "
+            f"{counts['host']} host posts), generated in {time.perf_counter() - began:.1f} s"
+        )
+
+        recap = _child(_RECAP, str(path))
+        scale = args.posts / 1_000_000
+        print(
+            f"recap --from-archive: {recap['wall']:.1f} s wall ({recap['cpu']:.1f} s CPU), "
+            f"{recap['rss_mb']:.0f} MB peak RSS (main {recap['main_mb']:.0f} MB + "
+            f"scanning worker {recap['worker_mb']:.0f} MB, the sum of both peaks)"
+        )
+        print(
+            f"  targets for 1,000,000 posts: < {TARGET_SECONDS:.0f} s "
+            f"({'ok' if recap['wall'] < TARGET_SECONDS else 'MISSED'}"
+            + (f", this run is {scale:.2f}x that size" if scale != 1 else "")
+            + f"), < {TARGET_MB:.0f} MB ({'ok' if recap['rss_mb'] < TARGET_MB else 'MISSED'})"
+        )
+        print(
+            f"  result: {int(recap['participants']):,} participants, "
+            f"{int(recap['received']):,} questions ({int(recap['merged']):,} merged), "
+            f"{int(recap['answered'])} answered; topics {recap['topics']}"
+        )
+        baseline = _child(_BASELINE, str(path))
+        print(
+            f"baseline json.loads over the same lines: {baseline['wall']:.1f} s "
+            f"({baseline['rss_mb']:.0f} MB); recap / json.loads = "
+            f"{recap['wall'] / baseline['wall']:.1f}x"
+        )
+        if _has_twarc_csv():
+            twarc = _child(_TWARC_CSV, str(path), str(Path(tmp) / "twarc.csv"))
+            print(
+                f"twarc-csv on the same file: {twarc['wall']:.1f} s ({twarc['rss_mb']:.0f} MB); "
+                f"recap / twarc-csv = {recap['wall'] / twarc['wall']:.2f}x"
+            )
+        else:
+            print("twarc-csv: not installed, skipped (pip install twarc-csv to compare)")
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"(generator process peak RSS: {ru:.0f} MB, not part of the recap's figures)")
+
+
+if __name__ == "__main__":
+    main()

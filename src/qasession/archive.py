@@ -1,0 +1,779 @@
+"""A twarc2 JSONL archive (X API v2 pages, one per line) read into the same recap, streaming.
+
+Each line is one API page (`{"data": [tweets], "includes": {"users": [...]}, "__twarc": ...}`)
+or, after `twarc2 flatten`, one tweet with its `author` inlined. Lines are read in chunks and
+never all kept: memory holds per-author counters, the canonical questions (what the transcript
+and the open questions need), the duplicate index and the host's posts, not the posts.
+
+The work is split in two: a *scanner* does everything one post at a time needs (parsing,
+counters of the posts that ask nothing, question detection and screening, topics) and hands
+over the questions and the host's posts; the *resolver* merges near-duplicate questions
+(the first one in file order is canonical), matches answers and makes the recap. A large
+archive runs the scanner in a second process, so two cores share the work; a small one, or a
+CSV export (rows in file order), runs both in one.
+
+Triage is the live one's, limited for speed: every post is checked for a question; questions
+are screened for private data and troll signals. A line carrying our own `__qasession`
+annotation (written by `qa recap --format jsonl`) gives the session, the host and the stored
+triage instead, so an export read back recaps the same.
+
+Answers are the host's posts: a reply to or quote of a question, or a `.@asker` post (after
+a repost of the question, or the asker's latest open question); replies of the host to its own
+posts continue a thread. An answer sent only as a direct message is not in an archive.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic_core import from_json
+
+from qasession import triage
+from qasession.errors import PlanError, UsageError
+from qasession.recap import (
+    Answer,
+    NextSession,
+    Recap,
+    RecapBuilder,
+    SessionInfo,
+    default_drafts,
+    parse_time,
+    post_url,
+)
+
+META_KEY = "__qasession"
+RowCallback = Callable[[dict[str, Any]], None]
+_KINDS = {"retweeted": "repost", "replied_to": "reply", "quoted": "quote"}
+_KIND_RANK = {"repost": 3, "reply": 2, "quote": 1}
+CHUNK_LINES = 40  # lines (pages of 100 tweets) per unit of work
+IN_FLIGHT = 6  # chunks handed to the scanner process ahead of the resolver
+MAIN_SHARE = 3  # with a worker, this process scans one chunk in 3 besides resolving
+PARALLEL_BYTES = 16_000_000  # below this, a second process costs more than it saves
+
+
+def _loads(line: bytes) -> Any:
+    # pydantic's JSON parser (jiter, pydantic is a dependency) reads these lines about twice
+    # as fast as `json`
+    return from_json(line, cache_strings="keys")
+
+
+# A question handed to the resolver:
+# (number, id, author, text, created, kind, ref, likes, reposts, text hash, screening, mark)
+Question = tuple[int, str, str, str, str, str, str | None, int, int, int, str, Any]
+# A host post: (ts, id, kind, ref, text, created)
+HostPost = tuple[float, str, str, str | None, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """What the scanner needs to know (picklable, for its process)."""
+
+    info: SessionInfo
+    patterns: tuple[str, ...] = ()
+    blocked_words: frozenset[str] = frozenset()
+
+
+class _Failed(Exception):
+    """A scanner error carried across processes (PlanError does not pickle its fields)."""
+
+    def __init__(self, message: str, line: int | None, hint: str | None) -> None:
+        super().__init__(message, line, hint)
+        self.message, self.line, self.hint = message, line, hint
+
+
+@contextmanager
+def _open(path: Path | str) -> Iterator[IO[bytes]]:
+    if str(path) == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+def _info_from(meta: Any, hashtag: str | None) -> SessionInfo | None:
+    session = (meta if isinstance(meta, dict) else {}).get("session") or {}
+    tag = hashtag or session.get("hashtag")
+    if not tag:
+        return None
+
+    def when(key: str) -> datetime | None:
+        value = session.get(key)
+        try:
+            return datetime.fromisoformat(value) if value else None
+        except (TypeError, ValueError):
+            return None
+
+    return SessionInfo(
+        id=str(session.get("id") or tag.lstrip("#").lower()),
+        hashtag=tag,
+        platform=str(session.get("platform") or "x"),
+        start=when("start"),
+        end=when("end"),
+        account=session.get("host"),
+        title=session.get("title"),
+        timezone=str(session.get("timezone") or "UTC"),
+    )
+
+
+class IdSet:
+    """The ids of the posts met, as 64-bit hashes (`hash(id)`: a collision among a million ids
+    has odds of about 1 in 30 million) in an open-addressing table in an array: 16 bytes an
+    id at most, where a set of ints takes about 70, and a million-post archive keeps a
+    million. Not a general set: keys only go in. Hashes match across processes only when
+    they share the hash seed (forked workers do)."""
+
+    __slots__ = ("count", "mask", "table")
+
+    def __init__(self, size: int = 1 << 16) -> None:
+        self.table = array("Q", bytes(8 * size))
+        self.mask = size - 1
+        self.count = 0
+
+    def add(self, key: int) -> bool:
+        """Add `key`; False when it was there already."""
+        key = (key & 0xFFFFFFFFFFFFFFFF) or 1  # 0 marks an empty slot
+        table, mask = self.table, self.mask
+        i = key & mask  # keys are hashes: their low bits are well spread
+        while True:
+            found = table[i]
+            if found == key:
+                return False
+            if found == 0:
+                table[i] = key
+                self.count += 1
+                if self.count * 2 > mask:
+                    self._grow()
+                return True
+            i = (i + 1) & mask
+
+    def _grow(self) -> None:
+        old = self.table
+        self.table = array("Q", bytes(16 * len(old)))
+        self.mask = 2 * len(old) - 1
+        self.count = 0
+        for key in old:
+            if key:
+                self.add(key)
+
+    def hashes(self) -> Iterator[int]:
+        return (key for key in self.table if key)
+
+    def overlaps(self, other: IdSet) -> bool:
+        small, large = (self, other) if self.count <= other.count else (other, self)
+        probe = IdSet(1 << max(4, (2 * large.count).bit_length()))
+        for key in large.hashes():
+            probe.add(key)
+        return any(not probe.add(key) for key in small.hashes())
+
+
+# --------------------------------------------------------------------------------------------
+# The scanner: one post at a time
+
+
+class _Scanner:
+    """Counts what needs no view of other posts and hands over questions and host posts."""
+
+    def __init__(self, settings: _Settings) -> None:
+        info = settings.info
+        # questions are counted by the resolver's builder; topics are counted here, where the
+        # text is at hand
+        self.builder = RecapBuilder(
+            info, hosts=[info.account] if info.account else [], source="archive"
+        )
+        self.hosts = self.builder.hosts
+        self.patterns = triage.compile_patterns(settings.patterns)
+        self.blocked_words = settings.blocked_words
+        self.handles: dict[str, str] = {}  # author id -> "@username"
+        self.seen = IdSet()
+        self.screened: dict[int, str] = {}  # a question's text hash -> its screening flags
+
+    def chunk(self, lines: list[tuple[int, bytes]]) -> tuple[list[Question], list[HostPost]]:
+        questions: list[Question] = []
+        hosts: list[HostPost] = []
+        for number, line in lines:
+            try:
+                obj = _loads(line)
+            except ValueError as exc:
+                raise _Failed(
+                    f"not a JSON line: {exc}",
+                    number,
+                    "expected twarc2 JSONL (one API response per line)",
+                ) from None
+            self.page(obj, number, questions, hosts)
+        return questions, hosts
+
+    def page(self, obj: Any, number: int, questions: list[Question], hosts: list[HostPost]) -> None:
+        if not isinstance(obj, dict):
+            raise _Failed("a line that is no JSON object", number, None)
+        users = (obj.get("includes") or {}).get("users")
+        if users:
+            handles = self.handles
+            for user in users:
+                uid = user.get("id")
+                if uid is not None and uid not in handles and user.get("username"):
+                    handles[str(uid)] = "@" + str(user["username"]).lstrip("@")
+        data = obj.get("data")
+        annotation = obj.get(META_KEY)
+        marks = annotation.get("triage") if isinstance(annotation, dict) else None
+        if data is None and "text" in obj and "id" in obj:
+            data = [obj]  # a flattened tweet
+        elif isinstance(data, dict):
+            data = [data]
+        if not isinstance(data, list):
+            return
+        for tweet in data:
+            self.tweet(tweet, marks, number, questions, hosts)
+
+    def tweet(
+        self,
+        tweet: Any,
+        marks: dict[str, Any] | None,
+        number: int,
+        questions: list[Question],
+        hosts: list[HostPost],
+    ) -> None:
+        """One tweet (a million of these: kept lean on purpose)."""
+        try:
+            pid = tweet["id"]
+            text = tweet["text"]
+            created = tweet["created_at"]
+        except (KeyError, TypeError):
+            raise _Failed(
+                "a tweet without id, text or created_at",
+                number,
+                "expected twarc2 output (search or timeline)",
+            ) from None
+        if type(pid) is not str:
+            pid = str(pid)
+        if type(text) is not str or type(created) is not str:
+            text, created = str(text), str(created)
+        if not self.seen.add(hash(pid)):
+            return  # an archive collected twice overlaps: a post counts once
+        author_id = tweet.get("author_id")
+        author = self.handles.get(author_id) if type(author_id) is str else None
+        if author is None:
+            author = self._author(tweet, author_id)
+        kind, ref = "post", None
+        refs = tweet.get("referenced_tweets")
+        if refs:
+            rank = 0
+            for r in refs:
+                k = _KINDS.get(r.get("type", ""))
+                if k is not None and _KIND_RANK[k] > rank:
+                    kind, ref, rank = k, str(r.get("id")), _KIND_RANK[k]
+        metrics = tweet.get("public_metrics")
+        if metrics:
+            likes = metrics.get("like_count") or 0
+            reposts = metrics.get("retweet_count") or 0
+            if type(likes) is not int or type(reposts) is not int:
+                likes, reposts = int(likes), int(reposts)
+        else:
+            likes = reposts = 0
+
+        builder = self.builder
+        if author.lower() in self.hosts:
+            hosts.append((parse_time(created), pid, kind, ref, text, created))
+            status, flags, is_q = "own", "", False
+        elif kind == "repost":
+            status, flags, is_q = "repost", "", False
+        elif marks is not None:
+            mark = marks.get(pid)
+            if mark and mark[0]:
+                builder.topics.add(text)
+                questions.append(
+                    (number, pid, author, text, created, kind, ref, likes, reposts, 0, "", mark)
+                )
+                return
+            status, flags, is_q = "chatter", "", False
+            if mark:
+                status, flags = str(mark[1]), str(mark[2])
+        elif triage.is_question(text):
+            builder.topics.add(text)
+            raw = hash(text.casefold())
+            screened = self.screened.get(raw)
+            if screened is None:
+                # floods repeat questions word for word: each distinct text is screened once
+                found = []
+                if triage.find_sensitive(text, self.patterns):
+                    found.append("sensitive")
+                if triage.troll_signals(text, 0, self.blocked_words):
+                    found.append("troll")
+                screened = ",".join(found)
+                if len(self.screened) > 200_000:
+                    self.screened.clear()
+                self.screened[raw] = screened
+            questions.append(
+                (number, pid, author, text, created, kind, ref, likes, reposts, raw, screened, None)
+            )
+            return
+        else:
+            status, flags, is_q = "chatter", "", False
+        builder.add_post(
+            pid, author, text, created, kind, ref, likes, reposts, None, is_q, status, flags, None
+        )
+
+    def _author(self, tweet: Any, author_id: Any) -> str:
+        inline = tweet.get("author")
+        if isinstance(inline, dict) and inline.get("username"):
+            return "@" + str(inline["username"]).lstrip("@")
+        if author_id is not None:
+            return self.handles.get(str(author_id)) or f"@id{author_id}"
+        return "@unknown"
+
+
+# The scanner of a worker process, kept between chunks.
+_WORKER: _Scanner | None = None
+
+
+def _worker_start(settings: _Settings) -> None:
+    global _WORKER
+    _WORKER = _Scanner(settings)
+
+
+def _worker_chunk(lines: list[tuple[int, bytes]]) -> tuple[list[Question], list[HostPost]]:
+    assert _WORKER is not None
+    return _WORKER.chunk(lines)
+
+
+def _worker_end() -> tuple[RecapBuilder, IdSet]:
+    assert _WORKER is not None
+    return _WORKER.builder, _WORKER.seen
+
+
+# --------------------------------------------------------------------------------------------
+# The resolver: duplicates, answers, the recap
+
+
+class _Resolver:
+    def __init__(self, info: SessionInfo, on_post: RowCallback | None) -> None:
+        self.info = info
+        self.builder = RecapBuilder(
+            info,
+            hosts=[info.account] if info.account else [],
+            source="archive",
+            count_topics=False,
+        )
+        self.on_post = on_post
+        self.index = triage.DuplicateIndex()
+        self.exact: dict[int, str] = {}  # hash of a question's raw text -> canonical id
+        self.merged_of: dict[str, str] = {}
+        self.host_posts: list[HostPost] = []
+        self.start_ts = info.start.timestamp() if info.start is not None else None
+
+    def take(self, questions: list[Question], hosts: list[HostPost]) -> None:
+        self.host_posts.extend(hosts)
+        builder = self.builder
+        for (
+            _,
+            pid,
+            author,
+            text,
+            created,
+            kind,
+            ref,
+            likes,
+            reposts,
+            raw,
+            screened,
+            mark,
+        ) in questions:
+            if mark is not None:
+                status, flags, dup = str(mark[1]), str(mark[2]), mark[3]
+                if dup:
+                    self.merged_of[pid] = dup
+            else:
+                status, flags, dup = self.question(pid, text, created, raw, screened)
+            builder.add_post(
+                pid, author, text, created, kind, ref, likes, reposts, None, True, status, flags,
+                dup,
+            )  # fmt: skip
+            if self.on_post is not None:
+                self.on_post(_row(pid, author, text, created, kind, ref, likes, reposts,
+                                  True, status, flags, dup))  # fmt: skip
+
+    def question(
+        self, pid: str, text: str, created: str, raw: int, screened: str
+    ) -> tuple[str, str, str | None]:
+        """Status, flags and canonical question of a new question post."""
+        # copies word for word are found by their hash, without the index's fuzzy matching
+        canonical = self.exact.get(raw)
+        if canonical is None:
+            canonical = self.index.add(pid, text) or pid
+            self.exact[raw] = canonical
+        flags = screened.split(",") if screened else []
+        if self.start_ts is not None and self.builder.time_of(created) < self.start_ts:
+            flags.append("ahead")
+        if canonical == pid:
+            return "queued", ",".join(sorted(flags)), None
+        flags.append("duplicate")
+        self.merged_of[pid] = canonical
+        return "merged", ",".join(sorted(flags)), canonical
+
+    def answers(self) -> None:
+        """Match the host's posts with the questions they answer (see the module docstring)."""
+        builder = self.builder
+        canonical = builder.canonical
+        host = builder.host()
+        platform = self.info.platform
+
+        def canon(ref: str | None) -> str | None:
+            if ref is None:
+                return None
+            return ref if ref in canonical else self.merged_of.get(ref)
+
+        posts = sorted(self.host_posts)
+        askers = {_dot_asker(p[4]) for p in posts if p[2] == "post"} - {None}
+        by_asker: dict[str, list[tuple[float, str]]] = {}
+        if askers:
+            for qid, record in canonical.items():
+                who = record[1].lower()
+                if who in askers:
+                    by_asker.setdefault(who, []).append((record[0], qid))
+            for questions in by_asker.values():
+                questions.sort()
+        answer_of: dict[str, str] = {}
+        pending: dict[str, str] = {}  # asker -> question reposted, waiting for its answer
+        answered: set[str] = set()
+        for ts, pid, kind, ref, text, created in posts:
+            question: str | None = None
+            if kind == "repost":
+                reposted = canon(ref)
+                if reposted is not None:
+                    who = canonical[reposted][1].lower()
+                    pending.pop(who, None)  # re-inserted last: the most recent repost
+                    pending[who] = reposted
+                continue
+            if ref is not None and ref in answer_of:
+                question = answer_of[ref]  # the next part of a thread
+            elif ref is not None and kind in ("reply", "quote"):
+                question = canon(ref)
+            elif kind == "post":
+                asker = _dot_asker(text)
+                if asker is not None:
+                    question = pending.pop(asker, None)
+                    if question is None and pending and asker not in by_asker:
+                        # a repost of a merged duplicate: its asker is not the canonical's
+                        question = pending.pop(next(reversed(pending)))
+                    if question is None:
+                        for asked_at, qid in reversed(by_asker.get(asker, [])):
+                            if asked_at <= ts and qid not in answered:
+                                question = qid
+                                break
+            if question is None:
+                continue
+            answer_of[pid] = question
+            answered.add(question)
+            builder.add_answer(
+                question,
+                Answer(pid, "answer", text, created, post_url(platform, host or "", pid, None)),
+            )
+
+
+def _row(
+    pid: str, author: str, text: str, created: str, kind: str, ref: str | None, likes: int,
+    reposts: int, is_question: bool, status: str, flags: str, dup: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": pid,
+        "created_at": created,
+        "author": author,
+        "kind": kind,
+        "ref": ref,
+        "text": text,
+        "likes": likes,
+        "reposts": reposts,
+        "url": None,
+        "is_question": int(is_question),
+        "status": status,
+        "flags": flags,
+        "duplicate_of": dup,
+    }
+
+
+class _RowBuilder(RecapBuilder):
+    """A builder that also hands every post it counts to `on_post`, as a row."""
+
+    def __init__(self, info: SessionInfo, on_post: RowCallback, hosts: set[str]) -> None:
+        super().__init__(info, hosts=hosts, source="archive")
+        self.on_post = on_post
+
+    def add_post(self, *args: Any) -> None:
+        super().add_post(*args)
+        pid, author, text, created, kind, ref, likes, reposts, _, is_q, status, flags, dup = args
+        self.on_post(_row(pid, author, text, created, kind, ref, likes, reposts, is_q, status,
+                          flags, dup))  # fmt: skip
+
+
+class _RowScanner(_Scanner):
+    """The scanner of a CSV export: every post also becomes a row, in file order, so the
+    questions are resolved as they come (in the same process)."""
+
+    def __init__(self, settings: _Settings, resolver: _Resolver) -> None:
+        super().__init__(settings)
+        self.resolver = resolver
+        assert resolver.on_post is not None
+        self.builder = _RowBuilder(self.builder.info, resolver.on_post, hosts=self.hosts)
+
+    def tweet(
+        self,
+        tweet: Any,
+        marks: dict[str, Any] | None,
+        number: int,
+        questions: list[Question],
+        hosts: list[HostPost],
+    ) -> None:
+        asked: list[Question] = []
+        super().tweet(tweet, marks, number, asked, self.resolver.host_posts)
+        if asked:
+            self.resolver.take(asked, [])
+
+
+def _dot_asker(text: str) -> str | None:
+    """`@asker` of a `.@asker answer` post, lower case."""
+    if not text.startswith(".@"):
+        return None
+    handle = text[1:].split(maxsplit=1)[0].rstrip(",:;!?.")
+    return handle.lower() if len(handle) > 1 else None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def recap_from_archive(
+    path: Path | str,
+    hashtag: str | None,
+    session_like: Any = None,
+    *,
+    host: str | None = None,
+    on_post: RowCallback | None = None,
+    now: datetime | None = None,
+    next_session: NextSession | None = None,
+    parallel: bool | None = None,
+) -> Recap:
+    """The recap of a twarc2 JSONL archive (`-` reads stdin). `session_like` (a plan session
+    or a `SessionInfo`) gives the window, the host and the platform; without it, the
+    archive's own annotation, else the span of its posts. `on_post` receives every post as a
+    row (the CSV export), in file order. `parallel`: scan in a second process (default: for
+    large files, when there is a second core)."""
+    given = _given_info(session_like, hashtag, host)
+    with _open(path) as stream:
+        lines = _numbered(stream)
+        first = next(lines, None)
+        annotation = _annotation(first[1]) if first is not None else None
+        info = _merge_info(given, _info_from(annotation, hashtag), host)
+        if info is None:
+            if first is None:
+                raise UsageError("the archive is empty and names no hashtag", hint="--hashtag")
+            raise UsageError("which hashtag is this archive about?", hint="pass --hashtag '#AskUs'")
+        moderation = getattr(session_like, "moderation", None)
+        settings = _Settings(
+            info,
+            tuple(getattr(session_like, "sensitive_patterns", ()) or ()),
+            frozenset(w.lower() for w in getattr(moderation, "blocked_words", ()) or ()),
+        )
+        resolver = _Resolver(info, on_post)
+        if parallel is None:
+            parallel = (os.cpu_count() or 1) > 1 and _size(path) > PARALLEL_BYTES
+        # a CSV export needs rows in file order; the worker must be forked (see IdSet)
+        parallel = parallel and on_post is None and _can_fork()
+        restored = [first] if first is not None else []
+        chunks = _chunks(_chain(restored, lines))
+        try:
+            if parallel:
+                try:
+                    scanned = _scan_parallel(settings, chunks, resolver)
+                except _Overlap:
+                    scanned = None
+            else:
+                scanned = _scan_here(settings, chunks, resolver)
+        except _Failed as exc:
+            raise PlanError(exc.message, path=str(path), line=exc.line, hint=exc.hint) from None
+    if scanned is None:  # posts seen twice, by both processes: once more, in one process
+        return recap_from_archive(
+            path, hashtag, session_like, host=host, now=now, next_session=next_session,
+            parallel=False,
+        )  # fmt: skip
+    resolver.builder.merge(scanned)
+    resolver.answers()
+    recap = resolver.builder.finish(
+        now=now,
+        muted=getattr(moderation, "muted", ()) or (),
+        blocked=getattr(moderation, "blocked", ()) or (),
+        next_session=next_session,
+    )
+    recap.meta.source = f"archive:{Path(str(path)).name}"
+    recap.drafts = default_drafts(recap)
+    return recap
+
+
+def _scan_here(
+    settings: _Settings, chunks: Iterator[list[tuple[int, bytes]]], resolver: _Resolver
+) -> RecapBuilder:
+    scanner = (
+        _RowScanner(settings, resolver) if resolver.on_post is not None else _Scanner(settings)
+    )
+    for chunk in chunks:
+        questions, hosts = scanner.chunk(chunk)
+        resolver.take(questions, hosts)
+    return scanner.builder
+
+
+class _Overlap(Exception):
+    """The same post was met by both processes (an archive collected twice)."""
+
+
+def _scan_parallel(
+    settings: _Settings, chunks: Iterator[list[tuple[int, bytes]]], resolver: _Resolver
+) -> RecapBuilder:
+    """Scanning shared by two processes: a worker takes most chunks, this process every
+    `MAIN_SHARE`-th one besides resolving, in file order. The worker stays at most
+    `IN_FLIGHT` chunks ahead, so the file is never read faster than it is processed. Each
+    process drops the posts it met twice; one met by both raises `_Overlap` (the caller
+    starts over in one process, which sees every id)."""
+    import multiprocessing
+
+    here = _Scanner(settings)
+    with ProcessPoolExecutor(
+        max_workers=1,
+        # forked, so both processes hash ids alike (see IdSet)
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_start,
+        initargs=(settings,),
+    ) as pool:
+        pending: deque[Future[Any] | tuple[list[Question], list[HostPost]]] = deque()
+        for number, chunk in enumerate(chunks):
+            if number % MAIN_SHARE == MAIN_SHARE - 1:
+                pending.append(here.chunk(chunk))
+            else:
+                pending.append(pool.submit(_worker_chunk, chunk))
+            while pending and (
+                len(pending) >= IN_FLIGHT or not isinstance(pending[0], Future) or pending[0].done()
+            ):
+                head = pending.popleft()
+                resolver.take(*(head.result() if isinstance(head, Future) else head))
+        while pending:
+            head = pending.popleft()
+            resolver.take(*(head.result() if isinstance(head, Future) else head))
+        builder, seen = pool.submit(_worker_end).result()
+    if here.seen.overlaps(seen):
+        raise _Overlap
+    builder.merge(here.builder)
+    return builder
+
+
+def _numbered(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    for number, line in enumerate(stream, 1):
+        if line.strip():
+            yield number, line
+
+
+def _chain(
+    head: list[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]
+) -> Iterator[tuple[int, bytes]]:
+    yield from head
+    yield from rest
+
+
+def _chunks(lines: Iterator[tuple[int, bytes]]) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    for item in lines:
+        chunk.append(item)
+        if len(chunk) == CHUNK_LINES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _annotation(line: bytes) -> Any:
+    """Our annotation of the first line, if it has one (the session it came from)."""
+    if META_KEY.encode() not in line:
+        return None
+    try:
+        obj = _loads(line)
+    except ValueError:
+        return None
+    return obj.get(META_KEY) if isinstance(obj, dict) else None
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _size(path: Path | str) -> int:
+    try:
+        return os.stat(path).st_size if str(path) != "-" else 0
+    except OSError:
+        return 0
+
+
+def _given_info(session_like: Any, hashtag: str | None, host: str | None) -> SessionInfo | None:
+    if session_like is None:
+        return None
+    if isinstance(session_like, SessionInfo):
+        return session_like
+    from qasession.recap import session_info
+
+    info = session_info(session_like)
+    return SessionInfo(
+        id=info.id,
+        hashtag=hashtag or info.hashtag,
+        platform=info.platform,
+        start=info.start,
+        end=info.end,
+        account=host or info.account,
+        title=info.title,
+        timezone=info.timezone,
+    )
+
+
+def _merge_info(
+    given: SessionInfo | None, annotated: SessionInfo | None, host: str | None
+) -> SessionInfo | None:
+    """What the caller said wins; the archive's annotation fills the gaps."""
+    if given is None:
+        base = annotated
+    elif annotated is None:
+        base = given
+    else:
+        base = SessionInfo(
+            id=given.id,
+            hashtag=given.hashtag,
+            platform=given.platform,
+            start=given.start or annotated.start,
+            end=given.end or annotated.end,
+            account=given.account or annotated.account,
+            title=given.title or annotated.title,
+            timezone=given.timezone,
+        )
+    if base is not None and host:
+        base = SessionInfo(
+            base.id,
+            base.hashtag,
+            base.platform,
+            base.start,
+            base.end,
+            host if host.startswith("@") else "@" + host,
+            base.title,
+            base.timezone,
+        )
+    return base

@@ -1,0 +1,1318 @@
+"""The recap of a session: one model, built by one accumulator from the store or an archive.
+
+`build_recap(store, session)` reads the store (posts streamed, never all in memory) and
+returns a `Recap`, a tree of dataclasses; `Recap.to_json()` is the `--format json` document.
+Renderers (`recap_render`) only render it. `qasession.archive` feeds the same accumulator from
+a twarc2 JSONL archive, so both recaps count alike.
+
+Definitions (the JSON keys, stable; `meta.schema` changes when they do):
+
+- `participants`: distinct authors (case-insensitive) of any stored post, reposts included,
+  the host excluded.
+- `questions`: `received` counts every question post, merged duplicates included; `merged`
+  those merged into an earlier question; `canonical` = received - merged. Canonical questions
+  split into `answered` (an answer or direct-message step was *sent*), `skipped`, `hidden`
+  (moderated authors) and `open` (the rest, including answers queued but never sent), so
+  canonical = answered + skipped + hidden + open. `ahead`: received posts flagged `ahead`
+  (asked before the start).
+- `time_to_answer`: seconds from the question (or the session start, for questions asked
+  ahead: their wait before the start is no slowness) to the first sent answer step; `median_s`
+  (statistics.median) and `p90_s` (nearest rank); `values_s` in transcript order.
+- `activity`: posts per bucket (one minute, wider for very long windows) across the session
+  window, all posts counted (host's included); `before` and `after` the window as totals and
+  rates.
+- `top_contributors`: `by_questions` (question posts) and `by_engagement` (likes + reposts
+  received on their own posts), host and muted/blocked authors excluded.
+- `top_posts`: posts other than reposts and the host's, by likes + reposts.
+- `topics`: recurring key phrases of the questions: phrases of one to three words over
+  normalised tokens, English and French stop words removed, counted once per question post,
+  each as long as it recurs.
+- `duplicates`: clusters of merged questions, largest first.
+- `moderation`: muted and blocked authors, posts flagged sensitive or troll, hidden posts.
+- `follow_ups`: replies to and quotes of what we posted (store: our sent outbox rows; the
+  posts themselves are listed from the store only, an archive gives the counts).
+- `transcript`: answered questions with their answers (ids, links; a private answer's text is
+  never shown), in answer order. `open_questions`: the most engaging open ones.
+- `cost`: platform calls and spend from the session's stored counters (null when none).
+- `drafts`: thank-you, follow-up and teaser posts, sized for the platform.
+- `meta`: tool, version, schema, generated_at, source, session, hashtag, window, counts, next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import json
+import math
+import re
+import statistics
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import qasession
+
+if TYPE_CHECKING:
+    from qasession.plan import Plan, Session
+    from qasession.store import Store
+
+SCHEMA = 1
+TOP = 10  # rows of the top lists
+TOP_OPEN = 20
+TOP_CLUSTERS = 20
+CLUSTER_MEMBERS = 10  # ids kept per duplicate cluster
+FOLLOW_UP_POSTS = 50
+MAX_BUCKETS = 1440  # an activity chart wider than this gets wider buckets
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+
+
+@dataclass(slots=True)
+class PostView:
+    """A post as the recap shows it. `text` is untrusted: renderers escape it."""
+
+    id: str
+    author: str
+    text: str
+    created_at: str
+    kind: str = "post"
+    url: str | None = None
+    likes: int = 0
+    reposts: int = 0
+
+
+@dataclass(slots=True)
+class QuestionCounts:
+    received: int = 0
+    merged: int = 0
+    canonical: int = 0
+    answered: int = 0
+    skipped: int = 0
+    hidden: int = 0
+    open: int = 0
+    ahead: int = 0
+
+
+@dataclass(slots=True)
+class TimeToAnswer:
+    count: int = 0
+    median_s: float | None = None
+    p90_s: float | None = None
+    min_s: float | None = None
+    max_s: float | None = None
+    values_s: list[float] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Bucket:
+    start: str
+    posts: int
+
+
+@dataclass(slots=True)
+class Period:
+    posts: int = 0
+    minutes: float = 0.0
+    per_minute: float | None = None
+    first: str | None = None
+    last: str | None = None
+
+
+@dataclass(slots=True)
+class Activity:
+    bucket_seconds: int = 60
+    window_start: str | None = None
+    window_end: str | None = None
+    during: list[Bucket] = field(default_factory=list)
+    during_posts: int = 0
+    during_per_minute: float | None = None
+    peak: Bucket | None = None
+    before: Period = field(default_factory=Period)
+    after: Period = field(default_factory=Period)
+
+
+@dataclass(slots=True)
+class Contributor:
+    handle: str
+    questions: int
+    posts: int
+    engagement: int
+
+
+@dataclass(slots=True)
+class TopContributors:
+    by_questions: list[Contributor] = field(default_factory=list)
+    by_engagement: list[Contributor] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Topic:
+    phrase: str
+    count: int
+
+
+@dataclass(slots=True)
+class DuplicateCluster:
+    question: PostView
+    duplicates: int
+    members: list[str]
+
+
+@dataclass(slots=True)
+class Moderation:
+    muted: int = 0
+    blocked: int = 0
+    flagged_sensitive: int = 0
+    flagged_troll: int = 0
+    hidden: int = 0
+
+
+@dataclass(slots=True)
+class FollowUpCount:
+    post_id: str
+    question_id: str | None
+    count: int
+
+
+@dataclass(slots=True)
+class FollowUps:
+    count: int = 0
+    by_post: list[FollowUpCount] = field(default_factory=list)
+    posts: list[PostView] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Answer:
+    """One sent step of an answer. A private answer (`kind` dm) carries no text."""
+
+    id: str | None
+    kind: str
+    text: str | None
+    sent_at: str
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class TranscriptEntry:
+    question: PostView
+    duplicates: int
+    answers: list[Answer]
+    seconds_to_answer: float | None
+
+
+@dataclass(slots=True)
+class OpenQuestion:
+    question: PostView
+    duplicates: int
+
+
+@dataclass(slots=True)
+class Cost:
+    platform: str
+    paid: bool
+    calls: dict[str, Any] | None
+    spend_usd: float | None
+
+
+@dataclass(slots=True)
+class NextSession:
+    id: str
+    title: str
+    hashtag: str
+    start: str
+    timezone: str
+    when: str  # "Thursday 3 December 2026, 18:00" on the plan's wall clock
+
+
+@dataclass(slots=True)
+class Draft:
+    key: str
+    kind: str  # thanks | followup | teaser
+    text: str
+    length: int
+    max_length: int
+
+
+@dataclass(slots=True)
+class Meta:
+    session_id: str
+    hashtag: str
+    platform: str
+    title: str | None = None
+    host: str | None = None
+    timezone: str = "UTC"
+    window_start: str | None = None
+    window_end: str | None = None
+    generated_at: str = ""
+    source: str = "store"
+    tool: str = "qasession"
+    version: str = qasession.__version__
+    schema: int = SCHEMA
+    counts: dict[str, int] = field(default_factory=dict)
+    next: NextSession | None = None
+
+
+@dataclass(slots=True)
+class Recap:
+    meta: Meta
+    participants: int
+    questions: QuestionCounts
+    time_to_answer: TimeToAnswer
+    activity: Activity
+    top_contributors: TopContributors
+    top_posts: list[PostView]
+    topics: list[Topic]
+    duplicates: list[DuplicateCluster]
+    moderation: Moderation
+    follow_ups: FollowUps
+    transcript: list[TranscriptEntry]
+    open_questions: list[OpenQuestion]
+    cost: Cost | None = None
+    drafts: list[Draft] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole model as plain JSON data (the `--format json` document)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What the recap needs to know of a session; `start`/`end` None: take the data's span."""
+
+    id: str
+    hashtag: str
+    platform: str = "x"
+    start: datetime | None = None
+    end: datetime | None = None
+    account: str | None = None
+    title: str | None = None
+    timezone: str = "UTC"
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def _iso_ts(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def parse_time(text: str) -> float:
+    """POSIX seconds of an ISO-8601 instant ("Z" or an offset; naive means UTC)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def bare(handle: str) -> str:
+    return handle[1:] if handle.startswith("@") else handle
+
+
+def post_url(platform: str, author: str, post_id: str, url: str | None) -> str | None:
+    """Where a post can be seen: the platform's own link, or X's status address."""
+    if url:
+        return url
+    if platform == "x" and post_id.isdigit():
+        return f"https://x.com/{bare(author)}/status/{post_id}"
+    return None
+
+
+def nearest_rank(sorted_values: list[float], share: float) -> float:
+    """The nearest-rank percentile of already sorted values."""
+    rank = max(1, math.ceil(share * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+# --------------------------------------------------------------------------------------------
+# Recurring sub-topics: a small n-gram counter over normalised tokens
+
+_STOP_TEXT = """
+    a about above after again against all also am an and any anyone are aren as at be
+    because been before being below between both but by can cannot could couldn did didn do
+    does doesn doing don down during each even ever every few for from further get gets
+    getting give go going gonna got had hasn have haven having he her here hers herself him
+    himself his how i if in into is isn it its itself just know let like make many may me
+    might more most much must my myself need new no nor not now of off on once one only or
+    other our ours ourselves out over own please plans question questions quick really same
+    see she should shouldn so some still such sure than thank thanks that the their theirs
+    them themselves then there these they thing things this those through thx to too under
+    until up upon us use using very via want was wasn way we were weren what whats when
+    where whether which while who whom why will with won would wouldn yes yet you your yours
+    yourself yourselves ask asking answer anybody someone something anything everyone
+    everything hello hey guys team folks today time tell think year years day days lot lots
+    etc ive youre theyre dont cant wont alors après au aucun aussi autre autres avant avec
+    avez avoir bonjour ça car ce ceci cela celle celles celui ces cet cette chaque chez
+    comme comment dans de depuis des donc du elle elles en encore entre est et été être eux
+    fait faire faut il ils je juste la le les leur leurs lui mais merci même mes moi mon ne
+    ni nos notre nous ont ou où par pas peu peut peuvent peux plus pour pourquoi pouvez
+    quand que quel quelle quelles quels qui quoi sa sans se ses si son sont sur ta tes toi
+    ton tous tout toute toutes très tu un une vos votre vous vers voilà salut svp stp prévu
+    prévue prévus est-ce va vont allez sera seront serait avez-vous pouvez-vous qu quelqu
+    chose choses bien
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
+_ENTITIES = re.compile(r"https?://\S+|www\.\S+|[.]?@[\w.-]+|[#＃]\w+")
+_WORDS = re.compile(r"[^\W\d_]+")
+_APOSTROPHES = str.maketrans({"'": " ", "’": " ", "‘": " ", "`": " "})
+
+
+def phrase_tokens(text: str) -> list[str | None]:
+    """The words of `text` as topic tokens; None stands where a stop word broke the run, so
+    a two-word phrase never spans one."""
+    words = _WORDS.findall(_ENTITIES.sub(" ", text).translate(_APOSTROPHES).lower())
+    return [w if len(w) >= 3 and w not in STOP_WORDS else None for w in words]
+
+
+class PhraseCounter:
+    """Counts phrases of one to three words, once per text. Above `limit` distinct phrases
+    the rarest (seen once, then twice...) are dropped, so memory stays bounded however many
+    questions come in; a phrase that recurs survives (lossy counting, good enough for tops)."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.counts: dict[str, int] = {}
+        self.limit = limit
+        self.floor = 0  # counts at or below this may have been dropped
+        self._cache: dict[int, frozenset[str]] = {}
+
+    def merge(self, other: PhraseCounter) -> None:
+        counts = self.counts
+        for phrase, n in other.counts.items():
+            counts[phrase] = counts.get(phrase, 0) + n
+        self.floor = max(self.floor, other.floor)
+        if len(counts) > self.limit:
+            self._prune()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"counts": self.counts, "limit": self.limit, "floor": self.floor}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._cache = {}
+
+    def add(self, text: str) -> None:
+        # floods repeat texts word for word: each distinct text is tokenised once
+        key = hash(text)
+        phrases = self._cache.get(key)
+        if phrases is None:
+            if len(self._cache) > 5_000:
+                self._cache.clear()
+            phrases = self._cache[key] = self.phrases(text)
+        self.count(phrases)
+
+    def count(self, phrases: Iterable[str]) -> None:
+        counts = self.counts
+        for phrase in phrases:
+            counts[phrase] = counts.get(phrase, 0) + 1
+        if len(counts) > self.limit:
+            self._prune()
+
+    @staticmethod
+    def phrases(text: str) -> frozenset[str]:
+        """The phrases of one text (each counted once per text)."""
+        seen: set[str] = set()
+        two: str | None = None  # the last two words, while unbroken
+        one: str | None = None
+        for token in phrase_tokens(text):
+            if token is None:
+                one = two = None
+                continue
+            seen.add(token)
+            if one is not None:
+                if two is not None:
+                    seen.add(two + " " + token)
+                two = one + " " + token
+                seen.add(two)
+            one = token
+        return frozenset(seen)
+
+    def _prune(self) -> None:
+        while len(self.counts) > self.limit // 2:
+            self.floor += 1
+            self.counts = {p: c for p, c in self.counts.items() if c > self.floor}
+
+    def top(self, n: int = TOP, minimum: int = 2) -> list[Topic]:
+        """The `n` most recurring phrases seen at least `minimum` times, each as long as it
+        recurs: a phrase is left out when a longer one holding it accounts for two thirds of
+        its uses ("mode" in "dark mode", "mode coming" in "dark mode coming")."""
+        candidates = {p: c for p, c in self.counts.items() if c >= minimum}
+        covered: dict[str, int] = {}  # phrase -> count of the most frequent longer holder
+        for phrase, count in candidates.items():
+            words = phrase.split()
+            for size in range(1, len(words)):
+                for start in range(len(words) - size + 1):
+                    part = " ".join(words[start : start + size])
+                    if covered.get(part, 0) < count:
+                        covered[part] = count
+        kept = [(p, c) for p, c in candidates.items() if covered.get(p, 0) * 3 < c * 2]
+        kept.sort(key=lambda x: (-x[1], -x[0].count(" "), x[0]))
+        return [Topic(p, c) for p, c in kept[:n]]
+
+
+# --------------------------------------------------------------------------------------------
+# The accumulator both sources feed
+
+# A canonical question while accumulating: (ts, author, text, likes, reposts, status, url).
+_Question = tuple[float, str, str, int, int, str, str | None]
+
+
+class RecapBuilder:
+    """Accumulates posts one at a time (compact per-author counters, bounded heaps) and makes
+    the `Recap` at the end. Not thread-safe; one per recap."""
+
+    def __init__(
+        self,
+        info: SessionInfo,
+        *,
+        hosts: Iterable[str] = (),
+        own_ids: set[str] | None = None,
+        source: str = "store",
+        count_topics: bool = True,
+    ) -> None:
+        self.info = info
+        self.source = source
+        self.hosts = {h.lower() if h.startswith("@") else "@" + h.lower() for h in hosts}
+        # The ids of what we posted, when known up front (store); None: learnt from the data.
+        self.own_known = own_ids is not None
+        self.own_ids: set[str] = set(own_ids or ())
+        self.own_urls: dict[str, str] = {}
+        self.own_authors: dict[str, int] = {}
+        self.start_ts = info.start.timestamp() if info.start is not None else None
+        self.end_ts = info.end.timestamp() if info.end is not None else None
+        # anchor of the activity buckets: the window start, so buckets align with it
+        self.anchor = self.start_ts if self.start_ts is not None else 0.0
+        self.buckets: dict[int, int] = {}
+        self.start_edge = self.start_ts if self.start_ts is not None else -math.inf
+        self.end_edge = self.end_ts if self.end_ts is not None else math.inf
+        self.first_ts = math.inf  # of any post; inf while there is none
+        self.last_ts = -math.inf
+        self._minutes: dict[str, float] = {}
+        self.count_topics = count_topics
+        self.before = [0, math.inf, -math.inf]  # posts, first, last
+        self.after = [0, math.inf, -math.inf]
+        self.kinds: dict[str, int] = {}
+        self.posts = 0
+        self.own = 0
+        self.authors: dict[str, list[Any]] = {}  # lower handle -> [posts, questions, eng, handle]
+        self.top_posts: list[tuple[int, float, int, PostView]] = []
+        self.seq = 0
+        self.questions = QuestionCounts()
+        self.canonical: dict[str, _Question] = {}
+        self.clusters: dict[str, list[Any]] = {}  # canonical id -> [count, member ids]
+        self.topics = PhraseCounter()
+        self.flag_sensitive = 0
+        self.flag_troll = 0
+        self.hidden = 0
+        self.reply_refs: dict[str, int] = {}
+        self.follow_posts: list[PostView] = []
+        self.answers: dict[str, list[tuple[float, Answer]]] = {}
+        self.answer_of: dict[str, str] = {}  # our post id -> the question it answers
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def is_host(self, author: str) -> bool:
+        return author.lower() in self.hosts
+
+    def time_of(self, text: str) -> float:
+        """`parse_time`, with a fast path for the two UTC formats met by the million (X's
+        `...:SS.mmmZ`, the store's `...:SS.ffffff+00:00`): one parse per minute, cached."""
+        if len(text) >= 19 and text[16] == ":" and (text[-1] == "Z" or text[-6:] == "+00:00"):
+            minutes = self._minutes
+            minute = minutes.get(text[:16])
+            if minute is None:
+                if len(minutes) > 100_000:
+                    minutes.clear()
+                minute = datetime.fromisoformat(text[:16] + "+00:00").timestamp()
+                minutes[text[:16]] = minute
+            try:
+                return minute + float(text[17:-1] if text[-1] == "Z" else text[17:-6])
+            except ValueError:
+                pass
+        return parse_time(text)
+
+    def add_post(
+        self,
+        post_id: str,
+        author: str,
+        text: str,
+        created_at: str,
+        kind: str,
+        ref: str | None,
+        likes: int,
+        reposts: int,
+        url: str | None,
+        is_question: bool,
+        status: str,
+        flags: str,
+        duplicate_of: str | None,
+    ) -> None:
+        """One stored (or archived) post with its triage. `flags` is comma-separated.
+        (Called once per post of a million-post archive: kept lean on purpose.)"""
+        ts = self.time_of(created_at)
+        self.posts += 1
+        kinds = self.kinds
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if ts < self.first_ts:
+            self.first_ts = ts
+        if ts > self.last_ts:
+            self.last_ts = ts
+        bucket = int((ts - self.anchor) // 60)
+        buckets = self.buckets
+        buckets[bucket] = buckets.get(bucket, 0) + 1
+        if ts < self.start_edge:
+            _period_add(self.before, ts)
+        elif ts >= self.end_edge:
+            _period_add(self.after, ts)
+
+        key = author.lower()
+        if status == "own" or key in self.hosts:
+            self.own += 1
+            self.own_authors[author] = self.own_authors.get(author, 0) + 1
+            if not self.own_known:
+                self.own_ids.add(post_id)
+            if url:
+                self.own_urls[post_id] = url
+            return
+
+        stats = self.authors.get(key)
+        if stats is None:
+            stats = self.authors[key] = [0, 0, 0, author]
+        stats[0] += 1
+        if flags:
+            if "sensitive" in flags:
+                self.flag_sensitive += 1
+            if "troll" in flags:
+                self.flag_troll += 1
+        if status == "hidden":
+            self.hidden += 1
+        if kind == "repost":
+            return
+
+        engagement = likes + reposts
+        if engagement > 0:
+            stats[2] += engagement
+            self.seq += 1
+            heap = self.top_posts
+            if len(heap) < TOP or (engagement, -ts, -self.seq) > heap[0][:3]:
+                view = PostView(post_id, author, text, _iso_ts(ts), kind, url, likes, reposts)
+                item = (engagement, -ts, -self.seq, view)
+                if len(heap) < TOP:
+                    heapq.heappush(heap, item)
+                else:
+                    heapq.heapreplace(heap, item)
+
+        if ref is not None and kind != "post":
+            if not self.own_known:
+                self.reply_refs[ref] = self.reply_refs.get(ref, 0) + 1
+            elif ref in self.own_ids:
+                # listed only when our ids are known up front (the store): in an archive
+                # the reply and our post may be read in different processes
+                self.reply_refs[ref] = self.reply_refs.get(ref, 0) + 1
+                if len(self.follow_posts) < FOLLOW_UP_POSTS:
+                    self.follow_posts.append(
+                        PostView(post_id, author, text, _iso_ts(ts), kind, url, likes, reposts)
+                    )
+
+        if not is_question:
+            return
+        q = self.questions
+        q.received += 1
+        stats[1] += 1
+        if flags and "ahead" in flags:
+            q.ahead += 1
+        if self.count_topics:
+            self.topics.add(text)
+        if duplicate_of:
+            q.merged += 1
+            cluster = self.clusters.get(duplicate_of)
+            if cluster is None:
+                cluster = self.clusters[duplicate_of] = [0, []]
+            cluster[0] += 1
+            if len(cluster[1]) < CLUSTER_MEMBERS:
+                cluster[1].append(post_id)
+            return
+        self.canonical[post_id] = (ts, author, text, likes, reposts, status, url)
+
+    def merge(self, other: RecapBuilder) -> None:
+        """Add what `other` accumulated (same session, same window) to this builder: the
+        archive reader splits posts between processes and joins the halves here."""
+        self.posts += other.posts
+        for kind, n in other.kinds.items():
+            self.kinds[kind] = self.kinds.get(kind, 0) + n
+        self.first_ts = min(self.first_ts, other.first_ts)
+        self.last_ts = max(self.last_ts, other.last_ts)
+        for bucket, n in other.buckets.items():
+            self.buckets[bucket] = self.buckets.get(bucket, 0) + n
+        for period, extra in ((self.before, other.before), (self.after, other.after)):
+            period[0] += extra[0]
+            period[1] = min(period[1], extra[1])
+            period[2] = max(period[2], extra[2])
+        self.own += other.own
+        for author, n in other.own_authors.items():
+            self.own_authors[author] = self.own_authors.get(author, 0) + n
+        self.own_ids |= other.own_ids
+        self.own_urls.update(other.own_urls)
+        for key, counts in other.authors.items():
+            stats = self.authors.get(key)
+            if stats is None:
+                self.authors[key] = counts
+            else:
+                stats[0] += counts[0]
+                stats[1] += counts[1]
+                stats[2] += counts[2]
+        both = self.top_posts + other.top_posts
+        self.top_posts = heapq.nlargest(TOP, both, key=lambda item: item[:3])
+        heapq.heapify(self.top_posts)
+        q, theirs_q = self.questions, other.questions
+        q.received += theirs_q.received
+        q.merged += theirs_q.merged
+        q.ahead += theirs_q.ahead
+        self.canonical.update(other.canonical)
+        for qid, (count, members) in other.clusters.items():
+            cluster = self.clusters.setdefault(qid, [0, []])
+            cluster[0] += count
+            cluster[1].extend(members[: CLUSTER_MEMBERS - len(cluster[1])])
+        self.topics.merge(other.topics)
+        self.flag_sensitive += other.flag_sensitive
+        self.flag_troll += other.flag_troll
+        self.hidden += other.hidden
+        for ref, n in other.reply_refs.items():
+            self.reply_refs[ref] = self.reply_refs.get(ref, 0) + n
+        room = FOLLOW_UP_POSTS - len(self.follow_posts)
+        self.follow_posts.extend(other.follow_posts[: max(0, room)])
+        for qid, steps in other.answers.items():
+            self.answers.setdefault(qid, []).extend(steps)
+        self.answer_of.update(other.answer_of)
+
+    def add_answer(self, question_id: str, answer: Answer) -> None:
+        """A sent step answering `question_id` (a canonical question)."""
+        if question_id not in self.canonical:
+            return
+        self.answers.setdefault(question_id, []).append((parse_time(answer.sent_at), answer))
+        if answer.id:
+            self.answer_of[answer.id] = question_id
+
+    # -- the result ------------------------------------------------------------------------
+
+    def host(self) -> str | None:
+        if self.info.account:
+            return self.info.account
+        if self.own_authors:
+            return max(self.own_authors.items(), key=lambda item: (item[1], item[0]))[0]
+        return None
+
+    def participant_keys(self) -> set[str]:
+        return set(self.authors)
+
+    def finish(
+        self,
+        *,
+        now: datetime | None = None,
+        muted: Iterable[str] = (),
+        blocked: Iterable[str] = (),
+        cost: Cost | None = None,
+        next_session: NextSession | None = None,
+    ) -> Recap:
+        info = self.info
+        platform = info.platform
+        muted_set = {_handle_key(h) for h in muted}
+        blocked_set = {_handle_key(h) for h in blocked}
+        moderated = muted_set | blocked_set
+
+        first = self.first_ts if self.posts else None
+        start_ts = self.start_ts if self.start_ts is not None else first
+        end_ts = self.end_ts
+        if end_ts is None and self.posts:
+            end_ts = self.last_ts + 1
+        activity = self._activity(start_ts, end_ts)
+
+        q = self.questions
+        q.canonical = q.received - q.merged
+        transcript: list[tuple[float, TranscriptEntry]] = []
+        waits: list[float] = []
+        open_heap: list[tuple[int, float, str]] = []
+        for qid, (ts, author, text, likes, reposts, status, url) in self.canonical.items():
+            steps = self.answers.get(qid)
+            dups = self.clusters[qid][0] if qid in self.clusters else 0
+            if steps:
+                q.answered += 1
+                steps.sort(key=lambda s: s[0])
+                answered_at = steps[0][0]
+                clock_from = max(ts, start_ts) if start_ts is not None else ts
+                wait = max(0.0, answered_at - clock_from)
+                waits.append(wait)
+                view = PostView(
+                    qid,
+                    author,
+                    text,
+                    _iso_ts(ts),
+                    "post",
+                    post_url(platform, author, qid, url),
+                    likes,
+                    reposts,
+                )
+                transcript.append(
+                    (answered_at, TranscriptEntry(view, dups, [s[1] for s in steps], wait))
+                )
+            elif status == "skipped":
+                q.skipped += 1
+            elif status == "hidden":
+                q.hidden += 1
+            else:
+                q.open += 1
+                entry = (likes + reposts + dups, -ts, qid)
+                if len(open_heap) < TOP_OPEN:
+                    heapq.heappush(open_heap, entry)
+                elif entry > open_heap[0]:
+                    heapq.heapreplace(open_heap, entry)
+        transcript.sort(key=lambda t: (t[0], t[1].question.id))
+        entries = [t[1] for t in transcript]
+        tta = TimeToAnswer(count=len(waits))
+        if waits:
+            ordered = sorted(waits)
+            tta.median_s = float(statistics.median(ordered))
+            tta.p90_s = nearest_rank(ordered, 0.9)
+            tta.min_s, tta.max_s = ordered[0], ordered[-1]
+            tta.values_s = [e.seconds_to_answer or 0.0 for e in entries]
+
+        open_questions = []
+        for _, _, qid in sorted(open_heap, reverse=True):
+            ts, author, text, likes, reposts, _, url = self.canonical[qid]
+            dups = self.clusters[qid][0] if qid in self.clusters else 0
+            view = PostView(
+                qid,
+                author,
+                text,
+                _iso_ts(ts),
+                "post",
+                post_url(platform, author, qid, url),
+                likes,
+                reposts,
+            )
+            open_questions.append(OpenQuestion(view, dups))
+
+        clusters = []
+        biggest = heapq.nlargest(TOP_CLUSTERS, self.clusters.items(), key=lambda c: c[1][0])
+        for qid, (count, members) in biggest:
+            record = self.canonical.get(qid)
+            if record is None:
+                view = PostView(qid, "", "", "", "post")
+            else:
+                ts, author, text, likes, reposts, _, url = record
+                view = PostView(
+                    qid,
+                    author,
+                    text,
+                    _iso_ts(ts),
+                    "post",
+                    post_url(platform, author, qid, url),
+                    likes,
+                    reposts,
+                )
+            clusters.append(DuplicateCluster(view, count, list(members)))
+
+        eligible = [s for k, s in self.authors.items() if k not in moderated]
+        by_questions = heapq.nsmallest(
+            TOP, (s for s in eligible if s[1] > 0), key=lambda s: (-s[1], -s[2], s[3].lower())
+        )
+        by_engagement = heapq.nsmallest(
+            TOP, (s for s in eligible if s[2] > 0), key=lambda s: (-s[2], -s[1], s[3].lower())
+        )
+        top = TopContributors(
+            [Contributor(s[3], s[1], s[0], s[2]) for s in by_questions],
+            [Contributor(s[3], s[1], s[0], s[2]) for s in by_engagement],
+        )
+        top_posts = [item[3] for item in sorted(self.top_posts, reverse=True)]
+        for view in top_posts:
+            view.url = post_url(platform, view.author, view.id, view.url)
+
+        follow = FollowUps()
+        counts = [(self.reply_refs.get(pid, 0), pid) for pid in self.own_ids]
+        counts = sorted((c for c in counts if c[0]), key=lambda c: (-c[0], c[1]))
+        follow.count = sum(c for c, _ in counts)
+        follow.by_post = [FollowUpCount(pid, self.answer_of.get(pid), c) for c, pid in counts]
+        follow.posts = self.follow_posts
+
+        host = self.host()
+        meta = Meta(
+            session_id=info.id,
+            hashtag=info.hashtag,
+            platform=platform,
+            title=info.title,
+            host=host,
+            timezone=info.timezone,
+            window_start=_iso_ts(start_ts) if start_ts is not None else None,
+            window_end=_iso_ts(end_ts) if end_ts is not None else None,
+            generated_at=(now or datetime.now(UTC)).astimezone(UTC).isoformat(),
+            source=self.source,
+            counts={
+                "posts": self.posts,
+                "originals": self.kinds.get("post", 0),
+                "reposts": self.kinds.get("repost", 0),
+                "replies": self.kinds.get("reply", 0),
+                "quotes": self.kinds.get("quote", 0),
+                "own": self.own,
+                "questions": q.received,
+                "authors": len(self.authors),
+            },
+            next=next_session,
+        )
+        return Recap(
+            meta=meta,
+            participants=len(self.authors),
+            questions=q,
+            time_to_answer=tta,
+            activity=activity,
+            top_contributors=top,
+            top_posts=top_posts,
+            topics=self.topics.top(),
+            duplicates=clusters,
+            moderation=Moderation(
+                muted=len(muted_set),
+                blocked=len(blocked_set),
+                flagged_sensitive=self.flag_sensitive,
+                flagged_troll=self.flag_troll,
+                hidden=self.hidden,
+            ),
+            follow_ups=follow,
+            transcript=entries,
+            open_questions=open_questions,
+            cost=cost,
+        )
+
+    def _activity(self, start_ts: float | None, end_ts: float | None) -> Activity:
+        activity = Activity()
+        if start_ts is None or end_ts is None:
+            return activity
+        activity.window_start, activity.window_end = _iso_ts(start_ts), _iso_ts(end_ts)
+        first = int((start_ts - self.anchor) // 60)
+        minutes = max(1, math.ceil((end_ts - start_ts) / 60))
+        width = max(1, math.ceil(minutes / MAX_BUCKETS))
+        activity.bucket_seconds = 60 * width
+        during = []
+        for i in range(0, minutes, width):
+            n = sum(self.buckets.get(first + i + j, 0) for j in range(min(width, minutes - i)))
+            during.append(Bucket(_iso_ts(self.anchor + 60 * (first + i)), n))
+        activity.during = during
+        # exact, whatever the buckets' alignment: every post is before, during or after
+        total = self.posts - int(self.before[0]) - int(self.after[0])
+        activity.during_posts = total
+        activity.during_per_minute = round(total / ((end_ts - start_ts) / 60), 3)
+        if during:
+            activity.peak = max(during, key=lambda b: b.posts)
+        activity.before = _period(self.before, start_ts, before=True)
+        activity.after = _period(self.after, end_ts, before=False)
+        return activity
+
+
+def _period_add(period: list[Any], ts: float) -> None:
+    period[0] += 1
+    period[1] = min(period[1], ts)
+    period[2] = max(period[2], ts)
+
+
+def _period(period: list[Any], edge: float, *, before: bool) -> Period:
+    posts, first, last = period
+    if not posts:
+        return Period()
+    span = (edge - first) if before else (last - edge)
+    minutes = max(1.0, span / 60)
+    return Period(
+        posts, round(minutes, 3), round(posts / minutes, 3), _iso_ts(first), _iso_ts(last)
+    )
+
+
+def _handle_key(handle: str) -> str:
+    handle = handle.strip().lower()
+    return handle if handle.startswith("@") else "@" + handle
+
+
+# --------------------------------------------------------------------------------------------
+# From the store
+
+
+def session_info(session: Session, row: dict[str, Any] | None = None) -> SessionInfo:
+    """The recap's view of a plan session; a rehearsal's shifted start (stored with its clock)
+    wins over the plan's, since that is when its posts came."""
+    start = session.start
+    if row and row.get("clock"):
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            start = datetime.fromisoformat(json.loads(row["clock"])["start"])
+    return SessionInfo(
+        id=session.id,
+        hashtag=session.hashtag,
+        platform=session.platform,
+        start=start,
+        end=start + session.duration,
+        account=session.account,
+        title=session.title,
+        timezone=session.timezone,
+    )
+
+
+def next_session(plan: Plan | None, session: Session) -> NextSession | None:
+    """The session `session.next` names, when the plan has it."""
+    if plan is None or not session.next:
+        return None
+    found = next((s for s in plan.sessions if s.id == session.next), None)
+    if found is None:
+        return None
+    local = found.start.astimezone(found.tz)
+    return NextSession(
+        id=found.id,
+        title=found.title,
+        hashtag=found.hashtag,
+        start=found.start.astimezone(UTC).isoformat(),
+        timezone=found.timezone,
+        when=f"{local:%A} {local.day} {local:%B %Y, %H:%M}",
+    )
+
+
+def _recap_and_authors(
+    store: Store, session: Session, *, now: datetime | None, plan: Plan | None
+) -> tuple[Recap, set[str]]:
+    sid = session.id
+    row = store.session_row(sid)
+    info = session_info(session, row)
+    sent = [item for item in store.outbox(sid, ("sent",))]
+    own_ids = {item.platform_id for item in sent if item.platform_id}
+    builder = RecapBuilder(
+        info, hosts=[session.account] if session.account else [], own_ids=own_ids
+    )
+    for r in store.iter_posts(sid):
+        _feed(builder, r)
+    host = builder.host() or ("@host" if info.platform == "local" else None)
+    if host:
+        # what we sent that the search never brought back is activity on the hashtag too
+        for sent_row in sent_rows(store, sid, host):
+            _feed(builder, sent_row)
+    host = builder.host()
+    for item in sent:
+        if not item.question_id or item.kind not in ("answer", "dm") or not item.sent_at:
+            continue
+        question_id = item.question_id
+        if question_id not in builder.canonical:
+            # an answer to a merged duplicate answers its canonical question
+            merged = store.post_row(sid, question_id)
+            if merged is None or not merged["duplicate_of"]:
+                continue
+            question_id = merged["duplicate_of"]
+        private = item.kind == "dm"
+        pid = item.platform_id
+        builder.add_answer(
+            question_id,
+            Answer(
+                id=None if private else pid,
+                kind=item.kind,
+                text=None if private else item.text,
+                sent_at=item.sent_at,
+                url=None
+                if private or not pid
+                else builder.own_urls.get(pid)
+                or (post_url(info.platform, host, pid, None) if host else None),
+            ),
+        )
+    moderation = store.moderation(sid)
+    plan_moderation = getattr(session, "moderation", None)
+    muted = set(moderation.get("muted", set()))
+    blocked = set(moderation.get("blocked", set()))
+    if plan_moderation is not None:
+        muted |= {_handle_key(h) for h in plan_moderation.muted}
+        blocked |= {_handle_key(h) for h in plan_moderation.blocked}
+    recap = builder.finish(
+        now=now,
+        muted=muted,
+        blocked=blocked,
+        cost=_cost(row, session),
+        next_session=next_session(plan, session),
+    )
+    recap.drafts = default_drafts(recap)
+    return recap, builder.participant_keys()
+
+
+def build_recap(
+    store: Store, session: Session, *, now: datetime | None = None, plan: Plan | None = None
+) -> Recap:
+    """The recap of `session` from what the store holds (reads only). `plan` lets the recap
+    name the next session (`session.next`)."""
+    return _recap_and_authors(store, session, now=now, plan=plan)[0]
+
+
+def _cost(row: dict[str, Any] | None, session: Session) -> Cost | None:
+    """Calls and spend from the counters the live run stored; X's spend is priced from them
+    with the session's X settings when the counters do not carry it."""
+    if not row or not row.get("counters"):
+        return None
+    try:
+        calls = json.loads(row["counters"])
+    except ValueError:
+        return None
+    if not isinstance(calls, dict):
+        return None
+    paid = session.platform == "x"
+    spend = calls.get("spend_usd", calls.get("total_usd"))
+    if spend is None and paid:
+        try:
+            from qasession.platforms.x import XSettings
+
+            prices = XSettings.model_validate(session.platform_settings or {})
+            posts = int(calls.get("posts_created", 0))
+            with_url = min(int(calls.get("posts_created_with_url", 0)), posts)
+            plain = posts - with_url + int(calls.get("reposts", 0)) + int(calls.get("dms", 0))
+            spend = round(
+                int(calls.get("posts_read", 0)) * prices.price_read
+                + plain * prices.price_post
+                + with_url * prices.price_post_url,
+                6,
+            )
+        except (ImportError, ValueError, TypeError):
+            spend = None
+    return Cost(
+        platform=session.platform,
+        paid=paid,
+        calls={k: v for k, v in calls.items() if k not in ("spend_usd", "total_usd")},
+        spend_usd=float(spend) if spend is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Drafts
+
+
+def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) -> list[Draft]:
+    """Thank-you post(s) mentioning the top contributors, a follow-up for open questions and
+    a teaser of the next session, each fitting `max_length` as `length` counts."""
+    from qasession.compose import ensure_hashtag, thanks_texts
+
+    meta = recap.meta
+    sid, tag = meta.session_id, meta.hashtag
+    drafts: list[Draft] = []
+
+    def add(kind: str, number: int, text: str) -> None:
+        drafts.append(Draft(f"{sid}:draft:{kind}:{number}", kind, text, length(text), max_length))
+
+    handles: list[str] = []
+    for c in (*recap.top_contributors.by_questions, *recap.top_contributors.by_engagement):
+        if c.handle not in handles:
+            handles.append(c.handle)
+    for i, text in enumerate(thanks_texts(handles[:TOP], tag, max_length, length), 1):
+        add("thanks", i, text)
+
+    open_count = recap.questions.open
+    if open_count:
+        noun = "question" if open_count == 1 else "questions"
+        for text in (
+            f"We couldn't answer {open_count} of your {noun} live: thank you for asking! "
+            f"We'll follow up here. Still wondering about something? Ask with {tag}.",
+            f"{open_count} {noun} still open: we'll follow up. Keep asking with {tag}!",
+        ):
+            if length(text) <= max_length:
+                add("followup", 1, text)
+                break
+
+    nxt = meta.next
+    if nxt is not None:
+        for title in (nxt.title, ""):
+            named = f" {title}" if title else ""
+            text = ensure_hashtag(
+                f"Next session{named}: {nxt.when} ({nxt.timezone}). "
+                f"Send your questions with {nxt.hashtag}!",
+                tag,
+            )
+            if length(text) <= max_length:
+                add("teaser", 1, text)
+                break
+    return drafts
+
+
+def default_drafts(recap: Recap) -> list[Draft]:
+    """Drafts sized with the platform's default limit (the CLI re-sizes them with the
+    configured adapter before posting)."""
+    from qasession.length import count_length
+    from qasession.platforms.registry import length_limit
+
+    try:
+        max_length, method = length_limit(recap.meta.platform)
+    except Exception:  # an unknown platform in an archive: X's rules, the likeliest source
+        max_length, method = 280, "x"
+    return make_drafts(
+        recap,
+        max_length=max_length,
+        length=lambda text: count_length(text, method),  # type: ignore[arg-type]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Exports and series
+
+
+def _feed(builder: RecapBuilder, r: Any) -> None:
+    builder.add_post(
+        r["id"], r["author"], r["text"], r["created_at"], r["kind"], r["ref"], r["likes"],
+        r["reposts"], r["url"], bool(r["is_question"]), r["status"], r["flags"],
+        r["duplicate_of"],
+    )  # fmt: skip
+
+
+def sent_rows(store: Store, session_id: str, host: str) -> Iterator[dict[str, Any]]:
+    """What we sent that the search never brought back (answers, reposts, posts, drafts;
+    never a direct message: it is private), as rows of the host's posts."""
+    sent = store.outbox(session_id, ("sent",))
+    by_op: dict[str, list[Any]] = {}
+    for item in sent:
+        by_op.setdefault(item.op, []).append(item)
+    for item in sent:
+        pid = item.platform_id
+        if not pid or item.kind == "dm" or not item.sent_at:
+            continue
+        if store.post_row(session_id, pid) is not None:
+            continue
+        ref = item.repost_of or item.quote_of or item.reply_to
+        if ref == "^":
+            earlier = [s for s in by_op[item.op] if s.seq < item.seq and s.platform_id]
+            ref = earlier[-1].platform_id if earlier else None
+        if item.kind == "repost":
+            kind = "repost"
+        elif item.quote_of:
+            kind = "quote"
+        else:
+            kind = "reply" if ref else "post"
+        text = item.text or ""
+        if kind == "repost" and ref:
+            original = store.post_row(session_id, ref)
+            text = original["text"] if original else ""
+        yield {
+            "session_id": session_id, "id": pid, "author": host, "text": text,
+            "created_at": item.sent_at, "kind": kind, "ref": ref, "likes": 0, "reposts": 0,
+            "lang": None, "url": None, "seen_at": item.sent_at, "is_question": 0,
+            "status": "own", "flags": "", "duplicate_of": None, "duplicates": 0, "pinned": 0,
+            "first_time": 0,
+        }  # fmt: skip
+
+
+def export_rows(store: Store, session: Session | SessionInfo) -> Iterator[dict[str, Any]]:
+    """Every post of the session as a dict of the posts table's columns (streamed), then what
+    we sent that the search never brought back (see `sent_rows`)."""
+    sid = session.id
+    for r in store.iter_posts(sid):
+        yield dict(r)
+    host = session.account
+    if not host:
+        own = store.posts(sid, where="status = 'own'")
+        host = own[0]["author"] if own else ("@host" if session.platform == "local" else None)
+    if host:
+        yield from sent_rows(store, sid, host)
+
+
+@dataclass(slots=True)
+class SeriesEntry:
+    id: str
+    title: str
+    start: str
+    hashtag: str
+    participants: int
+    questions_received: int
+    answered: int
+    returning: int
+    new: int
+    growth_pct: float | None
+
+
+@dataclass(slots=True)
+class Series:
+    sessions: list[SeriesEntry]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def series_of(plan: Plan, session: Session) -> list[Session]:
+    """The sessions linked to `session` by `next`, first to last (a cycle stops the walk)."""
+    by_id = {s.id: s for s in plan.sessions}
+    previous = {s.next: s.id for s in plan.sessions if s.next}
+    first = session
+    seen = {first.id}
+    while first.id in previous and previous[first.id] not in seen:
+        first = by_id[previous[first.id]]
+        seen.add(first.id)
+    chain = [first]
+    seen = {first.id}
+    while chain[-1].next in by_id and chain[-1].next not in seen:
+        chain.append(by_id[str(chain[-1].next)])
+        seen.add(chain[-1].id)
+    return chain
+
+
+def build_series(
+    store: Store, plan: Plan, session: Session, *, now: datetime | None = None
+) -> Series:
+    """Per session of the series: participants, questions, answers, returning participants
+    (seen in an earlier session of the series) and growth of participants in % of the
+    previous session's."""
+    entries: list[SeriesEntry] = []
+    seen: set[str] = set()
+    previous: int | None = None
+    for s in series_of(plan, session):
+        recap, authors = _recap_and_authors(store, s, now=now, plan=plan)
+        returning = len(authors & seen)
+        growth = round((recap.participants - previous) / previous * 100, 1) if previous else None
+        entries.append(
+            SeriesEntry(
+                id=s.id,
+                title=s.title,
+                start=s.start.astimezone(UTC).isoformat(),
+                hashtag=s.hashtag,
+                participants=recap.participants,
+                questions_received=recap.questions.received,
+                answered=recap.questions.answered,
+                returning=returning,
+                new=recap.participants - returning,
+                growth_pct=growth,
+            )
+        )
+        seen |= authors
+        previous = recap.participants
+    return Series(entries)
+
+
+def window_of(recap: Recap) -> tuple[datetime | None, datetime | None]:
+    start, end = recap.meta.window_start, recap.meta.window_end
+    return (
+        datetime.fromisoformat(start) if start else None,
+        datetime.fromisoformat(end) if end else None,
+    )
+
+
+def duration_text(seconds: float | None) -> str:
+    """ "42 s", "3 min 5 s", "1 h 02 min" for humans; "–" for none."""
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        minutes, rest = divmod(seconds, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min"
+
+
+__all__ = [
+    "Activity",
+    "Answer",
+    "Recap",
+    "RecapBuilder",
+    "Series",
+    "SessionInfo",
+    "build_recap",
+    "build_series",
+    "export_rows",
+    "make_drafts",
+]

@@ -1,0 +1,675 @@
+"""Renderers of the recap: Markdown blog draft, offline HTML report, CSV, twarc2 JSONL, terminal.
+
+Every platform text is untrusted: it is made inert (no terminal escapes or controls) and then
+escaped for the target (Markdown specials, HTML through Jinja2's autoescape and the SVG
+serializer, spreadsheet formulas in CSV, Rich markup in the terminal).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from qasession import __version__
+from qasession.recap import Draft, Recap, Series, duration_text
+from qasession.safe import for_terminal, inert
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+TEMPLATES = Path(__file__).parent / "templates"
+PAGE_SIZE = 100  # tweets per twarc2 line, like one API page
+META_KEY = "__qasession"
+
+
+# --------------------------------------------------------------------------------------------
+# Shared helpers
+
+
+def _zone(recap: Recap) -> ZoneInfo:
+    try:
+        return ZoneInfo(recap.meta.timezone)
+    except (ValueError, KeyError):
+        return ZoneInfo("UTC")
+
+
+def local_time(recap: Recap, instant: str | None, fmt: str = "%H:%M") -> str:
+    """An ISO instant on the session's wall clock."""
+    if not instant:
+        return "–"
+    return datetime.fromisoformat(instant).astimezone(_zone(recap)).strftime(fmt)
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) link with every character that could end or bend the markup encoded; any
+    other scheme (javascript:, data:) is dropped."""
+    if not url:
+        return None
+    url = inert(url, single_line=True).strip()
+    if not url.lower().startswith(("https://", "http://")):
+        return None
+    return quote(url, safe=":/?#@!$&*+,;=%-._~")
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>!|~&{}])")
+_MD_LINE_START = re.compile(r"^([#+\-=>]|\d+[.)])")
+
+
+def md_escape(text: str | None) -> str:
+    """Untrusted text as literal Markdown on one line: no links, images, emphasis, code,
+    HTML, tables or headings can come out of it."""
+    text = _MD_SPECIAL.sub(r"\\\1", inert(text or "", single_line=True))
+    match = _MD_LINE_START.match(text)
+    if match:
+        token = match.group(1)
+        text = (token[:-1] + "\\" + token[-1]) + text[len(token) :]
+    return text
+
+
+def _md_link(label: str, url: str | None) -> str:
+    link = safe_url(url)
+    return f"[{label}]({link})" if link else ""
+
+
+def to_markdown(recap: Recap) -> str:
+    """A blog-post draft: intro, highlights, the Q&A transcript, open questions, thanks and
+    the next session."""
+    m, q, t = recap.meta, recap.questions, recap.time_to_answer
+    title = md_escape(m.title or m.hashtag)
+    tag = md_escape(m.hashtag)
+    day = local_time(recap, m.window_start, "%A %d %B %Y")
+    lines = [f"# {title}: the recap", ""]
+    span = (
+        f"{local_time(recap, m.window_start)}–{local_time(recap, m.window_end)} "
+        f"({md_escape(m.timezone)})"
+    )
+    lines += [f"*{md_escape(day)}, {span}, on {tag}*", ""]
+    intro = (
+        f"{_plural(recap.participants, 'person', 'people')} took part in our Q&A on {tag} "
+        f"and asked {_plural(q.received, 'question')}"
+    )
+    if q.merged:
+        intro += f" ({q.merged} of them asked again by someone else)"
+    intro += f". We answered {q.answered} of them live"
+    if t.median_s is not None:
+        intro += f", in a median of {duration_text(t.median_s)}"
+    lines += [intro + ".", ""]
+
+    lines += ["## Highlights", ""]
+    highlights = [
+        f"**{_plural(recap.participants, 'participant')}**, "
+        f"{_plural(m.counts.get('posts', 0), 'post')} on the hashtag",
+        f"**Questions:** {q.received} received, {q.answered} answered, {q.skipped} skipped, "
+        f"{q.open} open, {q.ahead} asked ahead",
+    ]
+    if t.count:
+        highlights.append(
+            f"**Time to answer:** median {duration_text(t.median_s)}, "
+            f"90% within {duration_text(t.p90_s)}"
+        )
+    peak = recap.activity.peak
+    if peak is not None and peak.posts:
+        highlights.append(
+            f"**Busiest minute:** {local_time(recap, peak.start)} "
+            f"with {_plural(peak.posts, 'post')}"
+        )
+    contributors = recap.top_contributors.by_questions[:5]
+    if contributors:
+        names = ", ".join(
+            f"{md_escape(c.handle)} ({_plural(c.questions, 'question')})" for c in contributors
+        )
+        highlights.append(f"**Most curious:** {names}")
+    if recap.topics:
+        topics = ", ".join(f"{md_escape(x.phrase)} ({x.count})" for x in recap.topics[:8])
+        highlights.append(f"**Recurring topics:** {topics}")
+    if recap.top_posts:
+        best = recap.top_posts[0]
+        highlights.append(
+            f"**Most engaging post:** “{md_escape(best.text)}” by {md_escape(best.author)} "
+            f"({_plural(best.likes, 'like')}, {_plural(best.reposts, 'repost')}) "
+            + _md_link("see it", best.url)
+        )
+    lines += [f"- {h.rstrip()}" for h in highlights] + [""]
+
+    lines += ["## Questions and answers", ""]
+    if not recap.transcript:
+        lines += ["No question was answered during this session.", ""]
+    for number, entry in enumerate(recap.transcript, 1):
+        question = entry.question
+        asked = f"### {number}. {md_escape(question.author)} asked"
+        if entry.duplicates:
+            asked += f" (and {_plural(entry.duplicates, 'other')})"
+        lines += [asked, "", f"> {md_escape(question.text)}"]
+        link = _md_link("the question", question.url)
+        if link:
+            lines += [">", f"> {link}"]
+        lines.append("")
+        for answer in entry.answers:
+            if answer.kind == "dm":
+                lines.append("**Answer:** sent in a private message.")
+            else:
+                link = _md_link("(link)", answer.url)
+                lines.append(f"**Answer:** {md_escape(answer.text)} {link}".rstrip())
+            lines.append("")
+
+    lines += ["## Open questions", ""]
+    if not q.open:
+        lines += ["Every question got an answer. Thank you!", ""]
+    else:
+        lines += [
+            f"We couldn't answer {_plural(q.open, 'question')} live; we'll follow up on "
+            f"{tag}. The most popular ones:",
+            "",
+        ]
+        for item in recap.open_questions:
+            question = item.question
+            line = f"- {md_escape(question.author)}: {md_escape(question.text)}"
+            if item.duplicates:
+                line += f" (+{item.duplicates})"
+            link = _md_link("link", question.url)
+            lines.append(f"{line} {link}".rstrip())
+        more = q.open - len(recap.open_questions)
+        if more > 0:
+            lines.append(f"- …and {more} more.")
+        lines.append("")
+
+    lines += ["## Thank you", ""]
+    handles = [c.handle for c in recap.top_contributors.by_questions]
+    for c in recap.top_contributors.by_engagement:
+        if c.handle not in handles:
+            handles.append(c.handle)
+    thanks = "Thank you to everyone who took part"
+    if handles:
+        thanks += ", and especially " + ", ".join(md_escape(h) for h in handles[:10])
+    lines += [thanks + "!", ""]
+
+    nxt = m.next
+    if nxt is not None:
+        lines += [
+            "## Next session",
+            "",
+            f"**{md_escape(nxt.title)}**, {md_escape(nxt.when)} ({md_escape(nxt.timezone)}) "
+            f"on {md_escape(nxt.hashtag)}. Send your questions ahead!",
+            "",
+        ]
+    lines.append(f"<!-- generated by qasession {m.version} on {m.generated_at} -->")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def _svg(chart: Any) -> str:
+    """A pygal chart as inline SVG, without pygal's scripts (its config script and its CDN
+    tooltips): the page must open offline and run no script at all."""
+    svg = str(chart.render(is_unicode=True))
+    return _COMMENT.sub("", _SCRIPT.sub("", svg))
+
+
+def _chart_config(**extra: Any) -> dict[str, Any]:
+    from pygal.style import Style
+
+    style = Style(
+        background="white",
+        plot_background="white",
+        font_family="system-ui, -apple-system, 'Segoe UI', sans-serif",
+        colors=("#3867a8", "#d9822b", "#5b9a68"),
+        label_font_size=12,
+        major_label_font_size=12,
+    )
+    config: dict[str, Any] = {
+        "js": [],  # pygal links its tooltip script from a CDN by default
+        "disable_xml_declaration": True,
+        "show_legend": False,
+        "style": style,
+        "width": 900,
+        "height": 320,
+        "explicit_size": False,
+        "margin": 16,
+    }
+    config.update(extra)
+    return config
+
+
+def _label(text: str, limit: int = 28) -> str:
+    return inert(text, limit, single_line=True)
+
+
+def charts(recap: Recap) -> dict[str, str]:
+    """Inline SVG charts: activity over time, top contributors, time to answer."""
+    import pygal
+
+    out: dict[str, str] = {}
+    during = recap.activity.during
+    activity = pygal.Bar(
+        **_chart_config(
+            x_label_rotation=-45,
+            show_minor_x_labels=False,
+            x_labels_major_every=max(1, len(during) // 12),
+            y_title="posts",
+            no_data_text="no posts",
+        )
+    )
+    activity.x_labels = [local_time(recap, b.start) for b in during]
+    activity.add("posts", [b.posts for b in during])
+    out["activity"] = _svg(activity)
+
+    people = recap.top_contributors.by_questions[:10]
+    contributors = pygal.HorizontalBar(
+        **_chart_config(height=max(160, 36 * len(people) + 60), no_data_text="no questions")
+    )
+    contributors.x_labels = [_label(c.handle) for c in reversed(people)]
+    contributors.add("questions", [c.questions for c in reversed(people)])
+    out["contributors"] = _svg(contributors)
+
+    edges = [
+        (60, "< 1 min"),
+        (180, "1–3 min"),
+        (300, "3–5 min"),
+        (600, "5–10 min"),
+        (1200, "10–20 min"),
+        (float("inf"), "20+ min"),
+    ]
+    counts = [0] * len(edges)
+    for value in recap.time_to_answer.values_s:
+        for i, (edge, _) in enumerate(edges):
+            if value < edge:
+                counts[i] += 1
+                break
+    waits = pygal.Bar(**_chart_config(height=260, y_title="answers", no_data_text="no answers"))
+    waits.x_labels = [name for _, name in edges]
+    waits.add("answers", counts if recap.time_to_answer.count else [])
+    out["time_to_answer"] = _svg(waits)
+    return out
+
+
+def to_html(recap: Recap) -> str:
+    """One self-contained page (inline CSS and SVG, no script, nothing fetched)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    from markupsafe import Markup
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["text"] = lambda value: inert(_str(value))
+    env.filters["line"] = lambda value, limit=None: inert(_str(value), limit, single_line=True)
+    env.filters["url"] = safe_url
+    env.filters["local"] = lambda value, fmt="%H:%M": local_time(recap, value, fmt)
+    env.filters["duration"] = duration_text
+    svgs = {name: Markup(svg) for name, svg in charts(recap).items()}
+    template = env.get_template("recap.html.j2")
+    return template.render(r=recap, charts=svgs, version=__version__)
+
+
+# --------------------------------------------------------------------------------------------
+# CSV
+
+CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "author",
+    "kind",
+    "ref",
+    "text",
+    "likes",
+    "reposts",
+    "lang",
+    "url",
+    "is_question",
+    "status",
+    "flags",
+    "duplicate_of",
+    "duplicates",
+    "pinned",
+    "first_time",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading `'`."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = inert(value)
+        if value.startswith(_FORMULA_START):
+            return "'" + value
+    return value
+
+
+def to_csv(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+    """One row per post with its flags and status; returns the number of rows."""
+    writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for row in rows:
+        writer.writerow([csv_cell(row.get(column)) for column in CSV_COLUMNS])
+        count += 1
+    return count
+
+
+class CsvSink:
+    """A row callback writing CSV (for archives, streamed while they are read)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        self.writer.writerow(CSV_COLUMNS)
+        self.count = 0
+
+    def __call__(self, row: Mapping[str, Any]) -> None:
+        self.writer.writerow([csv_cell(row.get(column)) for column in CSV_COLUMNS])
+        self.count += 1
+
+
+# --------------------------------------------------------------------------------------------
+# twarc2 JSONL
+
+_TYPES = {"repost": "retweeted", "reply": "replied_to", "quote": "quoted"}
+
+
+def user_id(handle: str) -> str:
+    """A stable numeric id for a handle (archives need one; platforms other than X have
+    none): the first 7 bytes of its SHA-1."""
+    key = handle.lower().lstrip("@").encode("utf-8")
+    return str(int.from_bytes(hashlib.sha1(key).digest()[:7], "big"))
+
+
+def twarc_time(text: str) -> str:
+    """`2026-12-03T17:00:00.000Z`, X's format."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _tweet(row: Mapping[str, Any]) -> dict[str, Any]:
+    tweet: dict[str, Any] = {
+        "id": str(row["id"]),
+        "text": row["text"],
+        "author_id": user_id(row["author"]),
+        "created_at": twarc_time(row["created_at"]),
+        "public_metrics": {
+            "retweet_count": int(row.get("reposts") or 0),
+            "reply_count": 0,
+            "like_count": int(row.get("likes") or 0),
+            "quote_count": 0,
+        },
+        "lang": row.get("lang") or "und",
+    }
+    kind = row.get("kind") or "post"
+    if row.get("ref") and kind in _TYPES:
+        tweet["referenced_tweets"] = [{"type": _TYPES[kind], "id": str(row["ref"])}]
+        if kind == "reply":
+            tweet["conversation_id"] = str(row["ref"])
+    return tweet
+
+
+def to_jsonl(rows: Iterable[Mapping[str, Any]], recap: Recap, out: TextIO) -> int:
+    """twarc2 JSONL: one line per page of up to 100 tweets, with `includes.users` and
+    `__twarc`, as `twarc2 search` writes it (twarc's tools read it). Each line also carries
+    `__qasession` (the session and the stored triage) so `--from-archive` recaps it alike;
+    other tools ignore that key. Returns the number of tweets."""
+    m = recap.meta
+    twarc = {
+        "url": f"qasession:{m.session_id}",
+        "version": f"qasession {__version__}",
+        "retrieved_at": twarc_time(m.generated_at or datetime.now(UTC).isoformat()),
+    }
+    session = {
+        "id": m.session_id,
+        "hashtag": m.hashtag,
+        "platform": m.platform,
+        "host": m.host,
+        "title": m.title,
+        "timezone": m.timezone,
+        "start": m.window_start,
+        "end": m.window_end,
+    }
+    count = 0
+    page: list[Mapping[str, Any]] = []
+
+    def flush() -> None:
+        tweets, users, marks = [], {}, {}
+        for row in page:
+            tweet = _tweet(row)
+            tweets.append(tweet)
+            users[tweet["author_id"]] = {
+                "id": tweet["author_id"],
+                "username": str(row["author"]).lstrip("@"),
+                "name": str(row["author"]).lstrip("@"),
+            }
+            flags = row.get("flags") or ""
+            status = row.get("status") or "chatter"
+            if row.get("is_question") or flags or status in ("hidden", "skipped"):
+                marks[tweet["id"]] = [
+                    int(bool(row.get("is_question"))),
+                    status,
+                    flags,
+                    row.get("duplicate_of"),
+                ]
+        line = {
+            "data": tweets,
+            "includes": {"users": list(users.values())},
+            "meta": {"result_count": len(tweets)},
+            "__twarc": twarc,
+            META_KEY: {"v": 1, "session": session, "triage": marks},
+        }
+        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    for row in rows:
+        page.append(row)
+        count += 1
+        if len(page) == PAGE_SIZE:
+            flush()
+            page = []
+    if page:
+        flush()
+    return count
+
+
+# --------------------------------------------------------------------------------------------
+# Terminal (Rich; the CLI side)
+
+_BLOCKS = " ▏▎▍▌▋▊▉█"
+
+
+def bar(value: float, largest: float, width: int) -> str:
+    """A horizontal bar of `width` cells at most, in eighths of a cell."""
+    if largest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value / largest * width * 8))
+    full, rest = divmod(eighths, 8)
+    return "█" * full + (_BLOCKS[rest] if rest else "")
+
+
+def _rows_for(during: Sequence[Any], limit: int) -> list[tuple[str, int]]:
+    """Activity buckets merged so the chart has at most `limit` rows."""
+    if not during:
+        return []
+    step = max(1, -(-len(during) // limit))
+    return [
+        (during[i].start, sum(b.posts for b in during[i : i + step]))
+        for i in range(0, len(during), step)
+    ]
+
+
+def show(recap: Recap, console: Console) -> None:
+    """The recap in the terminal: numbers, then bar charts and tables."""
+    from rich.table import Table
+
+    m, q, t = recap.meta, recap.questions, recap.time_to_answer
+    safe = for_terminal
+    head = f"[bold]{safe(m.title or m.hashtag)}[/bold]  {safe(m.hashtag)} on {safe(m.platform)}"
+    if m.window_start:
+        head += (
+            f"  {local_time(recap, m.window_start, '%a %Y-%m-%d %H:%M')}"
+            f"–{local_time(recap, m.window_end)} {safe(m.timezone)}"
+        )
+    console.print(head + f"  [dim](session {safe(m.session_id)}, {safe(m.source)})[/dim]")
+
+    numbers = Table(show_header=False, show_edge=False, box=None, pad_edge=False)
+    numbers.add_column(style="bold", no_wrap=True)
+    numbers.add_column()
+    numbers.add_row("participants", str(recap.participants))
+    numbers.add_row(
+        "questions",
+        f"{q.received} received ({q.merged} merged), {q.answered} answered, "
+        f"{q.skipped} skipped, {q.hidden} hidden, {q.open} open, {q.ahead} asked ahead",
+    )
+    numbers.add_row(
+        "time to answer",
+        f"median {duration_text(t.median_s)}, p90 {duration_text(t.p90_s)} "
+        f"({_plural(t.count, 'answer')})",
+    )
+    a = recap.activity
+    numbers.add_row(
+        "posts",
+        f"{m.counts.get('posts', 0)} ({a.before.posts} before, {a.during_posts} during, "
+        f"{a.after.posts} after); {a.during_per_minute or 0:g}/min during",
+    )
+    numbers.add_row(
+        "follow-ups", f"{_plural(recap.follow_ups.count, 'reply', 'replies')} to our posts"
+    )
+    mod = recap.moderation
+    numbers.add_row(
+        "moderation",
+        f"{mod.muted} muted, {mod.blocked} blocked, {mod.flagged_sensitive} sensitive, "
+        f"{mod.flagged_troll} troll, {mod.hidden} hidden",
+    )
+    if recap.cost is not None:
+        spend = recap.cost.spend_usd
+        calls = ", ".join(f"{k} {v}" for k, v in (recap.cost.calls or {}).items() if v)
+        numbers.add_row(
+            "platform calls",
+            safe(calls or "none") + (f"; spend ${spend:.2f}" if spend is not None else ""),
+        )
+    console.print(numbers)
+
+    width = max(10, console.width - 24)
+    rows = _rows_for(a.during, 24)
+    if rows:
+        chart = Table(title="activity (posts)", show_header=False, show_edge=False, box=None)
+        chart.add_column(no_wrap=True, style="dim")
+        chart.add_column(no_wrap=True, style="cyan")
+        chart.add_column(no_wrap=True, justify="right")
+        largest = max(n for _, n in rows)
+        for start, n in rows:
+            chart.add_row(local_time(recap, start), bar(n, largest, width - 8), str(n))
+        console.print(chart)
+
+    people = recap.top_contributors.by_questions
+    if people:
+        table = Table(title="top contributors", show_edge=False, header_style="bold")
+        table.add_column("who", no_wrap=True, max_width=24)
+        table.add_column("questions", justify="right")
+        table.add_column("engagement", justify="right")
+        table.add_column("", no_wrap=True, style="green")
+        largest = max(c.questions for c in people)
+        for c in people:
+            table.add_row(
+                safe(c.handle, 24),
+                str(c.questions),
+                str(c.engagement),
+                bar(c.questions, largest, max(5, width - 40)),
+            )
+        console.print(table)
+
+    room = max(20, console.width - 40)
+    if recap.top_posts:
+        table = Table(title="top posts", show_edge=False, header_style="bold")
+        for column in ("likes", "reposts"):
+            table.add_column(column, justify="right")
+        table.add_column("author", no_wrap=True, max_width=20)
+        table.add_column("post", no_wrap=True)
+        for p in recap.top_posts[:5]:
+            table.add_row(str(p.likes), str(p.reposts), safe(p.author, 20), safe(p.text, room))
+        console.print(table)
+
+    if recap.topics:
+        topics = ", ".join(f"{safe(x.phrase)} ({x.count})" for x in recap.topics)
+        console.print(f"[bold]topics[/bold] {topics}")
+
+    if recap.transcript:
+        table = Table(title="answered", show_edge=False, header_style="bold")
+        table.add_column("after", justify="right", no_wrap=True)
+        table.add_column("asker", no_wrap=True, max_width=20)
+        table.add_column("question → answer", no_wrap=True)
+        for e in recap.transcript:
+            answer = next((x for x in e.answers if x.kind != "dm"), None)
+            shown = "(private)" if answer is None else safe(answer.text or "", room // 2)
+            table.add_row(
+                duration_text(e.seconds_to_answer),
+                safe(e.question.author, 20),
+                f"{safe(e.question.text, room // 2)} [dim]→[/dim] {shown}",
+            )
+        console.print(table)
+    if recap.open_questions:
+        console.print(f"[bold]open questions[/bold] ({q.open}), most engaging first:")
+        for item in recap.open_questions[:5]:
+            console.print(f"  {safe(item.question.author, 20)}: {safe(item.question.text, room)}")
+
+
+def show_drafts(drafts: Sequence[Draft], console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title="drafts", show_edge=False, header_style="bold")
+    table.add_column("key", no_wrap=True)
+    table.add_column("length", justify="right", no_wrap=True)
+    table.add_column("text")
+    for d in drafts:
+        table.add_row(for_terminal(d.key), f"{d.length}/{d.max_length}", for_terminal(d.text))
+    console.print(table)
+
+
+def show_series(series: Series, console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title="series", show_edge=False, header_style="bold")
+    # short headers: the table fits 80 columns
+    for column in ("session", "date", "people", "back", "new", "asked", "answered", "growth"):
+        table.add_column(column, no_wrap=True, justify="left" if column == "session" else "right")
+    for s in series.sessions:
+        growth = "–" if s.growth_pct is None else f"{s.growth_pct:+.1f}%"
+        table.add_row(
+            for_terminal(s.id, 24),
+            s.start[:10],
+            str(s.participants),
+            str(s.returning),
+            str(s.new),
+            str(s.questions_received),
+            str(s.answered),
+            growth,
+        )
+    console.print(table)
+    console.print(
+        "[dim]people: participants; back: seen in an earlier session of the series; "
+        "asked: questions received; growth: participants against the session before[/dim]"
+    )

@@ -1,0 +1,118 @@
+"""The HTML recap: self-contained and escaped (always checked), and opened in headless Chromium
+(when it is installed): no console error, charts in the DOM, hostile texts shown as text."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from qasession.plan import load_plan
+from qasession.recap import build_recap
+from qasession.recap_render import to_html
+from qasession.store import Store
+from tests.conftest import ROOT
+from tests.test_recap import PLAN, fill_store
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "artifacts"
+
+
+@pytest.fixture
+def page(tmp_path: Path, home: Path) -> Path:
+    plan_path = tmp_path / "sessions.yaml"
+    plan_path.write_text(PLAN, encoding="utf-8")
+    plan = load_plan(plan_path)
+    store = Store.open(home)
+    fill_store(store)
+    html = to_html(build_recap(store, plan.get("t"), plan=plan))
+    path = tmp_path / "recap.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def test_self_contained_and_escaped(page: Path) -> None:
+    html = page.read_text(encoding="utf-8")
+    # nothing to fetch and nothing to run: no script, stylesheet link, image or frame
+    assert re.search(r"<(script|link|img|iframe|object|embed)\b", html, re.IGNORECASE) is None
+    assert re.search(r"\b(src|href)\s*=\s*[\"']?\s*(https?:)?//", html, re.IGNORECASE) is None
+    assert "default-src 'none'" in html  # the policy forbids both, should a bug let one in
+    assert html.count("<svg") == 3  # activity, top contributors, time to answer
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in html
+    assert "[click](http://evil)" in html and 'href="http://evil"' not in html
+    assert "\x1b" not in html and "red Can I get a refund" in html
+
+
+def test_chart_labels_are_escaped(tmp_path: Path, home: Path) -> None:
+    from qasession.recap import Contributor
+    from qasession.recap_render import charts
+
+    plan_path = tmp_path / "sessions.yaml"
+    plan_path.write_text(PLAN, encoding="utf-8")
+    plan = load_plan(plan_path)
+    recap = build_recap(Store.open(home), plan.get("t"), plan=plan)
+    recap.top_contributors.by_questions = [Contributor("@<script>x</script>\x1b[2J", 3, 3, 0)]
+    svg = charts(recap)["contributors"]
+    assert "<script" not in svg and "&lt;script&gt;" in svg and "\x1b" not in svg
+
+
+def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir(exist_ok=True)
+    return subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def _console_errors(stderr: str) -> list[str]:
+    """Console messages (the page runs no script, so any is a problem: an error, a blocked
+    resource, a policy violation) and uncaught exceptions."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if "CONSOLE" in line or "Uncaught" in line or "Content Security Policy" in line
+    ]
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (CI installs it with apt)"
+)
+def test_opens_in_headless_chromium(page: Path, tmp_path: Path) -> None:
+    dumped = _chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    assert _console_errors(dumped.stderr) == []
+    dom = dumped.stdout
+    assert dom.count("<svg") >= 3  # the charts are in the DOM
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # shown as text, not run
+    assert re.search(r"<img\b", dom) is None  # no element came out of the hostile post
+    assert '&lt;img src=x onerror="alert(2)"&gt;' in dom  # (text nodes keep their quotes)
+    assert "[click](http://evil)" in dom and 'href="http://evil"' not in dom
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "recap.png"
+    shot.unlink(missing_ok=True)
+    taken = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,2000", page.as_uri())
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    assert _console_errors(taken.stderr) == []
+    assert shot.exists() and shot.stat().st_size > 10_000  # for people to look at
