@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT, qa
@@ -37,8 +38,19 @@ def test_crowd_is_believable() -> None:
     assert any(str(e["after"]).startswith("-1d") for e in entries)
 
 
-def test_headless_rehearsal_with_three_answers(home: Path) -> None:
-    result = load_example().rehearse(home, 150.0, quiet=True)
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One headless rehearsal of the demo, shared by the tests below (it takes ~30 s)."""
+    home = tmp_path_factory.mktemp("rehearsal")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QA_HOME", str(home))
+        result: dict[str, Any] = load_example().rehearse(home, 150.0, quiet=True)
+    result["home"] = home
+    return result
+
+
+def test_headless_rehearsal_with_three_answers(rehearsal: dict[str, Any]) -> None:
+    result = rehearsal
     assert result["code"] == 0
     events = result["events"]
     assert events[0]["event"] == "started" and events[-1]["event"] == "ended"
@@ -76,9 +88,8 @@ def test_headless_rehearsal_with_three_answers(home: Path) -> None:
     assert Counter(p["text"] for p in mine if p["kind"] != "repost").most_common(1)[0][1] == 1
 
 
-def test_queue_json_shape_after_rehearsal(home: Path) -> None:
-    load_example().rehearse(home, 400.0, quiet=True)
-    queue = json.loads(qa("queue", "--json").stdout)
+def test_queue_json_shape_after_rehearsal(rehearsal: dict[str, Any]) -> None:
+    queue = json.loads(qa("queue", "--json", "--home", str(rehearsal["home"])).stdout)
     assert queue, "questions remain open after three answers"
     for row in queue:
         assert {"id", "author", "text", "score", "status", "flags", "duplicates"} <= set(row)
@@ -89,3 +100,30 @@ def test_queue_json_shape_after_rehearsal(home: Path) -> None:
     offline = next(r for r in queue if "offline mode" in r["text"])
     assert offline["duplicates"] == 2 and "duplicate" in offline["flags"]
     assert queue[0]["id"] == offline["id"]  # most liked, and asked three times
+
+
+def test_recap_matches_the_crowd_script(rehearsal: dict[str, Any]) -> None:
+    """The recap's numbers, derived here from the script's tags, not from the code."""
+    entries = crowd()
+    tagged = Counter(tag for e in entries for tag in e.get("tags", []))
+    received = tagged["question"]
+    merged = tagged["duplicate"]
+    answered = len(rehearsal["answered"])
+    result = qa("recap", "--format", "json", "--home", str(rehearsal["home"]))
+    assert result.returncode == 0, result.stderr
+    recap = json.loads(result.stdout)
+    authors = {e["author"].lower() for e in entries}
+    reposters = sum(e.get("reposts", 0) for e in entries)  # one account per repost
+    assert recap["participants"] == len(authors) + reposters
+    questions = recap["questions"]
+    assert questions["received"] == received
+    assert questions["merged"] == merged
+    assert questions["ahead"] == tagged["ahead"]
+    assert questions["answered"] == answered == 3
+    assert questions["skipped"] == 0 and questions["hidden"] == 0
+    assert questions["open"] == received - merged - answered
+    moderation = recap["moderation"]
+    assert moderation["flagged_sensitive"] == tagged["sensitive"]
+    assert moderation["flagged_troll"] == tagged["troll"]
+    assert len(recap["transcript"]) == answered
+    assert recap["time_to_answer"]["count"] == answered
