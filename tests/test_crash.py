@@ -18,7 +18,7 @@ from tests.conftest import ROOT, qa
 POINTS = ["before-send", "after-send", "before-save", "after-save"]
 RUN = [
     sys.executable, "-m", "qasession", "run", "--headless", "--simulate", "examples/crowd.yaml",
-    "--speed", "90", "--start-now", "--tail", "1", "--seed", "5",
+    "--speed", "90", "--start-now", "--tail", "2", "--seed", "5",
 ]  # fmt: skip
 
 

@@ -39,7 +39,9 @@ def assert_inert(output: str) -> None:
 def test_headless_events_are_inert(tmp_path: Path, home: Path) -> None:
     seed(home)
     start = datetime.now(UTC) - timedelta(minutes=59, seconds=50)
-    plan = write_plan(tmp_path / "p.yaml", start=start.strftime("%Y-%m-%d %H:%M:%S"))
+    plan = write_plan(
+        tmp_path / "p.yaml", start=start.strftime("%Y-%m-%d %H:%M:%S"), after_party=False
+    )
     result = subprocess.run(
         [sys.executable, "-m", "qasession", "run", "--headless", "-f", str(plan), "--tail", "0",
          "--poll-floor", "1"],
