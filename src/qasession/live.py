@@ -22,10 +22,10 @@ from qasession.errors import AuthError, PlatformError, RateLimited, UsageError
 from qasession.ingest import Ingestor
 from qasession.outbox import Outbox
 from qasession.plan import timeline
-from qasession.platforms.base import Platform
+from qasession.platforms.base import Capabilities, Platform
 from qasession.safe import inert
 from qasession.schedule import DEFAULT_GRACE, intents_for, timeline_states
-from qasession.store import Store, to_iso
+from qasession.store import OutboxItem, Store, to_iso
 
 if TYPE_CHECKING:
     from qasession.plan import Session
@@ -148,16 +148,17 @@ def validate_answer(
             )
     limit, method = registry.length_limit(platform_name)
     cls = registry.load_class(platform_name)
-    _, notes = compose_answer(
-        _spec(session, "check", row, text, mode, thread),
-        hashtag=session.hashtag,
+    _, notes = answer_steps(
+        session,
+        question_of(row),
+        text,
+        mode,
+        thread,
+        op="check",
         host=session.account,
         max_length=limit,
         length=lambda t: count_length(t, method),  # type: ignore[arg-type]
-        reply_needs_mention=cls.capabilities.reply_needs_mention,
-        can_dm=cls.capabilities.dm,
-        can_quote=cls.capabilities.quote,
-        can_reply=cls.capabilities.reply,
+        capabilities=cls.capabilities,
     )
     if cls.capabilities.paid and has_url(text):
         notes.append(
@@ -167,11 +168,25 @@ def validate_answer(
     return notes
 
 
-def _spec(session: Session, op: str, row: Any, text: str, mode: str, thread: bool) -> AnswerSpec:
+def answer_steps(
+    session: Session,
+    question: Question,
+    text: str,
+    mode: str,
+    thread: bool,
+    *,
+    op: str,
+    host: str | None,
+    max_length: int,
+    length: Callable[[str], int],
+    capabilities: Capabilities,
+) -> tuple[list[OutboxItem], list[str]]:
+    """The outbox steps (and notes) of one answer under the session's answer settings — what
+    `qa answer` checks, the loop queues and the terminal UI previews."""
     answers = session.answers
-    return AnswerSpec(
+    spec = AnswerSpec(
         op=op,
-        question=Question(row["id"], row["author"], row["text"]),
+        question=question,
         text=text,
         mode=mode,
         thread=thread,
@@ -179,6 +194,21 @@ def _spec(session: Session, op: str, row: Any, text: str, mode: str, thread: boo
         append_hashtag=answers.append_hashtag,
         dm_notice=answers.dm_notice,
     )
+    return compose_answer(
+        spec,
+        hashtag=session.hashtag,
+        host=host,
+        max_length=max_length,
+        length=length,
+        reply_needs_mention=capabilities.reply_needs_mention,
+        can_dm=capabilities.dm,
+        can_quote=capabilities.quote,
+        can_reply=capabilities.reply,
+    )
+
+
+def question_of(row: Any) -> Question:
+    return Question(row["id"], row["author"], row["text"])
 
 
 class LiveSession:
@@ -315,16 +345,17 @@ class LiveSession:
             if row is None:
                 raise UsageError(f"no question {args['question_id']}")
             op = f"{s.id}:answer:{command_id}"
-            steps, notes = compose_answer(
-                _spec(s, op, row, args["text"], args.get("mode", "dot"), args.get("thread", False)),
-                hashtag=s.hashtag,
+            steps, notes = answer_steps(
+                s,
+                question_of(row),
+                args["text"],
+                args.get("mode", "dot"),
+                args.get("thread", False),
+                op=op,
                 host=self.host,
                 max_length=self.platform.max_length,
                 length=self.platform.length,
-                reply_needs_mention=self.platform.capabilities.reply_needs_mention,
-                can_dm=self.platform.capabilities.dm,
-                can_quote=self.platform.capabilities.quote,
-                can_reply=self.platform.capabilities.reply,
+                capabilities=self.platform.capabilities,
             )
             for note in notes:
                 self.warn(note, question=row["id"])

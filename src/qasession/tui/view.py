@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from qasession.compose import ANSWER_MODES, AnswerSpec, Question, compose_answer
+from qasession.compose import ANSWER_MODES, Question
 from qasession.errors import UsageError
 from qasession.safe import inert
 
@@ -198,28 +198,19 @@ class Composer:
     def steps(
         self, question: Question, text: str, mode: str, thread: bool, max_length: int
     ) -> tuple[list[OutboxItem], list[str]]:
-        answers = self.session.answers
-        spec = AnswerSpec(
+        from qasession.live import answer_steps
+
+        return answer_steps(
+            self.session,
+            question,
+            text,
+            mode,
+            thread,
             op="preview",
-            question=question,
-            text=text,
-            mode=mode,
-            thread=thread,
-            repost_first=answers.repost_first,
-            append_hashtag=answers.append_hashtag,
-            dm_notice=answers.dm_notice,
-        )
-        caps = self.capabilities
-        return compose_answer(
-            spec,
-            hashtag=self.session.hashtag,
             host=self.host,
             max_length=max_length,
             length=self.length,
-            reply_needs_mention=caps.reply_needs_mention,
-            can_dm=caps.dm,
-            can_quote=caps.quote,
-            can_reply=caps.reply,
+            capabilities=self.capabilities,
         )
 
     def preview(self, question: Question | None, text: str, mode: str, thread: bool) -> Preview:
