@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -254,6 +255,13 @@ def _chart_config(**extra: Any) -> dict[str, Any]:
     return config
 
 
+def _count_ticks(values: list[int]) -> list[int]:
+    """Whole-number ticks for a count axis (pygal would draw 0.1, 0.2, … for small counts)."""
+    top = max(values, default=0)
+    step = max(1, math.ceil(top / 8))
+    return list(range(0, top + step, step))
+
+
 def _label(text: str, limit: int = 28) -> str:
     return inert(text, limit, single_line=True)
 
@@ -271,6 +279,7 @@ def charts(recap: Recap) -> dict[str, str]:
             x_labels_major_every=max(1, len(during) // 12),
             y_title="posts",
             no_data_text="no posts",
+            y_labels=_count_ticks([b.posts for b in during]),
         )
     )
     activity.x_labels = [local_time(recap, b.start) for b in during]
@@ -279,7 +288,11 @@ def charts(recap: Recap) -> dict[str, str]:
 
     people = recap.top_contributors.by_questions[:10]
     contributors = pygal.HorizontalBar(
-        **_chart_config(height=max(160, 36 * len(people) + 60), no_data_text="no questions")
+        **_chart_config(
+            height=max(160, 36 * len(people) + 60),
+            no_data_text="no questions",
+            y_labels=_count_ticks([c.questions for c in people]),
+        )
     )
     contributors.x_labels = [_label(c.handle) for c in reversed(people)]
     contributors.add("questions", [c.questions for c in reversed(people)])
@@ -299,7 +312,14 @@ def charts(recap: Recap) -> dict[str, str]:
             if value < edge:
                 counts[i] += 1
                 break
-    waits = pygal.Bar(**_chart_config(height=260, y_title="answers", no_data_text="no answers"))
+    waits = pygal.Bar(
+        **_chart_config(
+            height=260,
+            y_title="answers",
+            no_data_text="no answers",
+            y_labels=_count_ticks(counts),
+        )
+    )
     waits.x_labels = [name for _, name in edges]
     waits.add("answers", counts if recap.time_to_answer.count else [])
     out["time_to_answer"] = _svg(waits)
