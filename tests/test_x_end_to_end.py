@@ -128,7 +128,13 @@ def test_live_session_on_x(tmp_path: Path, home: Path, monkeypatch: pytest.Monke
         assert counters["posts_read"] == len(returned)
         assert counters["reposts"] == sum(1 for t in host if t.retweet_of)
         assert counters["dms"] == len(fake.dms)
-        assert counters["spend_usd"] == pytest.approx(platform.spend())
+        # ...and the spend is what those requests cost at the settings' prices
+        created = fake.count("POST /2/tweets", status=201)
+        retweets = fake.count("POST /2/users/:id/retweets", status=200)
+        dms = fake.count("POST /2/dm_conversations/with/:id/messages", status=201)
+        assert counters["posts_created"] == created
+        billed = len(returned) * 0.005 + (created + retweets + dms) * 0.015
+        assert counters["spend_usd"] == pytest.approx(billed, abs=1e-4)
         ended = events[-1]
         assert ended["event"] == "ended" and ended["counters"]["posts_read"] == len(returned)
 
@@ -215,3 +221,36 @@ def test_headless_rehearsal_on_x(
         searches = [r for r in fake.requests if r.endpoint == SEARCH and r.status == 200]
         assert ended["counters"]["search_requests"] == len(searches)
         assert ended["counters"]["posts_read"] == sum(len(r.returned) for r in searches)
+
+
+def test_budget_warns_at_80_percent_and_slows_polling(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ManualClock(T0)
+    with XFake(username="acme", clock=clock.now) as fake:
+        set_credentials(monkeypatch, fake.access_token())
+        plan = x_plan(tmp_path, fake.url, "2026-12-03 17:00", x={"budget_usd": 1.0})
+        session = load_plan(plan).get("t")
+        platform = XPlatform(session.platform_settings, home=home, clock=clock, account="@acme")
+        events: list[dict[str, Any]] = []
+        live = LiveSession(
+            session, Store.open(home), platform, clock, events.append, settings=LiveSettings(seed=1)
+        )
+        live.start()
+        waits = []
+        for minute in range(20):
+            for i in range(12):  # 12 posts a minute at $0.005 = $0.06 a minute
+                fake.inject(f"@p{minute}x{i}", f"Question {minute} {i}? #AskAcme")
+            for _ in range(12):
+                wait = live.tick()
+                waits.append((platform.over_budget_ratio() or 0.0, wait))
+                clock.advance(max(wait, 5.0))
+        warnings = [e for e in events if e["event"] == "warning" and "budget" in e["message"]]
+        assert len(warnings) == 2
+        assert "% of the x budget spent" in warnings[0]["message"]
+        assert "budget is spent" in warnings[1]["message"]
+        under = [w for ratio, w in waits if ratio < 0.8 and w > 0]
+        over = [w for ratio, w in waits if 0.8 <= ratio < 1.0 and w > 0]
+        assert under and over and min(over) > max(under)  # slower once past 80%
+        # reading stopped at the budget: at most the last poll's posts past it
+        assert platform.spend() <= 1.0 + max(12 * 0.005 * 2, 0.1)

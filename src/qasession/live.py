@@ -446,6 +446,16 @@ class LiveSession:
         if self.next_poll is not None and now < self.next_poll:
             return (self.next_poll - now).total_seconds()
         s = self.session
+        spent = self.platform.over_budget_ratio()
+        if spent is not None and spent >= 1.0:
+            if not self.store.events(s.id, "budget_spent"):
+                self.store.add_event(s.id, "budget_spent", {"ratio": spent}, now)
+                self.warn(
+                    f"the {s.platform} budget is spent (${self.platform.spend():.2f}): reading "
+                    "stops; answers and the closing still go out",
+                    counters=self.counters(),
+                )
+            return self.settings.poll_ceiling
         try:
             page = self.platform.search(s.hashtag, self.store.cursor(s.id))
         except RateLimited as exc:
@@ -497,13 +507,12 @@ class LiveSession:
                 self.budget_warned = True
                 self.store.add_event(self.session.id, "budget", {"ratio": spent}, now)
                 self.warn(
-                    f"{spent:.0%} of the X budget spent (${self.platform.spend():.2f}); "
+                    f"{spent:.0%} of the {self.session.platform} budget spent "
+                    f"(${self.platform.spend():.2f}); "
                     "polling slows down to stay within it",
                     counters=self.counters(),
                 )
-            if spent >= 1.0:
-                interval = max(interval, self.settings.poll_ceiling)
-            elif spent >= 0.8:
+            if 0.8 <= spent < 1.0:
                 # spread what is left of the budget over what is left of the session
                 spend = self.platform.spend()
                 left_usd = spend / spent - spend if spent > 0 else 0.0
