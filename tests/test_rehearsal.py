@@ -6,7 +6,6 @@ import importlib.util
 import json
 from collections import Counter
 from datetime import datetime, timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
