@@ -170,3 +170,13 @@ def test_check_tag_says_whether_the_hashtag_is_busy(plan_path: Path) -> None:
     qa("local", "post", "--as", "@someone", "my own #AskAcme thing")
     busy = qa("plan", "--check-tag", "-f", str(plan_path))
     assert "already in use: 1 recent post(s) by 1 author(s)" in busy.stderr
+
+
+def test_a_platform_not_in_this_version_is_a_lint_not_a_crash(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "m.yaml", platform="mastodon")
+    shown = qa("plan", "-f", str(plan))
+    assert shown.returncode == 0, shown.stderr
+    assert "[platform-unavailable]" in shown.stderr and "m.yaml:" in shown.stderr
+    assert "/500" in shown.stdout  # Mastodon's length limit is still known
+    refused = qa("run", "--headless", "-f", str(plan))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1

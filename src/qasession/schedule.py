@@ -233,7 +233,24 @@ def plan_report(
         for lint in lint_plan(plan, now, registry.length_limit)
         if lint.session_id in (None, session.id)
     ]
-    return PlanReport(session, entries, lints, now, lengths, limit, estimate_cost(session))
+    from qasession.errors import QAError
+    from qasession.plan import Lint
+
+    try:
+        registry.load_class(session.platform)
+        cost = estimate_cost(session)
+    except QAError as exc:
+        cost = None
+        lints.append(
+            Lint(
+                "platform-unavailable",
+                session.id,
+                f"{exc}: `qa plan --post` and `qa run` will refuse this session",
+                session.line_of("platform"),
+                str(plan.path),
+            )
+        )
+    return PlanReport(session, entries, lints, now, lengths, limit, cost)
 
 
 def estimate_cost(session: Session) -> dict[str, Any] | None:
