@@ -109,7 +109,9 @@ def compose_answer(
     notes: list[str] = []
     mode = spec.mode
     if mode not in ANSWER_MODES:
-        raise UsageError(f"unknown answer mode {mode!r}", hint=f"use one of {ANSWER_MODES}")
+        raise UsageError(
+            f"unknown answer mode {mode!r}", hint=f"use one of: {', '.join(ANSWER_MODES)}"
+        )
     if mode == "reply" and not can_reply:
         notes.append("this platform has no replies; answering with a .@ post instead")
         mode = "dot"

@@ -74,6 +74,13 @@ class PlanError(QAError):
         return text
 
 
+class ConfigError(QAError):
+    """The configuration cannot work here (a platform this version does not have, a home
+    directory that is a file)."""
+
+    exit_code = ExitCode.BAD_PLAN
+
+
 class AuthError(QAError):
     """Credentials are missing or refused by the platform."""
 

@@ -164,7 +164,10 @@ def to_markdown(recap: Recap) -> str:
         if link:
             lines += [">", f"> {link}"]
         lines.append("")
+        private = any(answer.kind == "dm" for answer in entry.answers)
         for answer in entry.answers:
+            if private and answer.kind != "dm":
+                continue  # the public "we've sent you a direct message" line says nothing more
             if answer.kind == "dm":
                 lines.append("**Answer:** sent in a private message.")
             else:
@@ -607,11 +610,15 @@ def show(recap: Recap, console: Console) -> None:
 
     people = recap.top_contributors.by_questions
     if people:
-        table = Table(title="top contributors", show_edge=False, header_style="bold")
+        table = Table(
+            title="top contributors (questions, then engagement)",
+            show_edge=False,
+            header_style="bold",
+        )
         table.add_column("who", no_wrap=True, max_width=24)
         table.add_column("questions", justify="right")
         table.add_column("engagement", justify="right")
-        table.add_column("", no_wrap=True, style="green")
+        table.add_column("questions", no_wrap=True, style="green")
         largest = max(c.questions for c in people)
         for c in people:
             table.add_row(

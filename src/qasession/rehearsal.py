@@ -336,6 +336,7 @@ class RehearsalSetup:
     clock: VirtualClock
     rehearsal_id: str
     script: CrowdScript | None
+    warnings: list[str] = field(default_factory=list)
 
     def crowd(self, home: Path) -> Crowd | None:
         """The crowd replayer (opens its own connection: call it in the thread that uses it)."""
@@ -390,4 +391,19 @@ def prepare(
     network.set_clock(rehearsal.clock)
     network.close()
     shifted = session.with_start(rehearsal.start) if rehearsal.start != session.start else session
-    return RehearsalSetup(shifted, rehearsal.clock, rehearsal.rehearsal_id, script)
+    warnings = []
+    if script is not None and script.entries:
+        from qasession.compose import has_hashtag
+
+        tagged = sum(1 for e in script.entries if has_hashtag(e.text, session.hashtag))
+        if tagged == 0:
+            warnings.append(
+                f"no post of {script.path} carries {session.hashtag}: the session will not see "
+                "any of them (is it the crowd of another session?)"
+            )
+        elif tagged < len(script.entries) / 2:
+            warnings.append(
+                f"only {tagged} of {len(script.entries)} posts of {script.path} carry "
+                f"{session.hashtag}: the others will not be seen"
+            )
+    return RehearsalSetup(shifted, rehearsal.clock, rehearsal.rehearsal_id, script, warnings)

@@ -69,7 +69,7 @@ def plan_report(report: PlanReport) -> None:
         style = STATE_STYLE.get(entry.state, "")
         over = length > report.max_length
         table.add_row(
-            relative(entry.item.at, s.start),
+            relative(entry.item.at, s.start, s.tz),
             f"{at:%d %b %H:%M}",
             entry.item.kind.replace("_", "-"),
             f"[{style}]{entry.state}[/{style}]" if style else entry.state,
@@ -91,7 +91,7 @@ def plan_report(report: PlanReport) -> None:
 
 def timeline(posts: Sequence[Any]) -> None:
     table = Table(show_edge=False, header_style="bold")
-    for column in ("id", "at", "kind", "author", "ref"):
+    for column in ("id", "at (UTC)", "kind", "author", "ref"):
         table.add_column(column, no_wrap=True)
     table.add_column("text", no_wrap=True)
     console = stdout_console()
@@ -135,7 +135,7 @@ def queue(rows: Sequence[dict[str, Any]]) -> None:
 
 def checks(results: Sequence[Any]) -> None:
     table = Table(show_edge=False, header_style="bold")
-    for column in ("platform", "check", "", "detail"):
+    for column in ("platform", "check", "status", "detail"):
         table.add_column(column)
     for check in results:
         mark = "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"
@@ -149,15 +149,18 @@ def outbox(rows: Sequence[dict[str, Any]]) -> None:
         table.add_column(column, no_wrap=True)
     table.add_column("text / error", no_wrap=True)
     console = stdout_console()
-    room = max(20, console.width - 70)
+    room = max(16, console.width - 64)
     for row in rows:
         style = STATE_STYLE.get(
             {"sent": "posted", "intent": "pending"}.get(row["state"], row["state"]), ""
         )
         state = f"[{style}]{row['state']}[/{style}]" if style else row["state"]
         detail = row["error"] if row["state"] in ("failed", "uncertain") else row["text"]
+        if row["kind"] == "repost" and not detail:
+            detail = f"repost of {row['question']}"
+        key = row["key"].split(":", 1)[-1]  # the session is the same on every row
         table.add_row(
-            safe(row["key"], 40), row["kind"], state, safe(row["platform_id"]), safe(detail, room)
+            safe(key, 24), row["kind"], state, safe(row["platform_id"]), safe(detail, room)
         )
     console.print(table)
     if not rows:

@@ -41,7 +41,7 @@ class TimelineEntry:
             "kind": self.item.kind,
             "at": self.item.at.isoformat(),
             "at_local": self.item.at.astimezone(session.tz).isoformat(),
-            "relative": relative(self.item.at, session.start),
+            "relative": relative(self.item.at, session.start, session.tz),
             "state": self.state,
             "platform_id": self.platform_id,
             "error": self.error,
@@ -56,8 +56,12 @@ def outbox_key(session: Session, item: PlannedItem) -> str:
     return f"{session.id}:{item.key}"
 
 
-def relative(moment: datetime, start: datetime) -> str:
-    """ "-3d", "-1h30m", "start", "+1h" — when `moment` falls relative to `start`."""
+def relative(moment: datetime, start: datetime, tz: Any = None) -> str:
+    """ "-3d", "-1h30m", "start", "+1h" — when `moment` falls relative to `start`, in wall-clock
+    time of `tz` when given (so "-3d" across a summer-time change still reads "-3d")."""
+    if tz is not None:
+        moment = moment.astimezone(tz).replace(tzinfo=None)
+        start = start.astimezone(tz).replace(tzinfo=None)
     delta = moment - start
     if delta == timedelta(0):
         return "start"
@@ -216,8 +220,15 @@ class PlanReport:
 
 
 def plan_report(
-    plan: Any, session: Session, store: Store, *, grace: timedelta = DEFAULT_GRACE
+    plan: Any,
+    session: Session,
+    store: Store,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+    every_session: bool = True,
 ) -> PlanReport:
+    """The timeline of `session` and the lints of the plan: of every session (the default:
+    a clash between two sessions must show whichever is displayed), or of `session` only."""
     from datetime import UTC
 
     from qasession.length import count_length
@@ -231,7 +242,7 @@ def plan_report(
     lints = [
         lint
         for lint in lint_plan(plan, now, registry.length_limit)
-        if lint.session_id in (None, session.id)
+        if every_session or lint.session_id in (None, session.id)
     ]
     from qasession.errors import QAError
     from qasession.plan import Lint

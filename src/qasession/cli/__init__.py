@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -20,8 +21,24 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from qasession import __version__
+
+        sys.stdout.write(f"qa {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
-def _global(ctx: typer.Context, file: PlanFileOpt = None, home: HomeOpt = None) -> None:
+def _global(
+    ctx: typer.Context,
+    file: PlanFileOpt = None,
+    home: HomeOpt = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version.", callback=_version, is_eager=True),
+    ] = False,
+) -> None:
     """Global options: the plan file and the home directory (state) for every command."""
     ctx.obj = GlobalState(file=file, home=home)
 

@@ -57,6 +57,13 @@ def resolve(ctx: typer.Context, file: Path | None, home: Path | None) -> tuple[P
         from platformdirs import user_data_dir
 
         home_dir = Path(user_data_dir("qasession", appauthor=False))
+    if home_dir.exists() and not home_dir.is_dir():
+        from qasession.errors import ConfigError
+
+        raise ConfigError(
+            f"the home directory {home_dir} is a file",
+            hint="point --home (or QA_HOME) at a folder",
+        )
     return plan_file, home_dir
 
 

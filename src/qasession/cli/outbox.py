@@ -39,6 +39,11 @@ def listing(
     if ctx.invoked_subcommand is not None:
         return
     from qasession import render
+    from qasession.errors import UsageError
+    from qasession.store.db import OUTBOX_STATES
+
+    if state is not None and state not in OUTBOX_STATES:
+        raise UsageError(f"unknown state {state!r}", hint=f"use one of: {', '.join(OUTBOX_STATES)}")
 
     c = load(ctx, file, home, session_id)
     items = c.store.outbox(c.session.id, (state,) if state else None)

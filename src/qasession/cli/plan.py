@@ -31,6 +31,14 @@ def init(
     from qasession.plan import render_init
 
     path, _ = resolve(ctx, file, home)
+    if platform is not None:
+        from qasession.platforms import registry
+
+        if platform not in registry.available():
+            raise UsageError(
+                f"the {platform} platform is not available in this version",
+                hint=f"use one of: {', '.join(registry.available())}",
+            )
     if path.exists() and not force:
         raise UsageError(f"{path} already exists", hint="use --force to overwrite it")
     path.write_text(render_init(hashtag, start, platform), encoding="utf-8")
@@ -75,7 +83,10 @@ def plan(
 
     c = load(ctx, file, home, session_id)
     grace_window = timedelta(minutes=grace)
-    report = schedule.plan_report(c.plan, c.session, c.store, grace=grace_window)
+    every = session_id is None  # `qa plan` lints the whole file; `qa plan ID` one session
+    report = schedule.plan_report(
+        c.plan, c.session, c.store, grace=grace_window, every_session=every
+    )
     if strict and report.lints:
         first = report.lints[0]
         raise PlanError(
@@ -92,7 +103,9 @@ def plan(
         runner.run_once()
         if watch:
             runner.watch()
-        report = schedule.plan_report(c.plan, c.session, c.store, grace=grace_window)
+        report = schedule.plan_report(
+            c.plan, c.session, c.store, grace=grace_window, every_session=every
+        )
     if check_tag:
         activity = schedule.hashtag_activity(c.platform(), c.session.hashtag, report.now)
         report.tag_activity = activity

@@ -48,6 +48,14 @@ def _output(path: str | None) -> Iterator[TextIO]:
     say(f"wrote {path}")
 
 
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; no answer (end of input) means no."""
+    try:
+        return typer.confirm(question, default=False)
+    except (typer.Abort, EOFError):
+        return False
+
+
 def recap(
     ctx: typer.Context,
     session_id: SessionArg = None,
@@ -90,8 +98,7 @@ def recap(
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """The recap of a session: who took part, questions answered and open, response times,
-    activity, topics; as files for the blog and the analytics people; drafts to post."""
+    """The recap: who took part, answers, open questions, activity; files and drafts."""
     from qasession.errors import UsageError
 
     if json:
@@ -274,8 +281,8 @@ def _post_drafts(c: Context, result: Recap, yes: bool) -> None:
         if not todo:
             say("every draft is already posted")
             return
-        if not yes and not typer.confirm(f"Post {len(todo)} draft(s) now?", default=False):
-            say("nothing posted")
+        if not yes and not _confirm(f"Post {len(todo)} draft(s) now?"):
+            say("nothing posted (answer y, or add --yes to post without asking)")
             return
         store.ensure_session(sid, c.session.hashtag, c.session.platform)
         store.add_intents(sid, [OutboxItem(key=d.key, kind="draft", text=d.text) for d in todo])

@@ -55,6 +55,8 @@ def run(
         runner.rehearsal = prepare(
             c.session, c.store, c.home, crowd_file=simulate, speed=speed, start_now=start_now
         )
+        for warning in runner.rehearsal.warnings:
+            say(f"warning: {warning}")
     runner.settings = LiveSettings(poll_floor=poll_floor, tail=timedelta(minutes=tail), seed=seed)
     runner.check()
     if not headless and not sys.stdout.isatty():

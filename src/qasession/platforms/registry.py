@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qasession.errors import PlanError, QAError, UsageError
+from qasession.errors import ConfigError, PlanError
 
 if TYPE_CHECKING:
     from qasession.clock import Clock
@@ -28,6 +28,13 @@ def names() -> list[str]:
         if name not in known:
             known.append(name)
     return known
+
+
+def available() -> list[str]:
+    """The built-in platforms whose adapter ships with this version."""
+    from importlib.util import find_spec
+
+    return [name for name, (module, *_) in BUILTIN.items() if find_spec(module) is not None]
 
 
 def length_limit(name: str) -> tuple[int, str]:
@@ -53,10 +60,11 @@ def load_class(name: str) -> type[Platform]:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name and module_name.startswith(exc.name):
-                raise UsageError(
-                    f"the {name} platform is not available in this version of qasession"
+                raise ConfigError(
+                    f"the {name} platform is not available in this version of qasession",
+                    hint=f"available: {', '.join(available())}",
                 ) from None
-            raise QAError(
+            raise ConfigError(
                 f"the {name} platform needs the {package} package",
                 hint=f"pip install '{package}'",
             ) from None
@@ -64,7 +72,7 @@ def load_class(name: str) -> type[Platform]:
         return cls
     points = _entry_points()
     if name not in points:
-        raise UsageError(f"unknown platform {name!r}", hint=f"known: {', '.join(names())}")
+        raise ConfigError(f"unknown platform {name!r}", hint=f"known: {', '.join(names())}")
     loaded: type[Platform] = points[name].load()
     return loaded
 
