@@ -353,11 +353,16 @@ def main() -> None:
             f"{recap['wall'] / baseline['wall']:.1f}x"
         )
         if _has_twarc_csv():
-            twarc = _child(_TWARC_CSV, str(path), str(Path(tmp) / "twarc.csv"))
-            print(
-                f"twarc-csv on the same file: {twarc['wall']:.1f} s ({twarc['rss_mb']:.0f} MB); "
-                f"recap / twarc-csv = {recap['wall'] / twarc['wall']:.2f}x"
-            )
+            try:
+                twarc = _child(_TWARC_CSV, str(path), str(Path(tmp) / "twarc.csv"))
+                print(
+                    f"twarc-csv on the same file: {twarc['wall']:.1f} s "
+                    f"({twarc['rss_mb']:.0f} MB); "
+                    f"recap / twarc-csv = {recap['wall'] / twarc['wall']:.2f}x"
+                )
+            except SystemExit as exc:  # a twarc-csv broken by its own dependencies
+                last = str(exc).strip().splitlines()[-1:] or ["?"]
+                print(f"twarc-csv: installed but failed ({last[0][:120]}); skipped")
         else:
             print("twarc-csv: not installed, skipped (pip install twarc-csv to compare)")
     ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
