@@ -619,10 +619,11 @@ class LiveSession:
         if self.ingestor is None:
             self.start()
         while not self.ended and not should_stop():
-            wait = self.tick()
-            if self.ended or should_stop():
-                break
-            self.clock.sleep(max(wait, 0.05))
+            wait = max(self.tick(), 0.05)
+            # sleep in slices, so a stop request (SIGTERM) is honoured within a second
+            while wait > 0 and not self.ended and not should_stop():
+                self.clock.sleep(min(wait, 1.0))
+                wait -= 1.0
 
 
 class Runner:

@@ -334,14 +334,6 @@ class Store:
             )
         return cur.rowcount > 0
 
-    def authors(self, session_id: str) -> set[str]:
-        return {
-            row[0].lower()
-            for row in self.db.execute(
-                "SELECT DISTINCT author FROM posts WHERE session_id = ?", (session_id,)
-            )
-        }
-
     def count_posts(self, session_id: str) -> int:
         row = self.db.execute(
             "SELECT count(*) FROM posts WHERE session_id = ?", (session_id,)
