@@ -5,8 +5,6 @@ next `qa run` does, if none is running). Skip, pin and block only change state: 
 once.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

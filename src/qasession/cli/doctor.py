@@ -1,7 +1,5 @@
 """`qa doctor`: check credentials and reachability of the platforms the plan uses."""
 
-from __future__ import annotations
-
 import typer
 
 from qasession.cli.common import HomeOpt, JsonOpt, PlanFileOpt, resolve

@@ -1,7 +1,5 @@
 """`qa local ...`: the built-in local platform, to post as anyone and read the timeline."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,7 +21,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(local_app, name="local")
 
 
-def _network(ctx: typer.Context, file: Path | None, home: Path | None) -> LocalNetwork:
+def _network(ctx: typer.Context, file: Path | None, home: Path | None) -> "LocalNetwork":
     from qasession.platforms.local import LocalNetwork
 
     _, home_dir = resolve(ctx, file, home)

@@ -1,7 +1,5 @@
 """`qa outbox`: what is waiting to be sent, and the operator's word on uncertain posts."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

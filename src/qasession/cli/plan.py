@@ -1,7 +1,5 @@
 """`qa init` and `qa plan`: write a plan, then check it, show its timeline and post what is due."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

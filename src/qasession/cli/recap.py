@@ -1,7 +1,5 @@
 """`qa recap`: the recap in the terminal, as files (md, html, json, csv, jsonl), drafts, series."""
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -142,7 +140,7 @@ def recap(
     _write(result, format, output)
 
 
-def _write(result: Recap, format: str | None, output: str | None) -> None:
+def _write(result: "Recap", format: str | None, output: str | None) -> None:
     from qasession import recap_render
 
     if format is None:
@@ -162,7 +160,7 @@ def _write(result: Recap, format: str | None, output: str | None) -> None:
     else:
         import json as json_module
 
-        def render(r: Recap) -> str:
+        def render(r: "Recap") -> str:
             return json_module.dumps(r.to_json(), ensure_ascii=True, indent=2) + "\n"
 
     text = render(result)
@@ -213,7 +211,7 @@ def _plan_session(
     home: Path | None,
     session_id: str | None,
     hashtag: str | None,
-) -> tuple[Plan | None, Session | None]:
+) -> "tuple[Plan | None, Session | None]":
     plan_file, _ = resolve(ctx, file, home)
     if not plan_file.exists():
         if session_id is not None:
@@ -236,7 +234,7 @@ def _plan_session(
     return plan, None
 
 
-def _series(c: Context, format: str | None, output: str | None) -> None:
+def _series(c: "Context", format: str | None, output: str | None) -> None:
     from qasession.errors import UsageError
     from qasession.recap import build_series
 
@@ -255,7 +253,7 @@ def _series(c: Context, format: str | None, output: str | None) -> None:
     show_series(found, stdout_console())
 
 
-def _post_drafts(c: Context, result: Recap, yes: bool) -> None:
+def _post_drafts(c: "Context", result: "Recap", yes: bool) -> None:
     """Show the drafts, ask, then post each exactly once through the outbox (keys
     `<session>:draft:<kind>:<n>`: a second run finds them sent and posts nothing)."""
     from qasession.outbox import Outbox

@@ -1,7 +1,5 @@
 """`qa run`: the live session, in the terminal UI or headless (one JSON event per line)."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated
