@@ -1316,3 +1316,23 @@ __all__ = [
     "export_rows",
     "make_drafts",
 ]
+
+
+def drafts_to_post(store: Store, drafts: list[Draft]) -> tuple[list[Draft], list[Draft]]:
+    """(already posted, still to post): a draft is posted once, whatever runs it again."""
+    done = [d for d in drafts if (item := store.outbox_item(d.key)) and item.state == "sent"]
+    posted = {d.key for d in done}
+    return done, [d for d in drafts if d.key not in posted]
+
+
+def post_drafts(store: Store, platform: Any, session: Session, todo: list[Draft]) -> list[str]:
+    """Post `todo` through the outbox (intent first, keys `<session>:draft:<kind>:<n>`);
+    returns the keys posted. What a rate limit or an error held back stays an intent."""
+    from qasession.outbox import Outbox
+    from qasession.store import OutboxItem
+
+    store.ensure_session(session.id, session.hashtag, session.platform)
+    store.add_intents(session.id, [OutboxItem(key=d.key, kind="draft", text=d.text) for d in todo])
+    outbox = Outbox(store, platform, session.id, platform.clock)
+    outbox.reconcile_all()
+    return [item.key for item in outbox.flush({d.key for d in todo}).sent]

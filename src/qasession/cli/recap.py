@@ -13,7 +13,7 @@ from qasession.cli.common import HomeOpt, JsonOpt, PlanFileOpt, SessionArg, load
 if TYPE_CHECKING:
     from qasession.cli.common import Context
     from qasession.plan import Plan, Session
-    from qasession.recap import Draft, Recap
+    from qasession.recap import Recap
 
 FORMATS = ("md", "html", "json", "csv", "jsonl")
 
@@ -254,13 +254,10 @@ def _series(c: "Context", format: str | None, output: str | None) -> None:
 
 
 def _post_drafts(c: "Context", result: "Recap", yes: bool) -> None:
-    """Show the drafts, ask, then post each exactly once through the outbox (keys
-    `<session>:draft:<kind>:<n>`: a second run finds them sent and posts nothing)."""
-    from qasession.outbox import Outbox
-    from qasession.recap import make_drafts
+    """Show the drafts, ask, then post each exactly once (a second run posts nothing)."""
+    from qasession.recap import drafts_to_post, make_drafts, post_drafts
     from qasession.recap_render import show_drafts
     from qasession.render import stdout_console
-    from qasession.store import OutboxItem
 
     platform = c.platform()
     try:
@@ -268,28 +265,20 @@ def _post_drafts(c: "Context", result: "Recap", yes: bool) -> None:
         if not drafts:
             say("no drafts: nothing to thank for, follow up on or tease")
             return
-        store, sid = c.store, c.session.id
-        done = {
-            d.key for d in drafts if (item := store.outbox_item(d.key)) and item.state == "sent"
-        }
-        todo: list[Draft] = [d for d in drafts if d.key not in done]
+        done, todo = drafts_to_post(c.store, drafts)
         show_drafts(drafts, stdout_console())
-        for key in sorted(done):
-            say(f"{key}: already posted")
+        for draft in done:
+            say(f"{draft.key}: already posted")
         if not todo:
             say("every draft is already posted")
             return
         if not yes and not _confirm(f"Post {len(todo)} draft(s) now?"):
             say("nothing posted (answer y, or add --yes to post without asking)")
             return
-        store.ensure_session(sid, c.session.hashtag, c.session.platform)
-        store.add_intents(sid, [OutboxItem(key=d.key, kind="draft", text=d.text) for d in todo])
-        outbox = Outbox(store, platform, sid, platform.clock)
-        outbox.reconcile_all()
-        flushed = outbox.flush({d.key for d in todo})
-        for item in flushed.sent:
-            say(f"{item.key}: posted ({item.platform_id})")
-        left = [d.key for d in todo if d.key not in {i.key for i in flushed.sent}]
+        posted = post_drafts(c.store, platform, c.session, todo)
+        for key in posted:
+            say(f"{key}: posted")
+        left = [d.key for d in todo if d.key not in posted]
         if left:
             from qasession.errors import PlatformError
 
