@@ -298,7 +298,7 @@ class AnnouncementRunner:
         *,
         grace: timedelta = DEFAULT_GRACE,
         late: bool = False,
-        say: Any = print,
+        say: Any = None,
         clock: Any = None,
     ) -> None:
         from qasession.ingest import Ingestor
@@ -309,7 +309,7 @@ class AnnouncementRunner:
         self.platform = platform
         self.grace = grace
         self.late = late
-        self.say = say
+        self.say = say or (lambda message: None)
         self.clock = clock or platform.clock
         store.ensure_session(session.id, session.hashtag, session.platform)
         self.outbox = Outbox(store, platform, session.id, self.clock, self._event)
