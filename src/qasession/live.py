@@ -307,7 +307,7 @@ class LiveSession:
         if self.crowd is not None:
             self.crowd.replay_until(now)
         self._commands()
-        self._planned(now)
+        next_planned = self._planned(now)
         self._send()
         waits = [self._poll(now)]
         self._refresh(now)
@@ -315,7 +315,7 @@ class LiveSession:
         self._check_end(now)
         if self.post_hold_until is not None:
             waits.append((self.post_hold_until - now).total_seconds())
-        waits.append(self._seconds_to_next_planned(now))
+        waits.append(next_planned)
         if self.crowd is not None:
             upcoming = self.crowd.next_time()
             if upcoming is not None:
@@ -385,7 +385,8 @@ class LiveSession:
 
     # -- planned posts ---------------------------------------------------------------------
 
-    def _planned(self, now: datetime) -> None:
+    def _planned(self, now: datetime) -> float:
+        """Queue the planned posts that are due; returns the seconds until the next one."""
         s = self.session
         entries = timeline_states(s, self.store, now, DEFAULT_GRACE)
         if self.closing_requested:
@@ -401,13 +402,7 @@ class LiveSession:
             intents += intents_for(s, entries, ("closing", "after_party"), late=True)
         if intents:
             self.store.add_intents(s.id, intents)
-
-    def _seconds_to_next_planned(self, now: datetime) -> float:
-        upcoming = [
-            (e.item.at - now).total_seconds()
-            for e in timeline_states(self.session, self.store, now, DEFAULT_GRACE)
-            if e.state == "pending"
-        ]
+        upcoming = [(e.item.at - now).total_seconds() for e in entries if e.state == "pending"]
         return min(upcoming) if upcoming else self.settings.poll_ceiling
 
     def _send(self) -> None:
