@@ -39,10 +39,9 @@ from qasession.platforms.x import (
     XPlatform,
     XSettings,
     estimate_cost,
-    snowflake_time,
-    tweet_to_post,
 )
 from qasession.platforms.x_fake import XFake
+from qasession.platforms.x_wire import snowflake_time, tweet_to_post
 
 CASSETTES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "tweepy"
 API = "https://api.twitter.com"

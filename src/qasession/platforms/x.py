@@ -24,7 +24,9 @@ object holding, per source, `since` (the newest id of the last finished run), `n
 pending token) and `top` (the newest id seen in the running pagination). `more` stays true
 while a token is pending; posts of one page come oldest first. Posts are deduplicated within a
 call, not across calls: the store does that, and a caller that failed to commit must get the
-same posts again from the same cursor.
+same posts again from the same cursor. tweepy hands back the raw response (`return_type` is
+`requests.Response`): bodies with tweets go straight to posts through `x_wire.decode_payload`
+(msgspec, only the fields a post needs), the others through `json`.
 
 Writing: `repost` returns the *source* post's id (X's retweet answer carries no id of its own,
 and X addresses a retweet by its source, e.g. to undo it). X has no idempotency keys, so
@@ -69,13 +71,17 @@ from qasession.errors import (
     ReplyRestricted,
 )
 from qasession.length import has_url
-from qasession.platforms.base import Capabilities, Platform, Post, PostKind, RateBudget, SearchPage
+from qasession.platforms.base import Capabilities, Platform, Post, RateBudget, SearchPage
+from qasession.platforms.x_wire import (
+    Payload,
+    decode_payload,
+    is_retweet,
+)
 
 if TYPE_CHECKING:
     import requests
 
 X_HOST = "https://api.twitter.com"
-TWITTER_EPOCH_MS = 1288834974657
 SENT_FILE = "x-sent.jsonl"
 LOOKUP_BATCH = 100  # X's limit of ids per GET /2/tweets
 RECENT_OWN = 20  # how many of the host's recent posts `find_sent` looks at
@@ -226,92 +232,7 @@ def estimate_cost(
     }
 
 
-# -- mapping X's objects to posts ---------------------------------------------------------------
-
-
-def snowflake_time(post_id: str) -> datetime | None:
-    """When an X id was made (ids carry their millisecond timestamp in the top bits)."""
-    try:
-        millis = (int(post_id) >> 22) + TWITTER_EPOCH_MS
-    except ValueError:
-        return None
-    return datetime.fromtimestamp(millis / 1000, UTC)
-
-
-def _parse_time(value: Any, post_id: str) -> datetime:
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-        except ValueError:
-            pass
-    return snowflake_time(post_id) or datetime.fromtimestamp(0, UTC)
-
-
-def _unescape(text: str) -> str:
-    # X escapes exactly these three in post text; anything else is what the author typed
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def is_retweet(tweet: Mapping[str, Any]) -> bool:
-    refs = tweet.get("referenced_tweets") or []
-    if any(isinstance(r, Mapping) and r.get("type") == "retweeted" for r in refs):
-        return True
-    # responses without referenced_tweets (fields not asked for) still say "RT @user:"
-    return not refs and str(tweet.get("text", "")).startswith("RT @")
-
-
-# a reply that also quotes is a reply; plain retweets are left out of searches anyway
-_REF_KINDS: tuple[tuple[str, PostKind], ...] = (
-    ("replied_to", "reply"),
-    ("quoted", "quote"),
-    ("retweeted", "repost"),
-)
-
-
-def tweet_to_post(tweet: Mapping[str, Any], users: Mapping[str, str] | None = None) -> Post:
-    """One v2 tweet object (with `users`: author id -> username) as a `Post`.
-
-    Missing fields degrade instead of failing: no `created_at` -> the id's timestamp; no
-    author -> "@unknown" (or "@<author id>"); no metrics -> 0.
-    """
-    post_id = str(tweet["id"])
-    author_id = str(tweet.get("author_id") or "")
-    username = (users or {}).get(author_id) if author_id else None
-    author = "@" + (username or author_id or "unknown")
-    kind: PostKind = "post"
-    ref: str | None = None
-    refs = {
-        str(r.get("type")): str(r.get("id"))
-        for r in tweet.get("referenced_tweets") or []
-        if isinstance(r, Mapping)
-    }
-    for ref_type, ref_kind in _REF_KINDS:
-        if ref_type in refs:
-            kind, ref = ref_kind, refs[ref_type]
-            break
-    metrics = tweet.get("public_metrics") or {}
-    url_user = username or "i/web"
-    return Post(
-        id=post_id,
-        author=author,
-        text=_unescape(str(tweet.get("text", ""))),
-        created_at=_parse_time(tweet.get("created_at"), post_id),
-        kind=kind,
-        ref=ref,
-        likes=int(metrics.get("like_count", 0) or 0),
-        reposts=int(metrics.get("retweet_count", 0) or 0),
-        lang=tweet.get("lang") or None,
-        url=f"https://x.com/{url_user}/status/{post_id}",
-    )
-
-
-def _users(payload: Mapping[str, Any]) -> dict[str, str]:
-    includes = payload.get("includes") or {}
-    return {
-        str(u["id"]): str(u["username"])
-        for u in includes.get("users") or []
-        if isinstance(u, Mapping) and "id" in u and "username" in u
-    }
+# -- comparing what was sent with what X shows ---------------------------------------------------
 
 
 def _normalize(text: str) -> str:
@@ -478,7 +399,7 @@ class XPlatform(Platform):
             consumer_secret=creds.api_secret.get_secret_value(),
             access_token=creds.access_token.get_secret_value(),
             access_token_secret=creds.access_token_secret.get_secret_value(),
-            return_type=dict,
+            return_type=requests.Response,  # bodies are decoded by x_wire (posts) or json
             wait_on_rate_limit=False,
         )
         self._base_path = re.sub(r"^https?://[^/]+", "", self.settings.api_base)
@@ -552,21 +473,38 @@ class XPlatform(Platform):
         return max(reset, now + timedelta(seconds=1))
 
     def _call(self, endpoint: str, fn: Callable[[], Any]) -> dict[str, Any]:
-        """Run one tweepy call for `endpoint`, translating its failures into our errors."""
+        """Run one tweepy call for `endpoint`, translating its failures into our errors, and
+        return the JSON body as a dict."""
+        response = self._call_raw(endpoint, fn)
+        try:
+            result = response.json()
+        except ValueError:
+            self.counters.errors += 1
+            raise PlatformError(f"X API answered {endpoint} with no JSON", retryable=True) from None
+        return result if isinstance(result, dict) else {}
+
+    def _call_posts(self, endpoint: str, fn: Callable[[], Any]) -> Payload:
+        """`_call` for endpoints that return tweets, decoded straight into posts."""
+        response = self._call_raw(endpoint, fn)
+        try:
+            return decode_payload(response.content)
+        except ValueError:
+            self.counters.errors += 1
+            raise PlatformError(f"X API answered {endpoint} with no JSON", retryable=True) from None
+
+    def _call_raw(self, endpoint: str, fn: Callable[[], Any]) -> requests.Response:
         self._check_window(endpoint)
         try:
-            result = fn()
+            response: requests.Response = fn()
         except self._tweepy.HTTPException as exc:
             self.counters.errors += 1
             raise self._http_error(endpoint, exc.response) from None
         except self._requests.RequestException as exc:
             self.counters.errors += 1
             raise self._network_error(endpoint, exc) from None
-        return result if isinstance(result, dict) else {}
+        return response
 
     def _network_error(self, endpoint: str, exc: Exception) -> PlatformError:
-        if isinstance(exc, self._requests.JSONDecodeError):
-            return PlatformError(f"X API answered {endpoint} with no JSON", retryable=True)
         what = "timed out" if isinstance(exc, self._requests.Timeout) else "unreachable"
         detail = self._scrub(" ".join(str(exc).split()))[:200]
         return PlatformError(f"X API {what} ({endpoint}): {detail}", retryable=True)
@@ -701,40 +639,32 @@ class XPlatform(Platform):
         }
         if name == "q":
             query = f"{tag} -is:retweet -from:{host}"
-            payload = self._call(
+            payload = self._call_posts(
                 SEARCH,
                 lambda: self._client.search_recent_tweets(query, next_token=source.next, **common),
             )
         else:
-            payload = self._call(
+            payload = self._call_posts(
                 MENTIONS,
                 lambda: self._client.get_users_mentions(
                     host_id, pagination_token=source.next, **common
                 ),
             )
         self.counters.search_requests += 1
-        tweets = [t for t in payload.get("data") or [] if isinstance(t, Mapping) and "id" in t]
-        self.counters.posts_read += len(tweets)
-        meta = payload.get("meta") or {}
-        newest = _newest(
-            source.top, _str_or_none(meta.get("newest_id")), *(str(t["id"]) for t in tweets)
-        )
-        token = _str_or_none(meta.get("next_token"))
-        if token and tweets:
+        self.counters.posts_read += len(payload.posts)
+        newest = _newest(source.top, payload.newest_id, *(p.id for p in payload.posts))
+        token = payload.next_token
+        if token and payload.posts:
             source.next, source.top = token, newest
         else:
             source.since = _newest(source.since, newest)
             source.next = source.top = None
-        users = _users(payload)
-        posts = []
-        for tweet in tweets:
-            if is_retweet(tweet):
-                continue
-            post = tweet_to_post(tweet, users)
-            if post.author.lower() == "@" + host.lower():
-                continue
-            posts.append(post)
-        return posts
+        own = "@" + host.lower()
+        return [
+            post
+            for post in payload.posts
+            if post.id not in payload.retweets and post.author.lower() != own
+        ]
 
     def rate_budget(self) -> RateBudget | None:
         """The tightest current window of the search endpoints (mentions included when on)."""
@@ -752,11 +682,9 @@ class XPlatform(Platform):
         found: list[Post] = []
         for start in range(0, len(wanted), LOOKUP_BATCH):
             batch = wanted[start : start + LOOKUP_BATCH]
-            payload = self._call(LOOKUP, functools.partial(self._get_tweets, batch))
-            tweets = [t for t in payload.get("data") or [] if isinstance(t, Mapping)]
-            self.counters.posts_read += len(tweets)
-            users = _users(payload)
-            found.extend(tweet_to_post(t, users) for t in tweets)
+            payload = self._call_posts(LOOKUP, functools.partial(self._get_tweets, batch))
+            self.counters.posts_read += len(payload.posts)
+            found.extend(payload.posts)
         return found
 
     def _get_tweets(self, ids: list[str]) -> Any:
