@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import gc
 import random
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from qasession import triage
 from qasession.platforms.base import Post
 from qasession.triage import (
     Classification,
@@ -24,6 +28,7 @@ from qasession.triage import (
     rank,
     redact,
     score,
+    text_facts,
     troll_signals,
 )
 
@@ -148,6 +153,30 @@ def test_private_data_is_found(text: str, expected: list[tuple[str, str]]) -> No
     assert kinds(text) == expected
 
 
+NUMBERISH = st.text(alphabet="0123456789 +()-./\u00a0FRGBDEXabc:$€%\n", max_size=60)
+
+
+@settings(max_examples=500, deadline=None)
+@given(NUMBERISH)
+def test_the_seven_digit_precheck_never_hides_a_number(text: str) -> None:
+    patterns = compile_patterns([r"ACME-\d{6}"])
+    found = find_sensitive(text, patterns)
+    always = re.compile("")  # the scan without its pre-check
+    saved = triage._SEVEN_DIGITS
+    triage._SEVEN_DIGITS = always
+    try:
+        assert find_sensitive(text, patterns) == found
+    finally:
+        triage._SEVEN_DIGITS = saved
+
+
+def test_the_precheck_is_linear_on_long_texts() -> None:
+    text = "x " * 50_000 + "12 34 56"  # six digits after 100,000 characters
+    began = time.perf_counter()
+    assert find_sensitive(text) == []
+    assert time.perf_counter() - began < 0.5
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -268,6 +297,27 @@ def test_clear_duplicates_merge_and_different_questions_do_not() -> None:
     assert len(index) == 7
     assert index.canonical_of("4") == "1"
     assert "4" in index and "5" in index and "nope" not in index
+
+
+def test_numbers_and_negations_partition_the_index() -> None:
+    index = DuplicateIndex()
+    assert index.add("1", "Is version 2 of the app out yet?") is None
+    assert index.add("2", "Is version 3 of the app out yet?") is None
+    assert index.add("3", "is version 2 of the app out yet??") == "1"
+    assert index.add("4", "Is version 3 of the ap out yet") == "2"
+    assert index.add("5", "Is version 2 of the app not out yet?") is None
+    assert index.add("6", "Is version 2 of the app not out yet #AskAcme") == "5"
+    assert len(index) == 3
+
+
+def test_words_from_text_facts_give_the_same_groups() -> None:
+    texts = generated_questions(2_000, seed=5)
+    texts += [t.upper() + "??" for t in texts[::7]] + [t.replace(" my ", " ") for t in texts[::5]]
+    plain, fed = DuplicateIndex(), DuplicateIndex()
+    for i, text in enumerate(texts):
+        words = text_facts(text).words
+        assert fed.add(str(i), text, words=words) == plain.add(str(i), text)
+    assert len(plain) == len(fed) < len(texts)
 
 
 def test_empty_and_repeated_ids() -> None:
@@ -501,6 +551,21 @@ def test_classify_flags() -> None:
     assert c.reason == "troll: shouting, flood"
     c = classify(post("Great session! #AskAcme"), host=None, start=START)
     assert (c.is_question, c.flags, c.findings, c.ignore) == (False, frozenset(), [], False)
+
+
+def test_text_facts_are_the_text_half_of_classify() -> None:
+    text = "WHY IS MY CARD 4111 1111 1111 1111 REFUSED, WHAT THE HELL #AskAcme"
+    facts = text_facts(text)
+    assert facts.is_question and facts.flags == {"sensitive", "troll"}
+    assert facts.signals == ("shouting",)
+    assert [f.kind for f in facts.findings] == ["card"]
+    assert "#AskAcme" not in facts.cleaned and "card" in facts.words
+    c = classify(post(text), host=None, start=START, author_recent_count=9, facts=facts)
+    assert c.signals == ("shouting", "flood") and c.flags == {"sensitive", "troll"}
+    assert facts.signals == ("shouting",)  # the kept facts are not changed by one post
+    chatter = text_facts("Great session, thanks! #AskAcme")
+    assert not chatter.is_question and chatter.words == () and chatter.flags == frozenset()
+    assert chatter.post_flags(flood=True, ahead=True) == {"troll", "ahead"}
 
 
 def test_classify_quotes_and_replies_are_triaged_like_posts() -> None:

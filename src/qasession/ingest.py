@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from qasession.plan import Session
 
 FLOOD_WINDOW = timedelta(minutes=1)  # flood_limit counts posts per author per minute
+FACTS_KEPT = 4096  # texts whose triage facts are kept for the next post with the same text
+QUIET_AUTHORS = 10_000  # flood counters kept before those of authors quiet for a minute go
 
 
 def warm_up() -> None:
@@ -36,12 +38,6 @@ def warm_up() -> None:
     triage.DuplicateIndex().add("0", sample.text)
 
 
-def same_handle(a: str | None, b: str | None) -> bool:
-    if not a or not b:
-        return False
-    return a.lstrip("@").lower() == b.lstrip("@").lower()
-
-
 class Ingestor:
     """Triage state of one session (duplicate index, flood counters, authors seen), rebuilt
     from the store when a process starts, so a restart triages exactly as before."""
@@ -50,6 +46,7 @@ class Ingestor:
         self.session = session
         self.store = store
         self.host = host or session.account
+        self.host_key = (self.host or "").lstrip("@").lower() or None
         self.patterns = triage.compile_patterns(session.sensitive_patterns)
         self.blocked_words = frozenset(w.lower() for w in session.moderation.blocked_words)
         self.flood_limit = session.moderation.flood_limit
@@ -57,6 +54,10 @@ class Ingestor:
         self.recent: dict[str, deque[datetime]] = defaultdict(deque)
         self.askers: set[str] = set()
         self.moderated: set[str] = set()
+        # Copied questions and floods repeat texts word for word: their text facts are kept
+        # (at most FACTS_KEPT texts, forgotten all at once when full) and not computed again.
+        self.facts: dict[str, triage.TextFacts] = {}
+        self._forget_at = QUIET_AUTHORS
         self.reload()
 
     def reload(self) -> None:
@@ -90,41 +91,61 @@ class Ingestor:
             times.popleft()
         return len(times)
 
+    def _forget_quiet_authors(self) -> None:
+        """Drop the flood counters of authors who posted nothing in the last FLOOD_WINDOW (of
+        post time): a session with hundreds of thousands of authors keeps only the active
+        ones. Checked after a page once there are more than QUIET_AUTHORS, then again each
+        time their number doubles."""
+        newest = max((times[-1] for times in self.recent.values() if times), default=None)
+        if newest is None:
+            self.recent.clear()
+        else:
+            horizon = newest - FLOOD_WINDOW
+            active = {a: t for a, t in self.recent.items() if t and t[-1] >= horizon}
+            self.recent = defaultdict(deque, active)
+        self._forget_at = max(QUIET_AUTHORS, 2 * len(self.recent))
+
+    def text_facts(self, text: str) -> triage.TextFacts:
+        facts = self.facts.get(text)
+        if facts is None:
+            facts = triage.text_facts(
+                text, extra_patterns=self.patterns, blocked_words=self.blocked_words
+            )
+            if len(self.facts) >= FACTS_KEPT:
+                self.facts.clear()
+            self.facts[text] = facts
+        return facts
+
     def triage(self, post: Post) -> PostRecord:
-        """Classify one post (updates the in-memory indexes)."""
+        """Classify one post (updates the in-memory indexes); `triage.classify` says the same
+        of a single post."""
         author = post.author.lower()
-        if same_handle(post.author, self.host):
+        if author.lstrip("@") == self.host_key:
             return PostRecord(post, "own")
         if post.kind == "repost":
             return PostRecord(post, "repost")
-        result = triage.classify(
-            post,
-            host=self.host,
-            start=self.session.start,
-            extra_patterns=self.patterns,
-            blocked_words=self.blocked_words,
-            author_recent_count=self._recent_count(author, post.created_at),
-            flood_limit=self.flood_limit,
+        facts = self.text_facts(post.text)
+        flags = facts.post_flags(
+            flood=self._recent_count(author, post.created_at) >= self.flood_limit,
+            ahead=post.created_at < self.session.start,
         )
-        if result.ignore:
-            return PostRecord(post, result.reason or "chatter")
-        if not result.is_question:
-            return PostRecord(post, "chatter", flags=result.flags)
+        if not facts.is_question:
+            return PostRecord(post, "chatter", flags=flags)
         first_time = author not in self.askers
         self.askers.add(author)
         if author in self.moderated:
-            return PostRecord(post, "hidden", True, result.flags, first_time=first_time)
-        canonical = self.duplicates.add(post.id, post.text)
+            return PostRecord(post, "hidden", True, flags, first_time=first_time)
+        canonical = self.duplicates.add(post.id, post.text, words=facts.words)
         if canonical is not None and canonical != post.id:
             return PostRecord(
                 post,
                 "merged",
                 True,
-                result.flags | {"duplicate"},
+                flags | {"duplicate"},
                 duplicate_of=canonical,
                 first_time=first_time,
             )
-        return PostRecord(post, "queued", True, result.flags, first_time=first_time)
+        return PostRecord(post, "queued", True, flags, first_time=first_time)
 
     def ingest(self, page: SearchPage, seen_at: datetime) -> list[PostRecord]:
         """Store a page's posts (new ones only) and its cursor in one transaction."""
@@ -141,6 +162,8 @@ class Ingestor:
             if record.status == "repost" and post.ref:
                 engagement.add(post.ref)
             records.append(record)
+        if len(self.recent) > self._forget_at:
+            self._forget_quiet_authors()
         crash_point("before-save")
         self.store.save_page(
             self.session.id,

@@ -23,6 +23,7 @@ __all__ = [
     "DuplicateIndex",
     "Finding",
     "QuestionFeatures",
+    "TextFacts",
     "Weights",
     "classify",
     "compile_patterns",
@@ -32,6 +33,7 @@ __all__ = [
     "rank",
     "redact",
     "score",
+    "text_facts",
     "troll_signals",
 ]
 
@@ -243,6 +245,9 @@ _NUMBERS = re.compile(
     r"|(?<=[+(\d])(?P<num>[\d \u00a0().\-/]*\d\)?)"
     r")"
 )
+# Phone, card and IBAN numbers all have seven digits at least. Anchored (`match`), this test
+# is linear: the possessive \D*+ never gives back what it took.
+_SEVEN_DIGITS = re.compile(r"(?:\D*+\d){7}")
 _CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 _DATE = re.compile(
     r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2}))(?!\d)"
@@ -394,7 +399,8 @@ def find_sensitive(
     if "@" in text and _EMAIL_HINT.search(text):
         found.extend(Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text))
     phone_budget = _MAX_PHONE_CANDIDATES
-    for match in _NUMBERS.finditer(text):
+    numbers = _NUMBERS.finditer(text) if _SEVEN_DIGITS.match(text) else ()
+    for match in numbers:
         start, end = match.span()
         if match.lastgroup == "iban":
             if start and text[start - 1].isalnum():
@@ -563,13 +569,8 @@ def _is_shouting(cleaned: str) -> bool:
     return upper + lower >= 12 and upper >= 0.75 * (upper + lower)
 
 
-def _troll_signals(
-    text: str,
-    cleaned: str,
-    author_recent_count: int,
-    blocked_words: Collection[str],
-    flood_limit: int,
-) -> list[str]:
+def _troll_signals(text: str, cleaned: str, blocked_words: Collection[str]) -> list[str]:
+    """The signals `text` itself gives (everything but "flood", which depends on its author)."""
     signals: list[str] = []
     lowered = cleaned.lower()
     words, variants = _tokens(lowered)
@@ -588,8 +589,6 @@ def _troll_signals(
         signals.append("profanity")
     if _is_shouting(cleaned):
         signals.append("shouting")
-    if author_recent_count >= flood_limit:
-        signals.append("flood")
     return signals
 
 
@@ -614,9 +613,10 @@ def troll_signals(
     """Why `text` may come from a troll: "blocked_word" (the plan's list; pass a frozenset to
     reuse its index), "profanity", "shouting" (mostly capitals over 12+ letters), "flood"
     (the author posted `flood_limit` or more times in the caller's window)."""
-    return _troll_signals(
-        text, _strip_entities(text), author_recent_count, blocked_words, flood_limit
-    )
+    signals = _troll_signals(text, _strip_entities(text), blocked_words)
+    if author_recent_count >= flood_limit:
+        signals.append("flood")
+    return signals
 
 
 # --------------------------------------------------------------------------------------------
@@ -645,8 +645,9 @@ _WORDS = re.compile(r"[^\W_]+")
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 
 
-def _question_tokens(text: str) -> list[str]:
-    cleaned = _strip_entities(text).lower().replace("n't", " not")
+def _question_tokens(cleaned: str) -> list[str]:
+    """The compared words of a text already through `_strip_entities`."""
+    cleaned = cleaned.lower().replace("n't", " not")
     if not cleaned.isascii():
         cleaned = _COMBINING.sub("", unicodedata.normalize("NFKD", cleaned))
     return [w for w in _WORDS.findall(cleaned) if w not in _FILLERS]
@@ -655,18 +656,20 @@ def _question_tokens(text: str) -> list[str]:
 def normalize_question(text: str) -> str:
     """`text` as DuplicateIndex compares it: lower case, no accents, punctuation, links,
     mentions, hashtags, emoji or filler words."""
-    return " ".join(_question_tokens(text))
+    return " ".join(_question_tokens(_strip_entities(text)))
 
 
 class DuplicateIndex:
     """Finds near-identical questions without comparing each with all others.
 
     An exact dictionary catches questions equal after `normalize_question`. Otherwise the
-    candidates are the canonical questions that share one of the new question's
-    `query_words` rarest words (an inverted index over each question's `index_words` rarest
-    words, each posting read at most `posting_cap` deep, most recent first), compared with
-    rapidfuzz (token-sorted ratio >= `threshold`) and the number/negation guards. The cost of
-    add() is bounded by these caps, not by the number of questions."""
+    candidates are the canonical questions with the same guard (the same numbers and
+    negations: "version 2" never merges with "version 3", so those are not even compared)
+    that share one of the new question's `query_words` rarest words (an inverted index, per
+    guard, over each question's `index_words` rarest words, each posting read at most
+    `posting_cap` deep, most recent first); the most similar candidate is merged into when its
+    rapidfuzz ratio of token-sorted texts is >= `threshold`. The cost of add() is bounded by
+    these caps, not by the number of questions."""
 
     def __init__(
         self,
@@ -683,8 +686,7 @@ class DuplicateIndex:
         self._exact: dict[str, int] = {}
         self._ids: list[str] = []
         self._sorted: list[str] = []  # token-sorted normalised text, what is compared
-        self._guards: list[_Guard] = []
-        self._postings: dict[str, list[int]] = {}
+        self._postings: dict[_Guard, dict[str, list[int]]] = {}
         self._df: dict[str, int] = {}
         self._position: dict[str, int] = {}
         self._duplicates: dict[str, str] = {}
@@ -700,46 +702,60 @@ class DuplicateIndex:
         """The canonical question `qid` was merged into, or None."""
         return self._duplicates.get(qid)
 
-    def add(self, qid: str, text: str) -> str | None:
+    def add(self, qid: str, text: str, *, words: Sequence[str] | None = None) -> str | None:
         """The id of the canonical question `text` duplicates (then `qid` is not indexed), or
         None after indexing `qid` as a new canonical question. An empty question (only tags,
-        links or emoji) is neither indexed nor merged; adding an id again changes nothing."""
+        links or emoji) is neither indexed nor merged; adding an id again changes nothing.
+        `words` are `text_facts(text).words` when the caller has them already."""
         if qid in self._position:
             return None
         if qid in self._duplicates:
             return self._duplicates[qid]
-        tokens = _question_tokens(text)
+        tokens = _question_tokens(_strip_entities(text)) if words is None else words
         if not tokens:
             return None
         key = " ".join(tokens)
+        hit = self._exact.get(key)
+        if hit is not None:
+            return self._merge(qid, hit)
         df = self._df
         # Rarest first; longer words break ties, as they say more.
-        content = sorted(
-            {t for t in tokens if t not in _STOPWORDS}, key=lambda t: (df.get(t, 0), -len(t), t)
-        )
+        content = [
+            t for _, _, t in sorted((df.get(t, 0), -len(t), t) for t in set(tokens) - _STOPWORDS)
+        ]
         sorted_key = " ".join(sorted(tokens))
         guard = _guard(tokens)
-        hit = self._exact.get(key)
-        if hit is None and content:
-            hit = self._similar(sorted_key, guard, content)
-        if hit is not None:
-            canonical = self._ids[hit]
-            self._duplicates[qid] = canonical
-            return canonical
+        postings = self._postings.get(guard)
+        if postings is None:
+            postings = self._postings[guard] = {}
+        elif content:
+            hit = self._similar(sorted_key, postings, content)
+            if hit is not None:
+                return self._merge(qid, hit)
         position = len(self._ids)
         self._ids.append(qid)
         self._sorted.append(sorted_key)
-        self._guards.append(guard)
         self._position[qid] = position
         self._exact[key] = position
         for word in content:
             df[word] = df.get(word, 0) + 1
         for word in content[: self.index_words]:
-            self._postings.setdefault(word, []).append(position)
+            posting = postings.get(word)
+            if posting is None:
+                postings[word] = [position]
+            else:
+                posting.append(position)
         return None
 
-    def _similar(self, sorted_key: str, guard: _Guard, content: list[str]) -> int | None:
-        postings, cap = self._postings, self.posting_cap
+    def _merge(self, qid: str, position: int) -> str:
+        canonical = self._ids[position]
+        self._duplicates[qid] = canonical
+        return canonical
+
+    def _similar(
+        self, sorted_key: str, postings: dict[str, list[int]], content: list[str]
+    ) -> int | None:
+        cap = self.posting_cap
         # The rarest words that index something; a typo makes a word new, not a miss.
         lists: list[list[int]] = []
         for word in content:
@@ -751,31 +767,30 @@ class DuplicateIndex:
         if not lists:
             return None
         positions = list(dict.fromkeys(chain.from_iterable(lists))) if len(lists) > 1 else lists[0]
-        texts, guards = self._sorted, self._guards
+        texts = self._sorted
         # One call into rapidfuzz scores all candidates in C (the ratio of token-sorted
-        # texts is token_sort_ratio); the best few are checked against the guards.
-        for _, _, i in process.extract(
+        # texts is token_sort_ratio); every candidate already has the same guard.
+        best = process.extractOne(
             sorted_key,
             [texts[p] for p in positions],
             scorer=fuzz.ratio,
             score_cutoff=self.threshold,
-            limit=4,
-        ):
-            if guards[positions[i]] == guard:
-                return positions[i]
-        return None
+        )
+        return None if best is None else positions[best[2]]
 
 
 _Guard = tuple[frozenset[str], frozenset[str]]
 _NO_GUARD: _Guard = (frozenset(), frozenset())
 
 
-def _guard(tokens: list[str]) -> _Guard:
+def _guard(tokens: Sequence[str]) -> _Guard:
     """Different numbers ("version 2" / "version 3") or a negation make a different
     question however similar the letters are."""
-    numbers = frozenset(t for t in tokens if t.isdigit())
-    negations = frozenset(t for t in tokens if t in _NEGATIONS)
-    return (numbers, negations) if numbers or negations else _NO_GUARD
+    numbers = list(filter(str.isdigit, tokens))
+    negations = _NEGATIONS.intersection(tokens)
+    if not numbers and not negations:
+        return _NO_GUARD
+    return frozenset(numbers), negations
 
 
 # --------------------------------------------------------------------------------------------
@@ -924,7 +939,7 @@ def rank(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Classification:
     """What triage makes of one incoming post. `flags` ⊆ {sensitive, troll, ahead};
     `duplicate` is the caller's, from DuplicateIndex. `reason` says why a post is ignored
@@ -945,6 +960,54 @@ def _handle_key(handle: str) -> str:
 _NO_FLAGS: frozenset[str] = frozenset()
 
 
+class TextFacts(NamedTuple):
+    """What triage reads from a post's text alone, the same for every post with that text
+    (so a caller may keep them for texts that come again: copied questions, floods)."""
+
+    cleaned: str  # without links, mentions and tags
+    is_question: bool
+    findings: tuple[Finding, ...]
+    signals: tuple[str, ...]  # troll signals of the text: blocked_word, profanity, shouting
+    words: tuple[str, ...]  # what DuplicateIndex compares (questions only; else empty)
+    flags: frozenset[str]  # "sensitive" and "troll" as far as the text says
+
+    def post_flags(self, *, flood: bool, ahead: bool) -> frozenset[str]:
+        """The flags of a post with this text: plus "troll" when its author floods, plus
+        "ahead" when it came before the start."""
+        if not flood and not ahead:
+            return self.flags
+        extra = {"troll"} if flood else set()
+        if ahead:
+            extra.add("ahead")
+        return self.flags | extra
+
+
+def text_facts(
+    text: str,
+    *,
+    extra_patterns: Sequence[re.Pattern[str]] = (),
+    blocked_words: Collection[str] = frozenset(),
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
+) -> TextFacts:
+    """The text half of `classify`."""
+    cleaned = _strip_entities(text)
+    asks = _is_question_clean(cleaned)
+    findings = tuple(find_sensitive(text, extra_patterns, regions=phone_regions))
+    signals = tuple(_troll_signals(text, cleaned, blocked_words))
+    if findings or signals:
+        flags = frozenset(("sensitive",) * bool(findings) + ("troll",) * bool(signals))
+    else:
+        flags = _NO_FLAGS
+    return TextFacts(
+        cleaned,
+        asks,
+        findings,
+        signals,
+        tuple(_question_tokens(cleaned)) if asks else (),
+        flags,
+    )
+
+
 def classify(
     post: Post,
     *,
@@ -955,30 +1018,29 @@ def classify(
     author_recent_count: int = 0,
     flood_limit: int = 5,
     phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
+    facts: TextFacts | None = None,
 ) -> Classification:
     """Triage of one post: whether it asks, its flags and private-data findings, and whether
     the loop should ignore it (the host's own posts; plain reposts, which the caller counts
-    as engagement)."""
+    as engagement). `facts` are `text_facts(post.text, ...)` when the caller has them."""
     if host is not None and _handle_key(post.author) == _handle_key(host):
         return Classification(False, _NO_FLAGS, [], True, "host")
     if post.kind == "repost":
         return Classification(False, _NO_FLAGS, [], True, "repost")
-    text = post.text
-    cleaned = _strip_entities(text)
-    findings = find_sensitive(text, extra_patterns, regions=phone_regions)
-    signals = _troll_signals(text, cleaned, author_recent_count, blocked_words, flood_limit)
-    flags = []
-    if findings:
-        flags.append("sensitive")
-    if signals:
-        flags.append("troll")
-    if post.created_at < start:
-        flags.append("ahead")
+    if facts is None:
+        facts = text_facts(
+            post.text,
+            extra_patterns=extra_patterns,
+            blocked_words=blocked_words,
+            phone_regions=phone_regions,
+        )
+    flood = author_recent_count >= flood_limit
+    signals = (*facts.signals, "flood") if flood else facts.signals
     return Classification(
-        is_question=_is_question_clean(cleaned),
-        flags=frozenset(flags) if flags else _NO_FLAGS,
-        findings=findings,
-        ignore=False,
-        reason=f"troll: {', '.join(signals)}" if signals else None,
-        signals=tuple(signals),
+        facts.is_question,
+        facts.post_flags(flood=flood, ahead=post.created_at < start),
+        list(facts.findings),
+        False,
+        f"troll: {', '.join(signals)}" if signals else None,
+        signals,
     )

@@ -28,7 +28,9 @@ OUTBOX_STATES = ("intent", "sending", "sent", "failed", "uncertain", "cancelled"
 
 def to_iso(moment: datetime) -> str:
     """A sortable UTC ISO-8601 text for `moment` (always the same width)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def from_iso(text: str) -> datetime:
@@ -223,28 +225,30 @@ class Store:
         are. Returns how many posts were new.
         """
         seen = to_iso(seen_at)
-        rows = [
-            (
-                session_id,
-                r.post.id,
-                r.post.author,
-                r.post.text,
-                to_iso(r.post.created_at),
-                r.post.kind,
-                r.post.ref,
-                r.post.likes,
-                r.post.reposts,
-                r.post.lang,
-                r.post.url,
-                seen,
-                int(r.is_question),
-                r.status,
-                ",".join(sorted(r.flags)),
-                r.duplicate_of,
-                int(r.first_time),
+        rows = []
+        for r in records:
+            post = r.post
+            rows.append(
+                (
+                    session_id,
+                    post.id,
+                    post.author,
+                    post.text,
+                    to_iso(post.created_at),
+                    post.kind,
+                    post.ref,
+                    post.likes,
+                    post.reposts,
+                    post.lang,
+                    post.url,
+                    seen,
+                    r.is_question,
+                    r.status,
+                    ",".join(sorted(r.flags)) if r.flags else "",
+                    r.duplicate_of,
+                    r.first_time,
+                )
             )
-            for r in records
-        ]
         with self.transaction() as db:
             before = db.total_changes
             db.executemany(
