@@ -96,3 +96,17 @@ def test_flood_counters_of_quiet_authors_are_dropped(
     assert "@p0a0" not in ingestor.recent  # quiet for more than a minute
     regular = [r for r in ingestor.store.posts("s1") if r["author"] == "@regular"]
     assert regular and "troll" in regular[-1]["flags"]  # still seen flooding
+
+
+def test_dropping_quiet_authors_looks_at_their_latest_post(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # X pages come newest first: an author's last counted post may be their oldest one
+    monkeypatch.setattr(ingest, "QUIET_AUTHORS", 3)
+    ingestor = Ingestor(session, Store.open(tmp_path), None)
+    ingestor.ingest(SearchPage([make(1, "@a", "one", minutes=119 / 60)], "1"), START)
+    others = [make(10 + i, f"@o{i}", f"hello {i}", minutes=1.5) for i in range(3)]
+    ingestor.ingest(SearchPage([make(2, "@a", "two", minutes=1 / 60), *others], "2"), START)
+    assert "@a" in ingestor.recent
+    (third,) = ingestor.ingest(SearchPage([make(3, "@a", "three", minutes=125 / 60)], "3"), START)
+    assert "troll" in third.flags  # the third post of @a within a minute (flood_limit 3)

@@ -147,6 +147,11 @@ def kinds(text: str, **kwargs: object) -> list[tuple[str, str]]:
         ),
         ("iban DE89370400440532013000.", [("iban", "DE89370400440532013000")]),
         ("GB82 WEST 1234 5698 7654 32", [("iban", "GB82 WEST 1234 5698 7654 32")]),
+        # letters for an account number: only the check digits are digits
+        (
+            "my IBAN is QA69DOHBABCDEFGHIJKLMNOPQRSTU ok?",
+            [("iban", "QA69DOHBABCDEFGHIJKLMNOPQRSTU")],
+        ),
     ],
 )
 def test_private_data_is_found(text: str, expected: list[tuple[str, str]]) -> None:

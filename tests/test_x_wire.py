@@ -24,11 +24,17 @@ TIMES = st.sampled_from(
         "2026-12-03T17:00:00Z",
         "2026-12-03T18:30:15.250+01:30",
         "2026-10-25T00:59:59.999-05:00",
+        "2024-01-01T00:00:00z",
+        "2026-12-03T17:00:00.1234567Z",
+        "2026-12-03T23:59:59.9999996Z",
+        "2026-12-03 17:00:00",
         "not a date",
         "",
     ]
 )
-METRIC = st.one_of(st.integers(min_value=0, max_value=10**9), st.none(), st.just(2.0))
+METRIC = st.one_of(
+    st.integers(min_value=0, max_value=10**9), st.none(), st.just(2.0), st.just("abc")
+)
 TEXT = st.one_of(
     st.text(max_size=80),
     st.sampled_from(["RT @bob: hello", "a &lt;b&gt; &amp; c?", "Why? #AskAcme", "&amp;lt;"]),
@@ -132,6 +138,13 @@ def test_odd_values_take_the_tolerant_path() -> None:
     assert post.id == "1865000000000000005"
     assert post.created_at == snowflake_time(post.id)
     assert post.author == "@unknown"
+
+
+def test_invalid_utf8_is_replaced_not_fatal() -> None:
+    (post,) = decode_payload(
+        b'{"id": "9", "text": "caf\xe9?", "public_metrics": {"like_count": "x"}}'
+    ).posts
+    assert post.text == "caf\ufffd?" and post.likes == 0
 
 
 def test_invalid_json_raises_a_value_error() -> None:

@@ -46,7 +46,7 @@ class Ingestor:
         self.session = session
         self.store = store
         self.host = host or session.account
-        self.host_key = (self.host or "").lstrip("@").lower() or None
+        self.host_key = (self.host or "").lstrip("@").casefold() or None
         self.patterns = triage.compile_patterns(session.sensitive_patterns)
         self.blocked_words = frozenset(w.lower() for w in session.moderation.blocked_words)
         self.flood_limit = session.moderation.flood_limit
@@ -96,12 +96,14 @@ class Ingestor:
         post time): a session with hundreds of thousands of authors keeps only the active
         ones. Checked after a page once there are more than QUIET_AUTHORS, then again each
         time their number doubles."""
-        newest = max((times[-1] for times in self.recent.values() if times), default=None)
-        if newest is None:
+        # Posts come out of order (X pages newest first): an author's latest post is the
+        # latest of their times, not the last one counted.
+        latest = {author: max(times) for author, times in self.recent.items() if times}
+        if not latest:
             self.recent.clear()
         else:
-            horizon = newest - FLOOD_WINDOW
-            active = {a: t for a, t in self.recent.items() if t and t[-1] >= horizon}
+            horizon = max(latest.values()) - FLOOD_WINDOW
+            active = {a: self.recent[a] for a, moment in latest.items() if moment >= horizon}
             self.recent = defaultdict(deque, active)
         self._forget_at = max(QUIET_AUTHORS, 2 * len(self.recent))
 
@@ -120,7 +122,7 @@ class Ingestor:
         """Classify one post (updates the in-memory indexes); `triage.classify` says the same
         of a single post."""
         author = post.author.lower()
-        if author.lstrip("@") == self.host_key:
+        if post.author.lstrip("@").casefold() == self.host_key:
             return PostRecord(post, "own")
         if post.kind == "repost":
             return PostRecord(post, "repost")

@@ -245,9 +245,12 @@ _NUMBERS = re.compile(
     r"|(?<=[+(\d])(?P<num>[\d \u00a0().\-/]*\d\)?)"
     r")"
 )
-# Phone, card and IBAN numbers all have seven digits at least. Anchored (`match`), this test
-# is linear: the possessive \D*+ never gives back what it took.
+# Phone and card numbers have seven digits at least, and so do most IBANs; an IBAN whose
+# account part is letters (Qatar, Kuwait...) starts with two capitals and two digits. Most
+# posts have neither and skip the number scan. Anchored (`match`), the digit test is linear:
+# the possessive \D*+ never gives back what it took.
 _SEVEN_DIGITS = re.compile(r"(?:\D*+\d){7}")
+_IBAN_START = re.compile(r"[A-Z]{2}\d\d")
 _CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 _DATE = re.compile(
     r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2}))(?!\d)"
@@ -399,7 +402,8 @@ def find_sensitive(
     if "@" in text and _EMAIL_HINT.search(text):
         found.extend(Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text))
     phone_budget = _MAX_PHONE_CANDIDATES
-    numbers = _NUMBERS.finditer(text) if _SEVEN_DIGITS.match(text) else ()
+    worth_scanning = _SEVEN_DIGITS.match(text) or _IBAN_START.search(text)
+    numbers = _NUMBERS.finditer(text) if worth_scanning else ()
     for match in numbers:
         start, end = match.span()
         if match.lastgroup == "iban":
@@ -939,7 +943,7 @@ def rank(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Classification:
     """What triage makes of one incoming post. `flags` ⊆ {sensitive, troll, ahead};
     `duplicate` is the caller's, from DuplicateIndex. `reason` says why a post is ignored

@@ -6,11 +6,11 @@
 `decode_payload` goes from a response body (search, mentions, lookup) or a line of a twarc2
 archive straight to posts. msgspec decodes only the fields a post needs into typed structs and
 skips the rest in C, about six times faster than `json.loads` on X's tweets, which carry
-entities, author objects and metrics the tool never reads; the live loop's ingest is dominated
-by per-post costs, so this is where a busy session's time goes. Anything the structs do not
-expect (an id that is a number, a metric of another type, a date that is not RFC 3339) sends
-the whole body down the tolerant path, `json.loads` + `tweet_to_post`, so the fast path never
-changes what comes out; invalid JSON raises `json.JSONDecodeError` as before.
+entities, author objects and metrics the tool never reads. Anything the structs do not expect
+(an id that is a number, a metric of another type) sends the whole body down the tolerant
+path, `json.loads` + `tweet_to_post`, and both paths share the mapping (dates included), so
+the fast path never changes what comes out. Invalid UTF-8 is replaced, as `requests` does;
+invalid JSON raises `json.JSONDecodeError` (a `ValueError`).
 """
 
 from __future__ import annotations
@@ -117,10 +117,17 @@ def tweet_to_post(tweet: Mapping[str, Any], users: Mapping[str, str] | None = No
             for r in tweet.get("referenced_tweets") or []
             if isinstance(r, Mapping)
         ),
-        int(metrics.get("like_count", 0) or 0),
-        int(metrics.get("retweet_count", 0) or 0),
+        _count(metrics.get("like_count")),
+        _count(metrics.get("retweet_count")),
         tweet.get("lang") or None,
     )
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0  # a metric we cannot read is no reason to lose the post
 
 
 def users_of(payload: Mapping[str, Any]) -> dict[str, str]:
@@ -165,7 +172,7 @@ class _Tweet(msgspec.Struct, gc=False):
     id: str | None = None
     text: str = ""
     author_id: str | None = None
-    created_at: datetime | None = None
+    created_at: str | None = None  # parsed by _parse_time on both paths, not by msgspec
     lang: str | None = None
     public_metrics: _Metrics | None = None
     referenced_tweets: list[_Ref] | None = None
@@ -199,11 +206,6 @@ def _wire_post(tweet: _Tweet, users: dict[str, str]) -> Post:
     inlined = tweet.author
     if username is None and author_id and inlined is not None and inlined.username:
         users[author_id] = username = inlined.username
-    created = tweet.created_at
-    if created is None:
-        created = _parse_time(None, post_id)
-    elif created.tzinfo is not UTC:
-        created = created.astimezone(UTC)
     metrics = tweet.public_metrics
     refs = tweet.referenced_tweets
     return _post(
@@ -211,7 +213,7 @@ def _wire_post(tweet: _Tweet, users: dict[str, str]) -> Post:
         author_id,
         username,
         tweet.text,
-        created,
+        _parse_time(tweet.created_at, post_id),
         [(r.type, r.id) for r in refs] if refs else (),
         (metrics.like_count or 0) if metrics is not None else 0,
         (metrics.retweet_count or 0) if metrics is not None else 0,
@@ -230,6 +232,9 @@ def decode_payload(body: bytes | str) -> Payload:
     """The posts of one response body or archive line (see the module docstring)."""
     try:
         wire = _DECODER.decode(body)
+    except UnicodeDecodeError:
+        assert isinstance(body, bytes)  # a str is already text
+        return decode_payload(body.decode("utf-8", "replace"))
     except msgspec.DecodeError:
         return payload_from_json(json.loads(body))
     data = wire.data
