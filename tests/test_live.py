@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,9 +12,11 @@ import pytest
 
 from qasession.clock import ManualClock
 from qasession.live import LiveSession, LiveSettings, queue_rows
-from qasession.plan import Session, load_plan
+from qasession.plan import Session, load_plan, parse_plan
+from qasession.platforms.base import Post
 from qasession.platforms.local import LocalNetwork, LocalPlatform
 from qasession.store import Store
+from qasession.store.db import PostRecord
 from tests.conftest import write_plan
 
 T0 = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
@@ -165,3 +168,49 @@ def test_blocked_authors_are_hidden(tmp_path: Path, home: Path, blocked: bool) -
     w.run_until(T0 + timedelta(minutes=2))
     authors = [q["author"] for q in queue_rows(w.session, w.store, w.clock.now())]
     assert authors == ([] if blocked else ["@troll", "@troll"])
+
+
+QUEUE_START = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "ranking",
+    [
+        {},
+        {"likes": 0, "reposts": 0, "duplicates": 0, "first_time": 0, "age": 0},  # all tied
+        {"age": -10, "likes": 0.1},
+        {"age": 2, "duplicates": 7.5, "pinned": 3},
+    ],
+)
+def test_the_top_of_the_queue_is_the_top_of_the_whole_queue(
+    tmp_path: Path, ranking: dict[str, float]
+) -> None:
+    plan = parse_plan(
+        "sessions:\n  - {id: s1, hashtag: '#AskAcme', start: 2026-12-03 18:00,"
+        f" timezone: Europe/Paris, ranking: {ranking or '{}'}}}\n"
+    )
+    session = plan.get("s1")
+    store = Store.open(tmp_path)
+    store.ensure_session("s1", "#AskAcme", "local")
+    rng = random.Random(7)
+    records = []
+    for i in range(1500):
+        # before the start, during, and a few "from the future" (clock skew)
+        minutes = rng.choice([-600, -90, -1, 0, 0, 5, 5.0005, 30, 61, 200]) + rng.random() * 0.01
+        post = Post(
+            f"q{i:05d}", f"@u{i % 300}", f"question {i}?", QUEUE_START + timedelta(minutes=minutes)
+        )
+        post.likes, post.reposts = rng.choice([0, 0, 1, 3, 40]), rng.choice([0, 1, 2])
+        flags = frozenset(rng.sample(["sensitive", "troll", "ahead"], rng.randrange(3)))
+        status = rng.choice(["queued"] * 6 + ["answered", "skipped", "merged"])
+        merged = f"q{rng.randrange(max(i, 1)):05d}" if status == "merged" else None
+        records.append(PostRecord(post, status, True, flags, merged, rng.random() < 0.4))
+    store.save_page("s1", records, "end", seen_at=QUEUE_START)
+    for i in rng.sample(range(1500), 40):
+        store.set_pinned("s1", f"q{i:05d}", True)
+    now = QUEUE_START + timedelta(minutes=45)
+    whole = queue_rows(session, store, now)
+    assert len(whole) > 600
+    for limit in (1, 10, 100, 300, len(whole), len(whole) + 5):
+        assert queue_rows(session, store, now, limit=limit) == whole[:limit]
+    assert queue_rows(session, store, now, limit=0) == []

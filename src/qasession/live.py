@@ -74,9 +74,22 @@ def weights_for(session: Session) -> triage.Weights:
 def queue_rows(
     session: Session, store: Store, now: datetime, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """The ranked queue: questions only, best first, as plain data (what `qa queue` shows)."""
+    """The ranked queue: questions only, best first, as plain data (what `qa queue` shows).
+    With `limit`, SQLite first narrows the queue to the questions that can make the top."""
     weights = weights_for(session)
-    rows = {row["id"]: row for row in store.question_rows(session.id, ("queued",))}
+    if limit is not None and limit <= 0:
+        return []
+    if limit is None:
+        found = store.question_rows(session.id, ("queued",))
+    else:
+        found = store.top_question_rows(
+            session.id,
+            weights,
+            now_ts=now.timestamp(),
+            start_ts=session.start.timestamp(),
+            limit=limit,
+        )
+    rows = {row["id"]: row for row in found}
     features = [
         triage.QuestionFeatures(
             id=row["id"],
@@ -577,7 +590,7 @@ class LiveSession:
                     "cue": name,
                     "answers": self.answers_done(),
                     "target": s.answers.target,
-                    "queued": len(self.store.question_rows(s.id)),
+                    "queued": self.store.count_questions(s.id),
                     "counters": self.counters(),
                 }
                 self.store.add_event(s.id, "cue", {"cue": name}, now)
