@@ -110,3 +110,17 @@ def test_dropping_quiet_authors_looks_at_their_latest_post(
     assert "@a" in ingestor.recent
     (third,) = ingestor.ingest(SearchPage([make(3, "@a", "three", minutes=125 / 60)], "3"), START)
     assert "troll" in third.flags  # the third post of @a within a minute (flood_limit 3)
+
+
+def test_a_page_is_stored_in_several_inserts_when_sqlite_asks(tmp_path: Path) -> None:
+    from qasession.store.db import PostRecord
+
+    store = Store.open(tmp_path)
+    store.ensure_session("s1", "#AskAcme", "local")
+    store._rows_per_insert = 3  # as with an SQLite that binds few values per statement
+    records = [PostRecord(make(i, f"@u{i}", f"q {i}?"), "queued", True) for i in range(10)]
+    records.append(PostRecord(make(4, "@u4", "q 4?"), "queued", True))  # the same post twice
+    assert store.save_page("s1", records, "c1", seen_at=START) == 10
+    assert store.save_page("s1", records[:5], "c2", seen_at=START) == 0
+    assert store.count_posts("s1") == 10 and store.cursor("s1") == "c2"
+    assert [row["id"] for row in store.posts("s1")] == [str(100 + i) for i in range(10)]
