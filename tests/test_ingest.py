@@ -112,15 +112,16 @@ def test_dropping_quiet_authors_looks_at_their_latest_post(
     assert "troll" in third.flags  # the third post of @a within a minute (flood_limit 3)
 
 
-def test_a_page_is_stored_in_several_inserts_when_sqlite_asks(tmp_path: Path) -> None:
-    from qasession.store.db import PostRecord
+def test_a_page_is_stored_whole_in_multi_row_inserts_and_the_rest(tmp_path: Path) -> None:
+    from qasession.store.db import _ROWS_PER_INSERT, PostRecord
 
     store = Store.open(tmp_path)
     store.ensure_session("s1", "#AskAcme", "local")
-    store._rows_per_insert = 3  # as with an SQLite that binds few values per statement
-    records = [PostRecord(make(i, f"@u{i}", f"q {i}?"), "queued", True) for i in range(10)]
-    records.append(PostRecord(make(4, "@u4", "q 4?"), "queued", True))  # the same post twice
-    assert store.save_page("s1", records, "c1", seen_at=START) == 10
-    assert store.save_page("s1", records[:5], "c2", seen_at=START) == 0
-    assert store.count_posts("s1") == 10 and store.cursor("s1") == "c2"
-    assert [row["id"] for row in store.posts("s1")] == [str(100 + i) for i in range(10)]
+    records = [PostRecord(make(i, f"@u{i}", f"q {i}?"), "queued", True) for i in range(60)]
+    records.insert(10, records[3])  # a post given twice inside one multi-row INSERT
+    records.append(records[30])  # and in the rows left over
+    assert len(records) > 2 * _ROWS_PER_INSERT and len(records) % _ROWS_PER_INSERT
+    assert store.save_page("s1", records, "c1", seen_at=START) == 60
+    assert store.save_page("s1", records[:30], "c2", seen_at=START) == 0
+    assert store.count_posts("s1") == 60 and store.cursor("s1") == "c2"
+    assert [row["id"] for row in store.posts("s1")] == [str(100 + i) for i in range(60)]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from qasession.clock import ManualClock
-from qasession.live import LiveSession, LiveSettings, queue_rows
+from qasession.live import LiveSession, LiveSettings, queue_rows, weights_for
 from qasession.plan import Session, load_plan, parse_plan
 from qasession.platforms.base import Post
 from qasession.platforms.local import LocalNetwork, LocalPlatform
@@ -180,6 +180,8 @@ QUEUE_START = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
         {"likes": 0, "reposts": 0, "duplicates": 0, "first_time": 0, "age": 0},  # all tied
         {"age": -10, "likes": 0.1},
         {"age": 2, "duplicates": 7.5, "pinned": 3},
+        {"likes": 1e17, "pinned": -1e17},  # sums that round away the age term
+        {"likes": 1e308},  # scores that overflow
     ],
 )
 def test_the_top_of_the_queue_is_the_top_of_the_whole_queue(
@@ -214,3 +216,40 @@ def test_the_top_of_the_queue_is_the_top_of_the_whole_queue(
     for limit in (1, 10, 100, 300, len(whole), len(whole) + 5):
         assert queue_rows(session, store, now, limit=limit) == whole[:limit]
     assert queue_rows(session, store, now, limit=0) == []
+
+
+def queue_store(tmp_path: Path, count: int) -> tuple[Session, Store]:
+    session = parse_plan(
+        "sessions:\n  - {id: s1, hashtag: '#AskAcme', start: 2026-12-03 18:00,"
+        " timezone: Europe/Paris}\n"
+    ).get("s1")
+    store = Store.open(tmp_path)
+    store.ensure_session("s1", "#AskAcme", "local")
+    records = []
+    for i in range(count):
+        post = Post(f"q{i:05d}", "@u", f"q {i}?", QUEUE_START + timedelta(seconds=i))
+        post.likes = i % 2
+        records.append(PostRecord(post, "queued", True))
+    store.save_page("s1", records, "end", seen_at=QUEUE_START)
+    return session, store
+
+
+def test_the_top_of_a_spread_queue_reads_few_rows(tmp_path: Path) -> None:
+    session, store = queue_store(tmp_path, 2000)
+    now = QUEUE_START + timedelta(hours=1)
+    weights = weights_for(session)
+    rows = store.top_question_rows(
+        "s1", weights, now_ts=now.timestamp(), start_ts=session.start.timestamp(), limit=10
+    )
+    assert len(rows) < 10 + 64
+    assert queue_rows(session, store, now, limit=10) == queue_rows(session, store, now)[:10]
+
+
+def test_a_date_sqlite_cannot_read_does_not_hide_a_question(tmp_path: Path) -> None:
+    session, store = queue_store(tmp_path, 300)
+    store.db.execute(
+        "UPDATE posts SET likes = 50, created_at = '2026-12-03T17:05:00+0000' WHERE id = 'q00007'"
+    )
+    now = QUEUE_START + timedelta(hours=1)
+    assert queue_rows(session, store, now, limit=1)[0]["id"] == "q00007"
+    assert queue_rows(session, store, now, limit=10) == queue_rows(session, store, now)[:10]

@@ -11,6 +11,7 @@ Invariants it carries:
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -83,8 +84,9 @@ _INSERT_POSTS = (
     "INSERT OR IGNORE INTO posts (session_id, id, author, text, created_at, kind, ref, likes, "
     "reposts, lang, url, seen_at, is_question, status, flags, duplicate_of, first_time) VALUES "
 )
-_POST_COLUMNS = 17
-_POST_VALUES = "(" + ",".join("?" * _POST_COLUMNS) + ")"
+_POST_VALUES = "(" + ",".join("?" * 17) + ")"
+_ROWS_PER_INSERT = 25  # 425 bound values: within SQLite's oldest limit (999); 100 = 4 x 25
+_INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT)
 
 _OUTBOX_COLUMNS = (
     "id, session_id, key, op, seq, kind, text, reply_to, quote_of, repost_of, dm_to, media, "
@@ -143,9 +145,6 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
-        # SQLite's limit on bound values (999 before 3.32) bounds the rows of one INSERT
-        limit = self.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._rows_per_insert = max(1, min(500, limit // _POST_COLUMNS))
         apply_migrations(self.db)
 
     @classmethod
@@ -264,14 +263,14 @@ class Store:
             )
         with self.transaction() as db:
             before = db.total_changes
-            # Many rows to one INSERT: a quarter cheaper than executemany's row-by-row steps.
-            step = self._rows_per_insert
-            for start in range(0, len(rows), step):
-                chunk = rows[start : start + step]
-                db.execute(
-                    _INSERT_POSTS + ",".join([_POST_VALUES] * len(chunk)),
-                    [value for row in chunk for value in row],
-                )
+            # Rows go by 25 to one INSERT, a quarter cheaper than executemany's step per row
+            # (one SQL text, so one cached statement); the rest go through executemany.
+            whole = len(rows) - len(rows) % _ROWS_PER_INSERT
+            for start in range(0, whole, _ROWS_PER_INSERT):
+                chunk = rows[start : start + _ROWS_PER_INSERT]
+                db.execute(_INSERT_MANY_POSTS, [value for row in chunk for value in row])
+            if whole < len(rows):
+                db.executemany(_INSERT_POSTS + _POST_VALUES, rows[whole:])
             new = db.total_changes - before
             merged: dict[str, int] = {}
             for r in records:
@@ -381,29 +380,44 @@ class Store:
             now_ts,
         )
         where = "session_id = ? AND is_question = 1 AND duplicate_of IS NULL AND status = 'queued'"
-        # One scan: the best `limit` and some more, with their scores. Only when ties run past
-        # those (questions asked ahead share the start as their age) does a second scan fetch
-        # every question within the slack.
+        total, likes, reposts, duplicates, undated = self.db.execute(
+            f"SELECT count(*), max(likes), max(reposts), max(duplicates), "
+            f"count(*) - count(julianday(created_at)) FROM posts WHERE {where}",
+            (session_id,),
+        ).fetchone()
+        # SQLite and Python add the terms in other orders, so their sums may differ by a few
+        # ulps of the largest a score can hold; SQLite's dates are to the millisecond.
+        magnitude = (
+            abs(weights.likes) * (likes or 0)
+            + abs(weights.reposts) * (reposts or 0)
+            + abs(weights.duplicates) * (duplicates or 0)
+            + abs(weights.first_time)
+            + abs(weights.pinned)
+            + abs(weights.sensitive)
+            + abs(weights.troll)
+            + abs(age) * 2 * max(abs(now_ts), abs(params[8]))
+        )
+        slack = abs(age) * 0.01 + magnitude * 1e-14
+        if total <= limit or undated or not math.isfinite(slack):
+            # all of them; or a date SQLite cannot read, or scores that overflow: rank in full
+            return self.question_rows(session_id, ("queued",))
+        # One scan: the best `limit` and some more. Only when ties run past those (questions
+        # asked ahead all count their age from the start) does a second scan fetch every
+        # question within the slack of the limit-th.
         extra = 64
         best = self.db.execute(
-            f"SELECT rowid, {score} AS s FROM posts WHERE {where} ORDER BY s DESC LIMIT ?",
+            f"SELECT *, {score} AS _score FROM posts WHERE {where} ORDER BY _score DESC LIMIT ?",
             (*params, session_id, limit + extra),
         ).fetchall()
-        if len(best) < limit:  # fewer questions than the limit: all of them
-            return self.question_rows(session_id, ("queued",))
-        cutoff = best[limit - 1][1]
-        # SQLite's dates are to the millisecond, and its sums may round in another order.
-        threshold = cutoff - (abs(age) * 0.01 + 1e-6 * max(1.0, abs(cutoff)))
-        if len(best) == limit + extra and best[-1][1] >= threshold:
+        threshold = best[limit - 1]["_score"] - slack
+        if len(best) == limit + extra and best[-1]["_score"] >= threshold:
             return list(
                 self.db.execute(
                     f"SELECT * FROM posts WHERE {where} AND {score} >= ?",
                     (session_id, *params, threshold),
                 )
             )
-        rowids = [rowid for rowid, value in best if value >= threshold]
-        marks = ",".join("?" * len(rowids))
-        return list(self.db.execute(f"SELECT * FROM posts WHERE rowid IN ({marks})", rowids))
+        return [row for row in best if row["_score"] >= threshold]
 
     def set_status(self, session_id: str, post_id: str, status: str) -> bool:
         with self.transaction() as db:
