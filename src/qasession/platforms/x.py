@@ -56,7 +56,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     import requests
 
 X_HOST = "https://api.twitter.com"
+_Body = TypeVar("_Body")
 SENT_FILE = "x-sent.jsonl"
 LOOKUP_BATCH = 100  # X's limit of ids per GET /2/tweets
 RECENT_OWN = 20  # how many of the host's recent posts `find_sent` looks at
@@ -473,26 +474,22 @@ class XPlatform(Platform):
         return max(reset, now + timedelta(seconds=1))
 
     def _call(self, endpoint: str, fn: Callable[[], Any]) -> dict[str, Any]:
-        """Run one tweepy call for `endpoint`, translating its failures into our errors, and
-        return the JSON body as a dict."""
-        response = self._call_raw(endpoint, fn)
-        try:
-            result = response.json()
-        except ValueError:
-            self.counters.errors += 1
-            raise PlatformError(f"X API answered {endpoint} with no JSON", retryable=True) from None
+        """Run one tweepy call for `endpoint` and return its JSON body as a dict."""
+        result = self._call_body(endpoint, fn, lambda response: response.json())
         return result if isinstance(result, dict) else {}
 
     def _call_posts(self, endpoint: str, fn: Callable[[], Any]) -> Payload:
         """`_call` for endpoints that return tweets, decoded straight into posts."""
-        response = self._call_raw(endpoint, fn)
-        try:
-            return decode_payload(response.content)
-        except ValueError:
-            self.counters.errors += 1
-            raise PlatformError(f"X API answered {endpoint} with no JSON", retryable=True) from None
+        return self._call_body(endpoint, fn, lambda response: decode_payload(response.content))
 
-    def _call_raw(self, endpoint: str, fn: Callable[[], Any]) -> requests.Response:
+    def _call_body(
+        self,
+        endpoint: str,
+        fn: Callable[[], Any],
+        decode: Callable[[requests.Response], _Body],
+    ) -> _Body:
+        """Run one tweepy call, translating its failures into our errors, and decode the
+        response (a body that is no JSON is a retryable error)."""
         self._check_window(endpoint)
         try:
             response: requests.Response = fn()
@@ -502,7 +499,11 @@ class XPlatform(Platform):
         except self._requests.RequestException as exc:
             self.counters.errors += 1
             raise self._network_error(endpoint, exc) from None
-        return response
+        try:
+            return decode(response)
+        except ValueError:
+            self.counters.errors += 1
+            raise PlatformError(f"X API answered {endpoint} with no JSON", retryable=True) from None
 
     def _network_error(self, endpoint: str, exc: Exception) -> PlatformError:
         what = "timed out" if isinstance(exc, self._requests.Timeout) else "unreachable"

@@ -84,6 +84,8 @@ _INSERT_POSTS = (
     "INSERT OR IGNORE INTO posts (session_id, id, author, text, created_at, kind, ref, likes, "
     "reposts, lang, url, seen_at, is_question, status, flags, duplicate_of, first_time) VALUES "
 )
+# a session's questions, merged duplicates left out (the first parameter is the session)
+_QUESTIONS = "session_id = ? AND is_question = 1 AND duplicate_of IS NULL"
 _POST_VALUES = "(" + ",".join("?" * 17) + ")"
 _ROWS_PER_INSERT = 25  # 425 bound values: within SQLite's oldest limit (999); 100 = 4 x 25
 _INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT)
@@ -330,8 +332,7 @@ class Store:
         marks = ",".join("?" * len(statuses))
         return list(
             self.db.execute(
-                f"SELECT * FROM posts WHERE session_id = ? AND is_question = 1 "
-                f"AND duplicate_of IS NULL AND status IN ({marks})",
+                f"SELECT * FROM posts WHERE {_QUESTIONS} AND status IN ({marks})",
                 (session_id, *statuses),
             )
         )
@@ -339,8 +340,7 @@ class Store:
     def count_questions(self, session_id: str, statuses: Sequence[str] = ("queued",)) -> int:
         marks = ",".join("?" * len(statuses))
         row = self.db.execute(
-            f"SELECT count(*) FROM posts WHERE session_id = ? AND is_question = 1 "
-            f"AND duplicate_of IS NULL AND status IN ({marks})",
+            f"SELECT count(*) FROM posts WHERE {_QUESTIONS} AND status IN ({marks})",
             (session_id, *statuses),
         ).fetchone()
         return int(row[0])
@@ -379,7 +379,7 @@ class Store:
             max(start_ts, -1e18),
             now_ts,
         )
-        where = "session_id = ? AND is_question = 1 AND duplicate_of IS NULL AND status = 'queued'"
+        where = f"{_QUESTIONS} AND status = 'queued'"
         total, likes, reposts, duplicates, undated = self.db.execute(
             f"SELECT count(*), max(likes), max(reposts), max(duplicates), "
             f"count(*) - count(julianday(created_at)) FROM posts WHERE {where}",
