@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -125,3 +126,33 @@ def test_a_page_is_stored_whole_in_multi_row_inserts_and_the_rest(tmp_path: Path
     assert store.save_page("s1", records[:30], "c2", seen_at=START) == 0
     assert store.count_posts("s1") == 60 and store.cursor("s1") == "c2"
     assert [row["id"] for row in store.posts("s1")] == [str(100 + i) for i in range(60)]
+
+
+def test_a_restart_mid_flood_still_sees_the_flood(session: Session, tmp_path: Path) -> None:
+    def page(ingestor: Ingestor, i: int, author: str, seconds: float) -> set[str]:
+        post = make(i, author, f"hello again {i}", minutes=seconds / 60)
+        (record,) = ingestor.ingest(SearchPage([post], post.id), START)
+        return set(record.flags)
+
+    first = Ingestor(session, Store.open(tmp_path), "@acme")
+    assert page(first, 1, "@Eve", 0) == page(first, 2, "@eve", 10) == set()
+    page(first, 3, "@acme", 15)  # the host's own posts never count
+    page(first, 4, "@zed", 5)  # nor other authors' posts
+    first.store.close()
+
+    again = Ingestor(session, Store.open(tmp_path), "@acme")
+    assert again.recent == {
+        "@eve": deque([START, START + timedelta(seconds=10)]),
+        "@zed": deque([START + timedelta(seconds=5)]),
+    }
+    assert page(again, 5, "@EVE", 20) == {"troll"}  # the third post of @eve in a minute
+    assert page(again, 6, "@zed", 80) == set()  # @zed's first post was 75 seconds before
+
+
+def test_a_restart_counts_only_the_last_minute(session: Session, tmp_path: Path) -> None:
+    first = Ingestor(session, Store.open(tmp_path), None)
+    posts = [make(i, "@eve", f"post {i}", minutes=i) for i in range(5)]  # one a minute
+    first.ingest(SearchPage(posts, "104"), START)
+    assert Ingestor(session, Store.open(tmp_path), None).recent == {
+        "@eve": deque([START + timedelta(minutes=3), START + timedelta(minutes=4)])
+    }

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 FLOOD_WINDOW = timedelta(minutes=1)  # flood_limit counts posts per author per minute
 FACTS_KEPT = 4096  # texts whose triage facts are kept for the next post with the same text
 QUIET_AUTHORS = 10_000  # flood counters kept before those of authors quiet for a minute go
+UNCOUNTED = ("own", "repost")  # statuses of posts that never count towards a flood
 
 
 def warm_up() -> None:
@@ -69,6 +70,11 @@ class Ingestor:
             self.askers.add(row["author"].lower())
             if row["duplicate_of"] is None:
                 self.duplicates.add(row["id"], row["text"])
+        # Flood counters: every post triage counted (not the host's, not plain reposts) in
+        # the last minute before the latest one, so a restart mid-flood still sees the flood.
+        self.recent.clear()
+        for author, moment in store.latest_post_times(sid, FLOOD_WINDOW, skip=UNCOUNTED):
+            self.recent[author.lower()].append(moment)
 
     def refresh_moderation(self) -> None:
         """The plan's muted and blocked authors plus those blocked from any shell."""

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -440,6 +440,26 @@ class Store:
             "SELECT count(*) FROM posts WHERE session_id = ?", (session_id,)
         ).fetchone()
         return int(row[0])
+
+    def latest_post_times(
+        self, session_id: str, window: timedelta, *, skip: Sequence[str] = ()
+    ) -> list[tuple[str, datetime]]:
+        """(author, created_at) of the posts written in the last `window` before the latest
+        one (statuses in `skip` left out), oldest first: what flood counting had in view."""
+        marks = ",".join("?" * len(skip))
+        counted = f"session_id = ? AND status NOT IN ({marks})"
+        (latest,) = self.db.execute(
+            f"SELECT max(created_at) FROM posts WHERE {counted}", (session_id, *skip)
+        ).fetchone()
+        if latest is None:
+            return []
+        horizon = to_iso(from_iso(latest) - window)
+        rows = self.db.execute(
+            f"SELECT author, created_at FROM posts WHERE {counted} AND created_at >= ? "
+            "ORDER BY created_at",
+            (session_id, *skip, horizon),
+        )
+        return [(author, from_iso(created)) for author, created in rows]
 
     # -- outbox ----------------------------------------------------------------------------
 
