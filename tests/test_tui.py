@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,10 +15,11 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from qasession.live import LiveSettings, Runner
+from qasession.live import LiveSettings, Runner, queue_rows
 from qasession.plan import load_plan
 from qasession.platforms.local import LocalNetwork
 from qasession.store import Store
+from qasession.tui import app as app_module
 from qasession.tui import view
 from qasession.tui.app import QAApp, QueueTable
 from qasession.tui.screens import CloseScreen, ConfirmScreen, HelpScreen
@@ -155,6 +158,87 @@ async def test_duplicates_are_merged_and_shown(world: World) -> None:
         assert "+1" in table_text(app)[app.shown.index(ids["alice"])]
         assert "merged duplicates (1)" in text_of(app, "#details")
         assert "@erin" in text_of(app, "#details")
+
+
+class HeldRanking:
+    """`queue_rows` for the UI's thread rankings: once `armed`, ranks at once, then holds the
+    result until the test lets it go (or fails with `fail`). Calls from the UI thread itself,
+    and all calls before `armed` is set, go straight through."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, fail: str | None = None) -> None:
+        self.gate = threading.Event()
+        self.started = threading.Event()
+        self.returned = threading.Event()
+        self.calls = 0
+        self.fail = fail
+        self.armed = threading.Event()
+        monkeypatch.setattr(app_module, "queue_rows", self)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        if threading.current_thread() is threading.main_thread() or not self.armed.is_set():
+            return queue_rows(*args, **kwargs)
+        self.calls += 1
+        if self.fail:
+            raise sqlite3.OperationalError(self.fail)
+        rows = queue_rows(*args, **kwargs)
+        self.started.set()
+        self.gate.wait(10)
+        self.returned.set()
+        return rows
+
+
+async def test_the_queue_is_ranked_in_a_thread_while_typing_goes_on(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldRanking(monkeypatch)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        await select(pilot, app, world.ids["alice"])  # type: ignore[attr-defined]
+        await pilot.press("a")
+        held.armed.set()
+        newcomer = world.say("@gina", "Is there a student plan? #AskAcme")
+        await until(pilot, held.started.is_set)  # a ranking is held in its thread...
+        await pilot.press(*"Yes")  # ...and the answer box still follows the typing
+        assert ".@alice Yes #AskAcme" in text_of(app, "#preview")
+        assert not held.returned.is_set() and newcomer not in app.rows
+        held.gate.set()
+        await until(pilot, lambda: newcomer in app.rows)
+
+
+async def test_a_thread_ranking_older_than_a_skip_is_dropped(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = world.ids  # type: ignore[attr-defined]
+    held = HeldRanking(monkeypatch)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        held.armed.set()
+        await until(pilot, held.started.is_set)  # ranked with @carol's question still queued
+        await select(pilot, app, ids["carol"])
+        await pilot.press("s")
+        assert ids["carol"] not in app.rows
+        held.gate.set()
+        await until(pilot, lambda: held.returned.is_set() and not app._ranking)
+        await pilot.pause()
+        assert ids["carol"] not in app.rows and ids["alice"] in app.rows
+
+
+async def test_a_failed_thread_ranking_is_logged_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldRanking(monkeypatch, fail="database is locked")
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 4)
+        held.armed.set()
+        await until(pilot, lambda: held.calls >= 3)  # the timer keeps trying
+        await pilot.pause(0.1)
+        log = [line.text for line in app.log_view.lines]
+        assert sum("queue refresh failed" in line for line in log) == 1
+        assert any("OperationalError: database is locked" in line for line in log)
+        assert len(app.rows) == 4 and app.is_running
 
 
 # -- answering -----------------------------------------------------------------------------

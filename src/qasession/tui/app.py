@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import threading
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -63,6 +63,19 @@ class LoopFailed(Message):
 
     def __init__(self, error: BaseException) -> None:
         super().__init__()
+        self.error = error
+
+
+class QueueRanked(Message):
+    """The queue as ranked off the UI thread, or why that failed. `generation` tells a result
+    that a later ranking has made stale."""
+
+    def __init__(
+        self, generation: int, rows: list[dict[str, Any]] | None, error: str | None = None
+    ) -> None:
+        super().__init__()
+        self.generation = generation
+        self.rows = rows
         self.error = error
 
 
@@ -162,6 +175,12 @@ class QAApp(App[None]):
         self._wake = threading.Event()
         self._loop_thread: threading.Thread | None = None
         self._refresh_scheduled = False
+        # Rankings asked for by the timer and the loop's events run in a thread, one at a time;
+        # every ranking started or shown takes the next generation, so a late result is dropped.
+        self._generation = 0
+        self._ranking = False
+        self._rank_again = False
+        self._rank_error: str | None = None
         self._drawn_cells: list[tuple[Text, ...]] = []
         # held here rather than queried: loop messages and timers may still arrive while the
         # app shuts down and its widgets are already gone from the DOM
@@ -200,7 +219,7 @@ class QAApp(App[None]):
             table.add_column(Text(label), key=label)
         table.focus()
         self.set_interval(1.0, self.update_status)
-        self.set_interval(self.refresh_interval, self.refresh_queue)
+        self.set_interval(self.refresh_interval, self.refresh_queue_in_background)
         self.refresh_queue()
         self.update_compose()
         self.update_status()
@@ -372,14 +391,69 @@ class QAApp(App[None]):
         """Many `question` events arrive together; refresh once for all of them."""
         if not self._refresh_scheduled:
             self._refresh_scheduled = True
-            self.set_timer(0.1, self.refresh_queue)
+            self.set_timer(0.1, self.refresh_queue_in_background)
 
     def refresh_queue(self) -> None:
-        """Re-rank the queue from the store and redraw it, keeping the highlighted question."""
+        """Re-rank the queue from the store and redraw it at once, keeping the highlighted
+        question: after the operator's own actions (skip, pin, block), which must show."""
         self._refresh_scheduled = False
         if self.store is None or not self.is_running:
             return  # timers can still fire while the app is shutting down
+        self._generation += 1  # a ranking still running in a thread is older than this one
         rows = queue_rows(self.session, self.store, self.clock.now(), limit=QUEUE_LIMIT)
+        self.show_rows(rows)
+
+    def refresh_queue_in_background(self) -> None:
+        """Re-rank in a thread with its own connection (what the timer and the loop's events
+        ask for): SQLite works there without holding the interpreter, so with tens of
+        thousands of open questions typing and scrolling never wait for the ranking."""
+        self._refresh_scheduled = False
+        if self.store is None or not self.is_running:
+            return
+        if self._ranking:
+            self._rank_again = True  # once this one is done
+            return
+        self._ranking = True
+        self._generation += 1
+        threading.Thread(
+            target=self._rank_in_thread,
+            args=(self._generation, self.clock.now()),
+            name="qa-rank",
+            daemon=True,
+        ).start()
+
+    def _rank_in_thread(self, generation: int, now: datetime) -> None:
+        try:
+            store = Store.open(self.runner.home)
+            try:
+                rows = queue_rows(self.session, store, now, limit=QUEUE_LIMIT)
+            finally:
+                store.close()
+        except Exception as exc:  # shown in the log; the next refresh tries again
+            self.post_message(QueueRanked(generation, None, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(QueueRanked(generation, rows))
+
+    @on(QueueRanked)
+    def handle_queue_ranked(self, message: QueueRanked) -> None:
+        self._ranking = False
+        if not self.is_running:
+            return
+        if message.error is not None:
+            if message.error != self._rank_error:  # once, not at every refresh
+                self.log_line(
+                    Text("queue refresh failed: ", style="bold yellow")
+                    + view.plain(message.error, LOG_LINE)
+                )
+            self._rank_error = message.error
+        elif message.generation == self._generation and message.rows is not None:
+            self._rank_error = None
+            self.show_rows(message.rows)
+        if self._rank_again:
+            self._rank_again = False
+            self.refresh_queue_in_background()
+
+    def show_rows(self, rows: list[dict[str, Any]]) -> None:
         self.rows = {r["id"]: r for r in rows}
         self.redraw_queue()
 
