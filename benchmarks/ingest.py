@@ -145,8 +145,8 @@ def generate(n: int, seed: int = 1) -> list[str]:
 
 def main() -> None:
     from qasession import triage
-    from qasession.ingest import Ingestor, warm_up
-    from qasession.live import queue_rows, weights_for
+    from qasession.session.ingest import Ingestor, warm_up
+    from qasession.session.loop import queue_rows, weights_for
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=200_000)

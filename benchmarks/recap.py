@@ -251,7 +251,7 @@ _RECAP = (
     + """
 import json, resource, sys, time
 from datetime import UTC, datetime, timedelta
-from qasession.archive import recap_from_archive
+from qasession.recap.archive import recap_from_archive
 from qasession.recap import SessionInfo
 start = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
 info = SessionInfo("bench", "#AskRapper", "x", start, start + timedelta(hours=7), "@rapper")

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from qasession import ingest, triage
-from qasession.ingest import Ingestor
+from qasession import triage
 from qasession.plan import Session, parse_plan
 from qasession.platforms.base import Post, SearchPage
+from qasession.session import ingest
+from qasession.session.ingest import Ingestor
 from qasession.store import Store
 
 START = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)

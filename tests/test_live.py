@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from qasession.clock import ManualClock
-from qasession.live import LiveSession, LiveSettings, queue_rows, weights_for
 from qasession.plan import Session, load_plan, parse_plan
 from qasession.platforms.base import Post
 from qasession.platforms.local import LocalNetwork, LocalPlatform
+from qasession.session.loop import LiveSession, LiveSettings, queue_rows, weights_for
 from qasession.store import Store
 from qasession.store.db import PostRecord
 from tests.conftest import write_plan

@@ -10,8 +10,8 @@ import pytest
 from qasession.clock import ManualClock
 from qasession.compose import AnswerSpec, Question, compose_answer
 from qasession.errors import PlatformError, RateLimited, ReplyRestricted
-from qasession.outbox import Outbox
 from qasession.platforms.local import LocalNetwork, LocalPlatform
+from qasession.session.outbox import Outbox
 from qasession.store import OutboxItem, Store
 
 T0 = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
@@ -177,7 +177,7 @@ def test_platform_that_cannot_be_asked_waits_for_the_operator(
 ) -> None:
     from dataclasses import replace
 
-    from qasession.outbox import settle
+    from qasession.session.outbox import settle
     from tests.conftest import qa, write_plan
 
     store, platform, clock, network = world

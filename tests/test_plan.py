@@ -10,7 +10,6 @@ import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from qasession.errors import PlanError, UsageError
-from qasession.length import count_length
 from qasession.plan import (
     DEFAULT_TEXTS,
     Plan,
@@ -22,6 +21,7 @@ from qasession.plan import (
     render_text,
     timeline,
 )
+from qasession.text.length import count_length
 
 PLANS = Path(__file__).parent / "plans"
 PARIS = ZoneInfo("Europe/Paris")

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from qasession.archive import recap_from_archive
 from qasession.errors import UsageError
 from qasession.plan import load_plan
 from qasession.platforms.base import Post
 from qasession.recap import SessionInfo, build_recap, build_series, export_rows
-from qasession.recap_render import to_csv, to_jsonl, to_markdown
+from qasession.recap.archive import recap_from_archive
+from qasession.recap.render import to_csv, to_jsonl, to_markdown
 from qasession.store import OutboxItem, Store
 from qasession.store.db import PostRecord
 
@@ -342,7 +342,7 @@ def test_empty_session(tmp_path: Path, home: Path) -> None:
     assert r.participants == 0 and r.questions.received == 0
     assert r.time_to_answer.median_s is None and r.cost is None
     assert len(r.activity.during) == 60 and r.activity.peak is not None
-    from qasession.recap_render import to_html
+    from qasession.recap.render import to_html
 
     for text in (to_markdown(r), json.dumps(r.to_json()), to_html(r)):
         assert text
@@ -656,7 +656,7 @@ def _page(tweet_id: str, author: str, minute: float, text: str) -> str:
 def test_parallel_scan_same_recap(
     world: tuple[Path, Store, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qasession.archive as archive
+    import qasession.recap.archive as archive
 
     _, store, plan = world
     recap = recap_of(world)
@@ -681,7 +681,7 @@ def test_parallel_scan_same_recap(
 def test_parallel_scan_drops_posts_met_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qasession.archive as archive
+    import qasession.recap.archive as archive
 
     pages = [_page(str(100 + i), f"fan{i}", i, f"Question number {i}? #AskAcme") for i in range(6)]
     pages[2] = pages[0]  # collected twice: the copy goes to the other process
@@ -695,7 +695,7 @@ def test_parallel_scan_drops_posts_met_twice(
 
 
 def test_archive_errors_name_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import qasession.archive as archive
+    import qasession.recap.archive as archive
     from qasession.errors import PlanError
 
     pages = [_page(str(100 + i), "fan", i, "hello #AskAcme") for i in range(4)]

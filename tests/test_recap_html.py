@@ -11,7 +11,7 @@ import pytest
 
 from qasession.plan import load_plan
 from qasession.recap import build_recap
-from qasession.recap_render import to_html
+from qasession.recap.render import to_html
 from qasession.store import Store
 from tests.conftest import ROOT
 from tests.test_recap import PLAN, fill_store
@@ -48,7 +48,7 @@ def test_self_contained_and_escaped(page: Path) -> None:
 
 def test_chart_labels_are_escaped(tmp_path: Path, home: Path) -> None:
     from qasession.recap import Contributor
-    from qasession.recap_render import charts
+    from qasession.recap.render import charts
 
     plan_path = tmp_path / "sessions.yaml"
     plan_path.write_text(PLAN, encoding="utf-8")

@@ -15,9 +15,9 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from qasession.live import LiveSettings, Runner, queue_rows
 from qasession.plan import load_plan
 from qasession.platforms.local import LocalNetwork
+from qasession.session.loop import LiveSettings, Runner, queue_rows
 from qasession.store import Store
 from qasession.tui import app as app_module
 from qasession.tui import view

@@ -40,8 +40,8 @@ from qasession.platforms.x import (
     XSettings,
     estimate_cost,
 )
-from qasession.platforms.x_fake import XFake
 from qasession.platforms.x_wire import snowflake_time, tweet_to_post
+from tests.support.x_fake import XFake
 
 CASSETTES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "tweepy"
 API = "https://api.twitter.com"

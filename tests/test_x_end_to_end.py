@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from qasession.clock import ManualClock
-from qasession.live import LiveSession, LiveSettings
 from qasession.plan import load_plan
 from qasession.platforms.x import XPlatform
-from qasession.platforms.x_fake import XFake
+from qasession.session.loop import LiveSession, LiveSettings
 from qasession.store import Store
 from tests.conftest import ROOT, qa, write_plan
 from tests.contract import check_contract
+from tests.support.x_fake import XFake
 from tests.test_x_adapter import set_credentials
 
 SEARCH = "GET /2/tweets/search/recent"

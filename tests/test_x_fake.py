@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from qasession.clock import ManualClock
-from qasession.platforms.x_fake import (
+from tests.support.x_fake import (
     ALREADY_RETWEETED_DETAIL,
     DUPLICATE_DETAIL,
     REPLY_RESTRICTED_DETAIL,
@@ -360,7 +360,7 @@ def test_runs_from_a_shell() -> None:
         [
             sys.executable,
             "-m",
-            "qasession.platforms.x_fake",
+            "tests.support.x_fake",
             "--port",
             str(port),
             "--username",

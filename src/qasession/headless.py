@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from qasession.errors import Interrupted
-from qasession.live import Runner
+from qasession.session.loop import Runner
 
 
 def emit_line(event: dict[str, Any]) -> None:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from qasession.safe import for_terminal
+from qasession.text.safe import for_terminal
 
 if TYPE_CHECKING:
-    from qasession.schedule import PlanReport
+    from qasession.session.schedule import PlanReport
 
 
 def stdout_console() -> Console:
@@ -62,7 +62,7 @@ def plan_report(report: PlanReport) -> None:
         table.add_column(column, no_wrap=True, min_width=width)
     table.add_column("text", no_wrap=True)
     room = max(10, console.width - 66)
-    from qasession.schedule import relative
+    from qasession.session.schedule import relative
 
     for entry, length in zip(report.entries, report.lengths, strict=True):
         at = entry.item.at.astimezone(s.tz)

@@ -90,7 +90,7 @@ def main() -> None:
 
 
 def _error(message: str) -> None:
-    from qasession.safe import inert
+    from qasession.text.safe import inert
 
     sys.stderr.write(f"qa: error: {inert(message, single_line=True)}\n")
     sys.stderr.flush()

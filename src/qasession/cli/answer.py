@@ -39,7 +39,7 @@ def queue(
     from datetime import UTC, datetime
 
     from qasession import render
-    from qasession.live import queue_rows
+    from qasession.session.loop import queue_rows
 
     c = load(ctx, file, home, session_id)
     rows = queue_rows(c.session, c.store, datetime.now(UTC), limit=limit)
@@ -67,7 +67,7 @@ def answer(
     home: HomeOpt = None,
 ) -> None:
     """Answer a queued question: repost it, then post the answer (see --mode)."""
-    from qasession.live import validate_answer
+    from qasession.session.loop import validate_answer
 
     c = load(ctx, file, home, session_id)
     notes = validate_answer(

@@ -116,7 +116,7 @@ def out(text: str) -> None:
 
 def say(text: str) -> None:
     """A message to stderr (made inert: it may quote platform text)."""
-    from qasession.safe import inert
+    from qasession.text.safe import inert
 
     sys.stderr.write(inert(text) + "\n")
     sys.stderr.flush()

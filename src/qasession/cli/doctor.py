@@ -17,9 +17,9 @@ def doctor(
 ) -> None:
     """Check credentials and reachability of the configured platforms (exit 4 or 5 on failure)."""
     from qasession import render
-    from qasession.doctor import run_checks
     from qasession.errors import QAError
     from qasession.plan import load_plan
+    from qasession.platforms.doctor import run_checks
 
     plan_file, home_dir = resolve(ctx, file, home)
     checks = run_checks(load_plan(plan_file).sessions, home_dir)

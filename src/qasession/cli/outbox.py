@@ -76,7 +76,7 @@ def confirm(
     home: HomeOpt = None,
 ) -> None:
     """Confirm that an uncertain item was sent (seen on the platform): it is never resent."""
-    from qasession.outbox import settle
+    from qasession.session.outbox import settle
 
     c = load(ctx, file, home, session_id)
     settle(c.store, c.session.id, key, sent=True, platform_id=platform_id)
@@ -92,7 +92,7 @@ def resend(
     home: HomeOpt = None,
 ) -> None:
     """Send an uncertain or failed item again (after checking it is not on the platform)."""
-    from qasession.outbox import settle
+    from qasession.session.outbox import settle
 
     c = load(ctx, file, home, session_id)
     settle(c.store, c.session.id, key, sent=False)

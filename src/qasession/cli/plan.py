@@ -76,8 +76,9 @@ def plan(
     """Validate and lint the plan, print the timeline; post, watch, write calendar and texts."""
     from datetime import timedelta
 
-    from qasession import render, schedule
+    from qasession import render
     from qasession.errors import PlanError
+    from qasession.session import schedule
 
     c = load(ctx, file, home, session_id)
     grace_window = timedelta(minutes=grace)
@@ -116,12 +117,12 @@ def plan(
         else:
             say(f"{c.session.hashtag} is free: no recent post carries it")
     if ics is not None:
-        from qasession.comms import write_ics
+        from qasession.plan.comms import write_ics
 
         write_ics(c.session, ics)
         say(f"wrote {ics}")
     if comms is not None:
-        from qasession.comms import write_comms
+        from qasession.plan.comms import write_comms
 
         for written in write_comms(c.session, comms):
             say(f"wrote {written}")

@@ -129,7 +129,7 @@ def recap(
         _post_drafts(c, result, yes)
         return
     if format in ("csv", "jsonl"):
-        from qasession import recap_render
+        from qasession.recap import render as recap_render
 
         with _output(output) as handle:
             if format == "csv":
@@ -141,7 +141,7 @@ def recap(
 
 
 def _write(result: "Recap", format: str | None, output: str | None) -> None:
-    from qasession import recap_render
+    from qasession.recap import render as recap_render
 
     if format is None:
         if output not in (None, "-"):
@@ -181,9 +181,9 @@ def _archive(
 ) -> None:
     """A recap of a twarc2 archive: the plan is optional (it names the window and the host
     when one of its sessions matches the session id or the hashtag)."""
-    from qasession.archive import recap_from_archive
     from qasession.errors import UsageError
     from qasession.recap import next_session
+    from qasession.recap.archive import recap_from_archive
 
     plan, session = _plan_session(ctx, file, home, session_id, hashtag)
     nxt = next_session(plan, session) if plan is not None and session is not None else None
@@ -192,7 +192,7 @@ def _archive(
             "the archive already is twarc2 JSONL", hint="use --format json, md, html or csv"
         )
     if format == "csv":
-        from qasession.recap_render import CsvSink
+        from qasession.recap.render import CsvSink
 
         with _output(output) as handle:
             recap_from_archive(
@@ -247,7 +247,7 @@ def _series(c: "Context", format: str | None, output: str | None) -> None:
         return
     if format is not None:
         raise UsageError("--series prints a table or JSON", hint="use --json")
-    from qasession.recap_render import show_series
+    from qasession.recap.render import show_series
     from qasession.render import stdout_console
 
     show_series(found, stdout_console())
@@ -256,7 +256,7 @@ def _series(c: "Context", format: str | None, output: str | None) -> None:
 def _post_drafts(c: "Context", result: "Recap", yes: bool) -> None:
     """Show the drafts, ask, then post each exactly once (a second run posts nothing)."""
     from qasession.recap import drafts_to_post, make_drafts, post_drafts
-    from qasession.recap_render import show_drafts
+    from qasession.recap.render import show_drafts
     from qasession.render import stdout_console
 
     platform = c.platform()

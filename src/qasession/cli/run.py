@@ -39,15 +39,15 @@ def run(
     from datetime import timedelta
 
     from qasession.errors import UsageError
-    from qasession.live import LiveSettings, Runner
+    from qasession.session.loop import LiveSettings, Runner
 
     if speed <= 0:
         raise UsageError("--speed must be positive")
     c = load(ctx, file, home, session_id)
     runner = Runner(c.plan, c.session, c.home)
     if simulate is not None or start_now or speed != 1.0:
-        from qasession.ingest import warm_up
-        from qasession.rehearsal import prepare
+        from qasession.session.ingest import warm_up
+        from qasession.session.rehearsal import prepare
 
         warm_up()  # before the virtual clock starts
         runner.rehearsal = prepare(

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict
 
 from qasession.clock import Clock, SystemClock
-from qasession.length import LengthMethod, count_length
+from qasession.text.length import LengthMethod, count_length
 
 PostKind = Literal["post", "repost", "reply", "quote", "dm"]
 

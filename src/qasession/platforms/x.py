@@ -70,13 +70,13 @@ from qasession.errors import (
     RateLimited,
     ReplyRestricted,
 )
-from qasession.length import has_url
 from qasession.platforms.base import Capabilities, Platform, Post, RateBudget, SearchPage
 from qasession.platforms.x_wire import (
     Payload,
     decode_payload,
     is_retweet,
 )
+from qasession.text.length import has_url
 
 if TYPE_CHECKING:
     import requests

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from qasession.live import Runner
+    from qasession.session.loop import Runner
 
 __all__ = ["run_tui"]
 

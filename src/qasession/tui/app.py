@@ -20,14 +20,14 @@ from textual.widgets import DataTable, Footer, Input, RichLog, Static
 from qasession.clock import Clock, SystemClock
 from qasession.compose import Question
 from qasession.errors import Interrupted, UsageError
-from qasession.live import queue_rows, validate_answer
+from qasession.session.loop import queue_rows, validate_answer
 from qasession.store import Store
 from qasession.tui import view
 from qasession.tui.screens import CloseScreen, ConfirmScreen, HelpScreen
 
 if TYPE_CHECKING:
-    from qasession.live import LiveSession, Runner
     from qasession.plan import Session
+    from qasession.session.loop import LiveSession, Runner
 
 QUEUE_LIMIT = 300  # rows shown; the queue beyond that is never where the next answer is
 LOG_LINE = 120

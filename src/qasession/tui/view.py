@@ -11,7 +11,7 @@ from rich.text import Text
 
 from qasession.compose import ANSWER_MODES, Question
 from qasession.errors import UsageError
-from qasession.safe import inert
+from qasession.text.safe import inert
 
 if TYPE_CHECKING:
     from qasession.plan import Session
@@ -182,8 +182,8 @@ class Composer:
 
     @classmethod
     def for_session(cls, session: Session) -> Composer:
-        from qasession.length import count_length
         from qasession.platforms import registry
+        from qasession.text.length import count_length
 
         limit, method = registry.length_limit(session.platform)
         caps = registry.load_class(session.platform).capabilities
@@ -198,7 +198,7 @@ class Composer:
     def steps(
         self, question: Question, text: str, mode: str, thread: bool, max_length: int
     ) -> tuple[list[OutboxItem], list[str]]:
-        from qasession.live import answer_steps
+        from qasession.session.loop import answer_steps
 
         return answer_steps(
             self.session,

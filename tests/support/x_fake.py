@@ -15,7 +15,7 @@ From Python::
         fake.inject("@alice", "What is new? #AskAcme", likes=3)
         fake.count("GET /2/tweets/search/recent")
 
-From a shell: ``python -m qasession.platforms.x_fake --port 8765``.
+From a shell: ``python -m tests.support.x_fake --port 8765``.
 
 Every request is recorded (`requests`: method, path, query) so tests can count them. The
 authenticated account is the host; like X, the user id is the part of the OAuth 1.0a access
@@ -616,7 +616,7 @@ class XFake:
         if not text and not media_ids:
             raise _Reply(400, "One of text or media is required")
         text = text or ""
-        from qasession.length import count_length
+        from qasession.text.length import count_length
 
         if count_length(text, "x") > 280:
             raise _Reply(400, "Your Tweet text is too long.")
@@ -1049,7 +1049,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m qasession.platforms.x_fake",
+        prog="python -m tests.support.x_fake",
         description="Serve a fake X API v2 on 127.0.0.1 (state in memory) until interrupted.",
     )
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")

@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from qasession.errors import PlanError, UsageError
-from qasession.length import LengthMethod, count_length
+from qasession.text.length import LengthMethod, count_length
 
 PLATFORMS: tuple[str, ...] = ("local", "x", "mastodon", "bluesky")
 PLACEHOLDERS: tuple[str, ...] = (

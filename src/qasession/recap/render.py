@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from qasession import __version__
 from qasession.recap import Draft, Recap, Series, duration_text
-from qasession.safe import for_terminal, inert
+from qasession.text.safe import for_terminal, inert
 
 if TYPE_CHECKING:
     from rich.console import Console

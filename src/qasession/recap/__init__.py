@@ -2,7 +2,7 @@
 
 `build_recap(store, session)` reads the store (posts streamed, never all in memory) and
 returns a `Recap`, a tree of dataclasses; `Recap.to_json()` is the `--format json` document.
-Renderers (`recap_render`) only render it. `qasession.archive` feeds the same accumulator from
+Renderers (`recap_render`) only render it. `qasession.recap.archive` feeds the same accumulator from
 a twarc2 JSONL archive, so both recaps count alike.
 
 Definitions (the JSON keys, stable; `meta.schema` changes when they do):
@@ -1135,8 +1135,8 @@ def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) 
 def default_drafts(recap: Recap) -> list[Draft]:
     """Drafts sized with the platform's default limit (the CLI re-sizes them with the
     configured adapter before posting)."""
-    from qasession.length import count_length
     from qasession.platforms.registry import length_limit
+    from qasession.text.length import count_length
 
     try:
         max_length, method = length_limit(recap.meta.platform)
@@ -1328,7 +1328,7 @@ def drafts_to_post(store: Store, drafts: list[Draft]) -> tuple[list[Draft], list
 def post_drafts(store: Store, platform: Any, session: Session, todo: list[Draft]) -> list[str]:
     """Post `todo` through the outbox (intent first, keys `<session>:draft:<kind>:<n>`);
     returns the keys posted. What a rate limit or an error held back stays an intent."""
-    from qasession.outbox import Outbox
+    from qasession.session.outbox import Outbox
     from qasession.store import OutboxItem
 
     store.ensure_session(session.id, session.hashtag, session.platform)

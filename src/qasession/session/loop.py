@@ -19,17 +19,17 @@ from qasession import triage
 from qasession.clock import Clock
 from qasession.compose import AnswerSpec, Question, compose_answer
 from qasession.errors import AuthError, PlatformError, RateLimited, UsageError
-from qasession.ingest import Ingestor
-from qasession.outbox import Outbox
 from qasession.plan import timeline
 from qasession.platforms.base import Capabilities, Platform
-from qasession.safe import inert
-from qasession.schedule import DEFAULT_GRACE, intents_for, timeline_states
+from qasession.session.ingest import Ingestor
+from qasession.session.outbox import Outbox
+from qasession.session.schedule import DEFAULT_GRACE, intents_for, timeline_states
 from qasession.store import OutboxItem, Store, to_iso
+from qasession.text.safe import inert
 
 if TYPE_CHECKING:
     from qasession.plan import Session
-    from qasession.rehearsal import Crowd
+    from qasession.session.rehearsal import Crowd
 
 Emit = Callable[[dict[str, Any]], None]
 EVENT_TEXT_LIMIT = 1000  # event texts are cut (the store keeps the whole post)
@@ -139,8 +139,8 @@ def validate_answer(
 ) -> list[str]:
     """Check an answer before it is queued (the question exists, the text fits or is
     threaded, no private data unless forced). Returns notes; raises UsageError."""
-    from qasession.length import count_length, has_url
     from qasession.platforms import registry
+    from qasession.text.length import count_length, has_url
 
     row = store.post_row(session.id, question_id)
     if row is None:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from qasession.store import OutboxItem, Store
 
 if TYPE_CHECKING:
-    from qasession.outbox import Outbox
     from qasession.plan import PlannedItem, Session
+    from qasession.session.outbox import Outbox
 
 DEFAULT_GRACE = timedelta(minutes=30)
 STATE_BY_OUTBOX = {
@@ -231,9 +231,9 @@ def plan_report(
     a clash between two sessions must show whichever is displayed), or of `session` only."""
     from datetime import UTC
 
-    from qasession.length import count_length
     from qasession.plan import lint_plan
     from qasession.platforms import registry
+    from qasession.text.length import count_length
 
     now = datetime.now(UTC)
     limit, method = registry.length_limit(session.platform)
@@ -267,8 +267,8 @@ def plan_report(
 def estimate_cost(session: Session) -> dict[str, Any] | None:
     """The session's cost on a paid platform: every planned post, and each answer target as a
     repost plus a post."""
-    from qasession.length import has_url
     from qasession.platforms import registry
+    from qasession.text.length import has_url
 
     cls = registry.load_class(session.platform)
     if not cls.capabilities.paid:
@@ -301,8 +301,8 @@ class AnnouncementRunner:
         say: Any = None,
         clock: Any = None,
     ) -> None:
-        from qasession.ingest import Ingestor
-        from qasession.outbox import Outbox
+        from qasession.session.ingest import Ingestor
+        from qasession.session.outbox import Outbox
 
         self.session = session
         self.store = store
@@ -323,7 +323,7 @@ class AnnouncementRunner:
             self.say(f"warning: {event['message']}")
 
     def run_once(self) -> PostReport:
-        from qasession.ingest import collect
+        from qasession.session.ingest import collect
 
         report = post_due(
             self.session,

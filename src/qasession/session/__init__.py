@@ -1,0 +1,1 @@
+"""The live session: the loop, operator commands, ingest, outbox, planned posts, rehearsals."""

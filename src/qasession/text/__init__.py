@@ -1,0 +1,1 @@
+"""Text from anywhere made safe and measured: inert for terminals, length per platform."""
