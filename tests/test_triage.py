@@ -538,7 +538,7 @@ def test_classify_flags() -> None:
     assert c == Classification(
         is_question=True,
         flags=frozenset({"sensitive"}),
-        findings=[Finding("pattern", 9, 20), Finding("phone", phone, phone + 14)],
+        findings=[Finding("pattern", 9, 20, "private data"), Finding("phone", phone, phone + 14)],
         ignore=False,
         reason=None,
     )

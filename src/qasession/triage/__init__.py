@@ -23,12 +23,15 @@ __all__ = [
     "DuplicateIndex",
     "Finding",
     "QuestionFeatures",
+    "SensitivePattern",
     "TextFacts",
     "Weights",
     "classify",
     "compile_patterns",
     "find_sensitive",
     "is_question",
+    "mask",
+    "mask_private",
     "normalize_question",
     "rank",
     "redact",
@@ -217,11 +220,19 @@ def is_question(text: str) -> bool:
 
 class Finding(NamedTuple):
     """A span of private data in a text: `text[start:end]` is of `kind` (email, phone, card,
-    iban, pattern)."""
+    iban, pattern); `label` names what a plan pattern finds ("contract number")."""
 
     kind: str
     start: int
     end: int
+    label: str | None = None
+
+
+class SensitivePattern(NamedTuple):
+    """One of the plan's `sensitive_patterns`, compiled, with what it finds."""
+
+    regex: re.Pattern[str]
+    label: str = "private data"
 
 
 # Regions tried for numbers written without a country code ("06 12 34 56 78"); numbers with
@@ -279,14 +290,18 @@ _IBAN_LENGTHS = {
 _MAX_PHONE_CANDIDATES = 4  # a post full of numbers is no reason to spend milliseconds on it
 
 
-def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
-    """The plan's `sensitive_patterns` compiled; a bad one raises ValueError naming it."""
+def compile_patterns(
+    patterns: Iterable[str | tuple[str, str]],
+) -> list[SensitivePattern]:
+    """The plan's `sensitive_patterns` (a regular expression, or one with its label)
+    compiled; a bad one raises ValueError naming it."""
     compiled = []
     for pattern in patterns:
+        source, label = (pattern, "private data") if isinstance(pattern, str) else pattern
         try:
-            compiled.append(re.compile(pattern))
+            compiled.append(SensitivePattern(re.compile(source), label))
         except re.error as exc:
-            raise ValueError(f"bad sensitive pattern {pattern!r}: {exc}") from None
+            raise ValueError(f"bad sensitive pattern {source!r}: {exc}") from None
     return compiled
 
 
@@ -392,7 +407,7 @@ def _phone_spans(run: str) -> Iterable[tuple[int, int]]:
 
 def find_sensitive(
     text: str,
-    extra: Sequence[re.Pattern[str]] = (),
+    extra: Sequence[SensitivePattern | re.Pattern[str]] = (),
     *,
     regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
 ) -> list[Finding]:
@@ -439,9 +454,10 @@ def find_sensitive(
                     if phone_budget <= 0:
                         break
     for pattern in extra:
+        regex, label = pattern if isinstance(pattern, SensitivePattern) else (pattern, None)
         found.extend(
-            Finding("pattern", m.start(), m.end())
-            for m in pattern.finditer(text)
+            Finding("pattern", m.start(), m.end(), label)
+            for m in regex.finditer(text)
             if m.end() > m.start()
         )
     if len(found) > 1:
@@ -462,6 +478,68 @@ def redact(text: str, findings: Iterable[Finding]) -> str:
             position = end
     parts.append(text[position:])
     return "".join(parts)
+
+
+LABELS = {
+    "email": "e-mail address",
+    "phone": "phone number",
+    "card": "card number",
+    "iban": "IBAN",
+    "pattern": "private data",
+}
+MASK = "••"
+
+
+def _mask_phone(number: str) -> str:
+    """`+33 6 12 34 56 78` → `+33 6 •• •• •• 78`: the country or trunk prefix and the last two
+    digits stay (enough to recognise one's own number), every other digit is masked."""
+    digits = [i for i, ch in enumerate(number) if ch.isdigit()]
+    keep_head = 3 if number.lstrip("(").startswith(("+", "00")) else 2
+    keep = set(digits[:keep_head] + digits[-2:]) if len(digits) >= 7 else set(digits[-2:])
+    out = []
+    previous_masked = False
+    for i, ch in enumerate(number):
+        if ch.isdigit() and i not in keep:
+            if not previous_masked:
+                out.append(MASK)
+            previous_masked = True
+            continue
+        previous_masked = False
+        out.append(ch)
+    return "".join(out)
+
+
+def mask(text: str, findings: Iterable[Finding]) -> str:
+    """`text` with its private data masked for public or shared output: phone numbers keep
+    their prefix and last two digits (`+33 6 •• •• •• 78`), everything else becomes
+    `[<what> removed]` (`[contract number removed]`). Overlapping findings merge."""
+    spans: list[list[Any]] = []
+    for f in sorted(findings, key=lambda f: (f.start, -f.end)):
+        if spans and f.start < spans[-1][1]:
+            last = spans[-1]
+            if f.end > last[1]:
+                last[1], last[2] = f.end, "pattern" if last[2] == "phone" else last[2]
+            continue
+        spans.append([f.start, f.end, f.kind, f.label])
+    parts: list[str] = []
+    position = 0
+    for start, end, kind, label in spans:
+        parts.append(text[position:start])
+        if kind == "phone":
+            parts.append(_mask_phone(text[start:end]))
+        else:
+            parts.append(f"[{label or LABELS.get(kind, 'private data')} removed]")
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def mask_private(
+    text: str, patterns: Sequence[SensitivePattern | re.Pattern[str]] = ()
+) -> tuple[str, bool]:
+    """`text` masked (see `mask`) and whether anything was masked."""
+    findings = find_sensitive(text, patterns)
+    return (mask(text, findings), True) if findings else (text, False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -989,7 +1067,7 @@ class TextFacts(NamedTuple):
 def text_facts(
     text: str,
     *,
-    extra_patterns: Sequence[re.Pattern[str]] = (),
+    extra_patterns: Sequence[SensitivePattern | re.Pattern[str]] = (),
     blocked_words: Collection[str] = frozenset(),
     phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
 ) -> TextFacts:
@@ -1017,7 +1095,7 @@ def classify(
     *,
     host: str | None,
     start: datetime,
-    extra_patterns: Sequence[re.Pattern[str]] = (),
+    extra_patterns: Sequence[SensitivePattern | re.Pattern[str]] = (),
     blocked_words: Collection[str] = frozenset(),
     author_recent_count: int = 0,
     flood_limit: int = 5,
