@@ -37,8 +37,9 @@ def qa(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def rehearse(home: Path, speed: float, *, quiet: bool = False) -> dict[str, Any]:
-    """Run the rehearsal; returns what happened (events, answers issued, the timeline)."""
-    env = {**os.environ, "QA_HOME": str(home)}
+    """Run the rehearsal; returns what happened (events, answers issued, the timeline).
+    Every command works on the rehearsal's own state (QA_REHEARSAL=1)."""
+    env = {**os.environ, "QA_HOME": str(home), "QA_REHEARSAL": "1"}
     command = [
         sys.executable, "-m", "qasession", "run", "--headless",
         "--simulate", "examples/crowd.yaml", "--speed", str(speed), "--start-now",
@@ -85,10 +86,10 @@ def answer_some(env: dict[str, str]) -> dict[str, str]:
             )
         )
     for question, mode, text in plan:
-        result = qa("answer", question["id"], text, "--mode", mode, env=env)
+        result = qa("answer", str(question["id"]), text, "--mode", mode, env=env)
         if result.returncode != 0:
             raise SystemExit(f"qa answer failed: {result.stderr.strip()}")
-        answered[question["id"]] = mode
+        answered[question["post_id"]] = mode
     return answered
 
 
@@ -111,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     result = rehearse(args.home, args.speed)
-    env = {**os.environ, "QA_HOME": str(args.home)}
+    env = {**os.environ, "QA_HOME": str(args.home), "QA_REHEARSAL": "1"}
     print(qa("local", "timeline", env=env).stdout)
     recap = qa("recap", env=env)
     print(recap.stdout or recap.stderr)

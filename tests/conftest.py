@@ -24,6 +24,8 @@ def qa_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("QA_WIDTH", "120")
     monkeypatch.delenv("QA_FILE", raising=False)
     monkeypatch.delenv("QA_CRASH_AT", raising=False)
+    monkeypatch.delenv("QA_REHEARSAL", raising=False)
+    monkeypatch.delenv("QA_ACTOR", raising=False)
     for name in list(os.environ):
         if name.startswith("X_") or name.startswith("MASTODON_") or name.startswith("BLUESKY_"):
             monkeypatch.delenv(name, raising=False)

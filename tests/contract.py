@@ -9,6 +9,7 @@ import pytest
 
 from qasession.errors import DuplicatePost, ReplyRestricted
 from qasession.platforms.base import Platform, Post
+from tests.support.refs import ref, who
 
 # inject(author, text) -> id: puts a post from someone else on the platform
 Inject = Callable[[str, str], str]
@@ -50,13 +51,13 @@ def check_contract(platform: Platform, inject: Inject) -> None:
     assert [p for p in again if p.author != me] == []
 
     # writing: repost once, then refused; a post, a reply, a quote, a DM
-    platform.repost(first)
+    platform.repost(ref(first))
     with pytest.raises(DuplicatePost):
-        platform.repost(first)
+        platform.repost(ref(first))
     assert platform.post("Hello #AskAcme")
-    assert platform.post("An answer #AskAcme", reply_to=third)
+    assert platform.post("An answer #AskAcme", reply_to=ref(third))
     if platform.capabilities.reply_needs_mention:
         with pytest.raises(ReplyRestricted):
-            platform.post("An answer #AskAcme", reply_to=first)
-    assert platform.post("Quoted #AskAcme", quote_of=third)
-    assert platform.send_dm("@alice", "Hello privately")
+            platform.post("An answer #AskAcme", reply_to=ref(first))
+    assert platform.post("Quoted #AskAcme", quote_of=ref(third))
+    assert platform.send_dm(who("@alice"), "Hello privately")

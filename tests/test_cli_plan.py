@@ -177,6 +177,5 @@ def test_a_platform_not_in_this_version_is_a_lint_not_a_crash(tmp_path: Path) ->
     shown = qa("plan", "-f", str(plan))
     assert shown.returncode == 0, shown.stderr
     assert "[platform-unavailable]" in shown.stderr and "m.yaml:" in shown.stderr
-    assert "/500" in shown.stdout  # Mastodon's length limit is still known
     refused = qa("run", "--headless", "-f", str(plan))
     assert refused.returncode == 3 and refused.stderr.count("\n") == 1

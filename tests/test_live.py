@@ -251,5 +251,5 @@ def test_a_date_sqlite_cannot_read_does_not_hide_a_question(tmp_path: Path) -> N
         "UPDATE posts SET likes = 50, created_at = '2026-12-03T17:05:00+0000' WHERE id = 'q00007'"
     )
     now = QUEUE_START + timedelta(hours=1)
-    assert queue_rows(session, store, now, limit=1)[0]["id"] == "q00007"
+    assert queue_rows(session, store, now, limit=1)[0]["post_id"] == "q00007"
     assert queue_rows(session, store, now, limit=10) == queue_rows(session, store, now)[:10]

@@ -11,6 +11,7 @@ from qasession.clock import ManualClock
 from qasession.errors import DuplicatePost, NotFound, PlatformError, RateLimited
 from qasession.platforms.local import LocalNetwork, LocalPlatform
 from tests.contract import check_contract, drain
+from tests.support.refs import ref, who
 
 
 def make(home: Path, **settings: object) -> LocalPlatform:
@@ -56,7 +57,7 @@ def test_hashtag_must_match_whole_tag(home: Path) -> None:
 
 def test_direct_messages_are_not_searchable(home: Path) -> None:
     platform = make(home)
-    platform.send_dm("@alice", "secret #AskAcme")
+    platform.send_dm(who("@alice"), "secret #AskAcme")
     assert platform.search("#AskAcme").posts == []
     assert LocalNetwork(home).timeline()[0].kind == "dm"
 
@@ -65,13 +66,13 @@ def test_repost_counts_and_refusal(home: Path) -> None:
     network = LocalNetwork(home)
     original = network.add(author="@a", text="q? #AskAcme", created_at=datetime.now(UTC))
     platform = make(home)
-    repost_id = platform.repost(original)
+    repost_id = platform.repost(ref(original))
     assert network.get(original).reposts == 1
     with pytest.raises(DuplicatePost) as exc:
-        platform.repost(original)
-    assert exc.value.existing_id == repost_id
+        platform.repost(ref(original))
+    assert exc.value.existing_id == repost_id.id
     with pytest.raises(NotFound):
-        platform.repost("9999")
+        platform.repost(ref("9999"))
 
 
 def test_length_limit_counts_like_x(home: Path) -> None:

@@ -10,9 +10,11 @@ import pytest
 from qasession.clock import ManualClock
 from qasession.compose import AnswerSpec, Question, compose_answer
 from qasession.errors import PlatformError, RateLimited, ReplyRestricted
+from qasession.platforms.base import Capabilities
 from qasession.platforms.local import LocalNetwork, LocalPlatform
 from qasession.session.outbox import Outbox
 from qasession.store import OutboxItem, Store
+from tests.support.refs import ref
 
 T0 = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
 
@@ -31,8 +33,7 @@ def answer_steps(question_id: str, mode: str = "dot", op: str = "s:answer:1") ->
         AnswerSpec(op, Question(question_id, "@alice", "How? #AskAcme"), "Like this", mode),
         hashtag="#AskAcme",
         host="@acme",
-        max_length=280,
-        length=len,
+        capabilities=Capabilities(max_length=280, length_method="chars"),
     )
     return steps
 
@@ -63,7 +64,7 @@ def test_crash_after_send_is_reconciled_not_resent(
     repost, _answer = store.add_intents("s", answer_steps(q))
     # a crash after the repost went out but before it was marked sent
     assert store.mark_sending(repost.id)
-    platform.repost(q, idempotency_key=repost.key)
+    platform.repost(ref(q), idempotency_key=repost.key)
     fresh = Outbox(store, platform, "s", clock)
     fresh.reconcile_all()
     assert store.outbox_item(repost.key).state == "sent"  # type: ignore[union-attr]
@@ -182,7 +183,7 @@ def test_platform_that_cannot_be_asked_waits_for_the_operator(
 
     store, platform, clock, network = world
     blind = LocalPlatform({}, home=platform.home, clock=clock, account="@acme")
-    blind.capabilities = replace(LocalPlatform.capabilities, can_lookup_sent=False)  # type: ignore[misc]
+    blind.capabilities = replace(LocalPlatform.CAPABILITIES, can_lookup_sent=False)
     item = store.add_intents("s", [OutboxItem(key="s:opening", kind="opening", text="Live!")])[0]
     assert store.mark_sending(item.id)  # a crash, somewhere around the call
     events: list[dict[str, object]] = []

@@ -88,7 +88,9 @@ def test_headless_rehearsal_with_three_answers(rehearsal: dict[str, Any]) -> Non
 
 
 def test_queue_json_shape_after_rehearsal(rehearsal: dict[str, Any]) -> None:
-    queue = json.loads(qa("queue", "--json", "--home", str(rehearsal["home"])).stdout)
+    queue = json.loads(
+        qa("--rehearsal", "queue", "--json", "--home", str(rehearsal["home"])).stdout
+    )
     assert queue, "questions remain open after three answers"
     for row in queue:
         assert {"id", "author", "text", "score", "status", "flags", "duplicates"} <= set(row)
@@ -108,7 +110,7 @@ def test_recap_matches_the_crowd_script(rehearsal: dict[str, Any]) -> None:
     received = tagged["question"]
     merged = tagged["duplicate"]
     answered = len(rehearsal["answered"])
-    result = qa("recap", "--format", "json", "--home", str(rehearsal["home"]))
+    result = qa("recap", "--format", "json", "--home", str(rehearsal["home"]), "--rehearsal")
     assert result.returncode == 0, result.stderr
     recap = json.loads(result.stdout)
     authors = {e["author"].lower() for e in entries}

@@ -15,8 +15,10 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from qasession.errors import UsageError
 from qasession.plan import load_plan
 from qasession.platforms.local import LocalNetwork
+from qasession.session.control import AnswerRequest
 from qasession.session.loop import LiveSettings, Runner, queue_rows
 from qasession.store import Store
 from qasession.tui import app as app_module
@@ -82,6 +84,11 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the UI")
         await pilot.pause(0.05)
+
+
+def post_ids(app: QAApp) -> set[str]:
+    """The platform ids of the questions in the queue (its keys are question numbers)."""
+    return {r["post_id"] for r in app.rows.values()}
 
 
 def text_of(app: QAApp, selector: str) -> str:
@@ -201,9 +208,9 @@ async def test_the_queue_is_ranked_in_a_thread_while_typing_goes_on(
         await until(pilot, held.started.is_set)  # a ranking is held in its thread...
         await pilot.press(*"Yes")  # ...and the answer box still follows the typing
         assert ".@alice Yes #AskAcme" in text_of(app, "#preview")
-        assert not held.returned.is_set() and newcomer not in app.rows
+        assert not held.returned.is_set() and newcomer not in post_ids(app)
         held.gate.set()
-        await until(pilot, lambda: newcomer in app.rows)
+        await until(pilot, lambda: newcomer in post_ids(app))
 
 
 async def test_a_thread_ranking_older_than_a_skip_is_dropped(
@@ -258,7 +265,7 @@ async def test_preview_and_length_follow_the_typing(world: World) -> None:
         app.query_one("#answer").value = ""  # type: ignore[attr-defined]
         await pilot.press(*"Yes")
         preview = text_of(app, "#preview")
-        assert f"repost of {world.ids['alice']}" in preview  # type: ignore[attr-defined]
+        assert f"repost of question {world.ids['alice']}" in preview  # type: ignore[attr-defined]
         assert ".@alice Yes #AskAcme" in preview
         assert "20/280" in text_of(app, "#compose-head")
         assert "mode dot" in text_of(app, "#compose-head")
@@ -325,10 +332,13 @@ async def test_a_refused_answer_is_shown_not_raised(world: World) -> None:
     app = world.app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app, 4)
-        await answer(pilot, app, ids["bob"], "Your contract ACME-123456 is fine.", "dot")
+        await answer(pilot, app, ids["bob"], "We'll look at it.", "dot")
         error = text_of(app, "#error")
-        assert "private data" in error and "--mode dm" in error
+        assert "carries private data" in error and "direct message" in error
         assert app.focused is app.query_one("#answer")  # still there to fix it
+        await answer(pilot, app, ids["alice"], "Your contract ACME-123456 is fine.", "dot")
+        error = text_of(app, "#error")
+        assert "looks like private data" in error and "direct message" in error
         store = world.store()
         assert not [c for c in store.commands("t") if c["kind"] == "answer"]
         # forcing asks first; "n" keeps the check
@@ -352,8 +362,9 @@ async def test_one_answer_per_question_at_a_time(world: World) -> None:
         await ready(pilot, app, 4)
         app.stop_live_loop()  # hold the loop, so the first answer is still pending
         await answer(pilot, app, ids["alice"], "First.", "dot")
-        await answer(pilot, app, ids["alice"], "Second.", "dot")
-        assert "already on its way" in text_of(app, "#error")
+        await until(pilot, lambda: ids["alice"] not in app.rows)  # being answered: not queued
+        with pytest.raises(UsageError, match="already answering"):
+            app.control().answer(ids["alice"], AnswerRequest("Second."))
         store = world.store()
         assert len([c for c in store.commands("t") if c["kind"] == "answer"]) == 1
         store.close()
@@ -400,7 +411,7 @@ async def test_skip_pin_and_block(world: World) -> None:
         later = world.say("@dave", "Hello?? #AskAcme")
         world.say("@frank", "Is there a student discount? #AskAcme")
         await until(pilot, lambda: any(r["author"] == "@frank" for r in app.rows.values()))
-        assert later not in app.rows
+        assert later not in post_ids(app)
         store.close()
 
 

@@ -41,6 +41,7 @@ from qasession.platforms.x import (
     estimate_cost,
 )
 from qasession.platforms.x_wire import snowflake_time, tweet_to_post
+from tests.support.refs import image, ref, who
 from tests.support.x_fake import XFake
 
 CASSETTES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "tweepy"
@@ -301,7 +302,7 @@ def test_create_tweet_cassette(tweepy_dev: None, tmp_path: Path) -> None:
     with responses.RequestsMock() as rsps:
         replay(rsps, "test_client_create_and_delete_tweet.yaml", only="/2/tweets")
         platform = XPlatform(home=tmp_path / "home", clock=ManualClock(START))
-        new_id = platform.post("Test Tweet", idempotency_key="k1")
+        new_id = platform.post("Test Tweet", idempotency_key="k1").id
         sent = json.loads(rsps.calls[0].request.body or b"")
     assert new_id == "1456012973835788293"
     assert sent == {"text": "Test Tweet"}
@@ -314,7 +315,7 @@ def test_retweet_cassette(tweepy_dev: None, tmp_path: Path) -> None:
     with responses.RequestsMock() as rsps:
         replay(rsps, "test_client_retweet_and_unretweet.yaml", only="/retweets")
         platform = XPlatform(home=tmp_path / "home", clock=ManualClock(START))
-        assert platform.repost("1415348607813832708") == "1415348607813832708"
+        assert platform.repost(ref("1415348607813832708")).id == "1415348607813832708"
         assert urlsplit(rsps.calls[0].request.url).path == f"/2/users/{TWEEPY_DEV_ID}/retweets"
     assert platform.counters.reposts == 1
 
@@ -332,7 +333,7 @@ def test_direct_message_cassette(tweepy_dev: None, tmp_path: Path) -> None:
             only="/with/750362064426721281/messages",
         )
         platform = XPlatform(home=tmp_path / "home", clock=ManualClock(START))
-        event = platform.send_dm("@recipient", "Testing 1")
+        event = platform.send_dm(who("@recipient"), "Testing 1").id
         assert json.loads(rsps.calls[-1].request.body or b"") == {"text": "Testing 1"}
     assert event == "1585800613253812228"
     assert platform.counters.dms == 1
@@ -546,7 +547,7 @@ def test_reply_restriction_403(acme: tuple[XPlatform, Any], detail: str) -> None
     platform, rsps = acme
     rsps.post(f"{API}/2/tweets", status=403, json=forbidden(detail))
     with pytest.raises(ReplyRestricted):
-        platform.post("An answer", reply_to="1900000000000000001")
+        platform.post("An answer", reply_to=ref("1900000000000000001"))
     body = json.loads(rsps.calls[-1].request.body)
     assert body["reply"] == {"in_reply_to_tweet_id": "1900000000000000001"}
 
@@ -559,7 +560,7 @@ def test_second_retweet_403_is_duplicate(acme: tuple[XPlatform, Any]) -> None:
         json=forbidden("You have already retweeted this Post."),
     )
     with pytest.raises(DuplicatePost) as caught:
-        platform.repost("1900000000000000001")
+        platform.repost(ref("1900000000000000001"))
     assert caught.value.existing_id == "1900000000000000001"
 
 
@@ -614,7 +615,7 @@ def test_404_is_not_found(acme: tuple[XPlatform, Any]) -> None:
     platform, rsps = acme
     rsps.post(f"{API}/2/users/100001/retweets", status=404, json={"title": "Not Found"})
     with pytest.raises(NotFound):
-        platform.repost("1")
+        platform.repost(ref("1"))
 
 
 def test_401_is_auth_error(acme: tuple[XPlatform, Any]) -> None:
@@ -636,7 +637,7 @@ def test_unknown_dm_recipient(acme: tuple[XPlatform, Any]) -> None:
         json={"errors": [{"detail": "Could not find user with username: [nobody]."}]},
     )
     with pytest.raises(NotFound):
-        platform.send_dm("@nobody", "hi")
+        platform.send_dm(who("@nobody"), "hi")
 
 
 # -- credentials -------------------------------------------------------------------------------
@@ -742,10 +743,11 @@ def test_spend_and_budget(x_platform: XPlatform, x_inject: Callable[..., str]) -
     for i in range(9):
         x_inject(f"@u{i}", f"question {i} #AskAcme")
     assert len(platform.search("#AskAcme").posts) == 10
-    platform.repost(question)
-    platform.post("Good question, see https://acme.example/pricing #AskAcme", reply_to=question)
+    platform.repost(ref(question))
+    answer = "Good question, see https://acme.example/pricing #AskAcme"
+    platform.post(answer, reply_to=ref(question))
     platform.post(".@alice the short answer is yes #AskAcme")
-    platform.send_dm("@alice", "Let's talk in private")
+    platform.send_dm(who("@alice"), "Let's talk in private")
     c = platform.counters
     assert (c.posts_read, c.posts_created, c.posts_created_with_url, c.reposts, c.dms) == (
         10,
@@ -891,11 +893,11 @@ def test_lost_answer_is_reconciled_by_find_sent(
     x_fake.fail(503, endpoint=CREATE, after=True)
     text = "It ships  in May &  June <3 https://acme.example/ship #AskAcme"
     with pytest.raises(PlatformError) as caught:
-        x_platform.post(text, reply_to=question, idempotency_key="op1:answer")
+        x_platform.post(text, reply_to=ref(question), idempotency_key="op1:answer")
     assert caught.value.retryable
     sent = [t for t in x_fake.host_tweets() if t.reply_to == question]
     assert len(sent) == 1
-    assert x_platform.find_sent("op1:answer") == sent[0].id
+    assert x_platform.find_sent("op1:answer") == ref(sent[0].id, "x")
     assert x_platform.counters.posts_created == 1
     assert x_platform.counters.posts_created_with_url == 1
     assert x_platform.find_sent("never-tried") is None
@@ -907,7 +909,7 @@ def test_lost_answer_is_reconciled_by_find_sent(
     with pytest.raises(PlatformError) as unsure:
         restarted.find_sent("op1:answer")
     assert unsure.value.retryable
-    assert restarted.find_sent("op1:answer") == sent[0].id
+    assert restarted.find_sent("op1:answer") == ref(sent[0].id, "x")
     restarted.close()
 
 
@@ -923,15 +925,15 @@ def test_lost_repost_and_dm_are_reconciled(x_platform: XPlatform, x_fake: XFake)
     question = x_fake.inject("@bob", "my account number is 123 #AskAcme")
     x_fake.fail(503, endpoint="POST /2/users/:id/retweets", after=True)
     with pytest.raises(PlatformError):
-        x_platform.repost(question, idempotency_key="op3:repost")
-    assert x_platform.find_sent("op3:repost") == question
+        x_platform.repost(ref(question), idempotency_key="op3:repost")
+    assert x_platform.find_sent("op3:repost") == ref(question, "x")
     with pytest.raises(DuplicatePost):
-        x_platform.repost(question, idempotency_key="op3:repost")
+        x_platform.repost(ref(question), idempotency_key="op3:repost")
 
     x_fake.fail(503, endpoint="POST /2/dm_conversations/with/:id/messages", after=True)
     with pytest.raises(PlatformError):
-        x_platform.send_dm("@bob", "Please DM us  your details", idempotency_key="op3:dm")
-    assert x_platform.find_sent("op3:dm") == x_fake.dms[-1].id
+        x_platform.send_dm(who("@bob"), "Please DM us  your details", idempotency_key="op3:dm")
+    assert x_platform.find_sent("op3:dm") == ref(x_fake.dms[-1].id, "x")
     assert x_platform.counters.reposts == 1 and x_platform.counters.dms == 1
 
 
@@ -941,8 +943,8 @@ def test_reply_restriction_and_duplicates_against_the_fake(
     plain = x_fake.inject("@alice", "When is the launch? #AskAcme")
     mentioning = x_fake.inject("@bob", "@acmehost when is the launch? #AskAcme")
     with pytest.raises(ReplyRestricted):
-        x_platform.post("In May!", reply_to=plain)
-    assert x_platform.post("In May!", reply_to=mentioning)
+        x_platform.post("In May!", reply_to=ref(plain))
+    assert x_platform.post("In May!", reply_to=ref(mentioning))
     with pytest.raises(DuplicatePost) as caught:
         x_platform.post("In May!")
     assert caught.value.existing_id == x_fake.host_tweets()[-1].id
@@ -1002,18 +1004,18 @@ def test_revoked_credentials(x_platform: XPlatform, x_fake: XFake) -> None:
 
 
 def test_image_upload(x_platform: XPlatform, x_fake: XFake, tmp_path: Path) -> None:
-    image = tmp_path / "opening.png"
-    image.write_bytes(b"\x89PNG\r\n\x1a\n fake image")
-    new_id = x_platform.post("We are live! #AskAcme", media=[str(image)])
+    photo = tmp_path / "opening.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n fake image")
+    new_id = x_platform.post("We are live! #AskAcme", media=[image(photo)]).id
     assert x_fake.count("POST /2/media/upload") == 1
     (media_id,) = x_fake.media
-    assert x_fake.media[media_id]["size"] == image.stat().st_size
+    assert x_fake.media[media_id]["size"] == photo.stat().st_size
     assert x_fake.media[media_id]["image"]["image_type"] == "image/png"
     assert x_fake.tweets[new_id].media_keys == [f"3_{media_id}"]
     upload = next(r for r in x_fake.requests if r.endpoint == "POST /2/media/upload")
     assert upload.auth == "user"
     with pytest.raises(PlatformError):
-        x_platform.post("missing image", media=[str(tmp_path / "nope.png")])
+        x_platform.post("missing image", media=[image(tmp_path / "nope.png")])
 
 
 def test_lookup_batches_and_counts_reads(x_platform: XPlatform, x_fake: XFake) -> None:
@@ -1042,14 +1044,14 @@ def test_fixture_contract_basics(
     page = x_platform.search("#askacme")
     assert [p.id for p in page.posts] == [question]
     assert page.posts[0].likes == 3
-    assert x_platform.repost(question) == question
+    assert x_platform.repost(ref(question)).id == question
     with pytest.raises(DuplicatePost):
-        x_platform.repost(question)
-    reply = x_platform.post("Yes!", reply_to=question)
-    quote = x_platform.post("Everyone: yes!", quote_of=question)
+        x_platform.repost(ref(question))
+    reply = x_platform.post("Yes!", reply_to=ref(question)).id
+    quote = x_platform.post("Everyone: yes!", quote_of=ref(question)).id
     assert x_fake.tweets[reply].reply_to == question
     assert x_fake.tweets[quote].quote_of == question
-    assert x_platform.send_dm("@alice", "hello")
+    assert x_platform.send_dm(who("@alice"), "hello")
     assert x_platform.capabilities.reply_needs_mention
     assert x_platform.capabilities.can_lookup_sent
     assert x_platform.length("é" * 10) == 10

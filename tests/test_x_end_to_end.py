@@ -180,6 +180,12 @@ def test_plan_estimates_the_cost(tmp_path: Path) -> None:
     assert "estimated cost" in shown and "$10.45" in shown
 
 
+def numbers(plan: Path) -> dict[str, str]:
+    """The rehearsal's question numbers by post id (what `qa answer` takes)."""
+    queue = json.loads(qa("--rehearsal", "queue", "--json", "-f", str(plan)).stdout)
+    return {row["post_id"]: str(row["id"]) for row in queue}
+
+
 def test_headless_rehearsal_on_x(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -203,12 +209,19 @@ def test_headless_rehearsal_on_x(
             events.append(event)
             if event["event"] == "posted" and event["kind"] == "opening" and not answered:
                 answered = True
-                for args in ([asker, "Yes, in Q1."], [customer, "We'll call you.", "--mode", "dm"]):
-                    result = qa("answer", *args, "-f", str(plan))
+                number = numbers(plan)
+                for args in (
+                    [number[asker], "Yes, in Q1."],
+                    [number[customer], "We'll call you.", "--mode", "dm"],
+                ):
+                    result = qa("--rehearsal", "answer", *args, "-f", str(plan))
                     assert result.returncode == 0, result.stderr
                     assert "link" not in result.stderr
         assert run.wait(timeout=120) == 0
-        linked = qa("answer", docs, "See https://acme.example/docs", "-f", str(plan))
+        docs_number = numbers(plan)[docs]
+        linked = qa(
+            "answer", docs_number, "See https://acme.example/docs", "-f", str(plan), "--rehearsal"
+        )
         assert "contains a link" in linked.stderr  # flagged: X bills it much higher
         kinds = [e["kind"] for e in events if e["event"] == "posted"]
         assert kinds[0] == "opening" and kinds[-2:] == ["closing", "after_party"]

@@ -8,12 +8,22 @@ from typing import Protocol
 
 
 class Clock(Protocol):
-    """What the core asks of time: the current instant (UTC, aware) and a way to wait."""
+    """What the core asks of time: the current instant (UTC, aware) and a way to wait; and,
+    since platforms keep their rate windows on the wall clock whatever speed a rehearsal
+    runs at, the wall-clock instant and its place on this clock's timeline."""
 
     def now(self) -> datetime: ...
 
     def sleep(self, seconds: float) -> None:
         """Wait `seconds` of this clock's time."""
+
+    def wall_now(self) -> datetime:
+        """The instant a platform's rate window is measured on."""
+        ...
+
+    def to_session(self, wall: datetime) -> datetime:
+        """The instant of this clock at which the wall clock reads `wall`."""
+        ...
 
 
 class SystemClock:
@@ -25,6 +35,12 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def wall_now(self) -> datetime:
+        return self.now()
+
+    def to_session(self, wall: datetime) -> datetime:
+        return wall
 
 
 class VirtualClock:
@@ -47,6 +63,12 @@ class VirtualClock:
         if seconds > 0:
             time.sleep(seconds / self.speed)
 
+    def wall_now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def to_session(self, wall: datetime) -> datetime:
+        return self.virtual_anchor + (wall - self.real_anchor) * self.speed
+
 
 class ManualClock:
     """A clock tests move by hand; `sleep` advances it instantly."""
@@ -62,3 +84,9 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
+
+    def wall_now(self) -> datetime:
+        return self.current
+
+    def to_session(self, wall: datetime) -> datetime:
+        return wall

@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qasession.errors import UsageError
-from qasession.store import OutboxItem
+from qasession.platforms.base import Capabilities
+from qasession.store.outbox import OutboxItem
 
 ANSWER_MODES = ("dot", "reply", "quote", "dm")
 DM_NOTICE = "we've sent you a direct message."
@@ -30,21 +31,39 @@ def handle(author: str) -> str:
     return author if author.startswith("@") else "@" + author
 
 
-def dot_text(answer: str, asker: str) -> str:
-    """`.@asker answer`: a stand-alone post every follower sees (a post starting with
-    `@user` would be hidden from most of them)."""
+def dot_text(answer: str, asker: str, *, leading_mention_hidden: bool = True) -> str:
+    """A stand-alone answer that names the asker: `.@asker answer` where a post starting with
+    `@user` is hidden from most followers (X), `@asker answer` where it is not (Mastodon,
+    Bluesky: the mention notifies the asker either way)."""
     answer = answer.strip()
     mention = handle(asker)
-    if answer.lower().startswith("." + mention.lower()):
+    lead = "." + mention if leading_mention_hidden else mention
+    lowered = answer.lower()
+    if lowered.startswith(lead.lower() + " ") or lowered == lead.lower():
         return answer
-    if answer.lower().startswith(mention.lower()):
+    if lowered.startswith("." + mention.lower()):
+        answer = answer[len(mention) + 1 :].lstrip(" ,:")
+    elif lowered.startswith(mention.lower()):
         answer = answer[len(mention) :].lstrip(" ,:")
-    return f".{mention} {answer}"
+    return f"{lead} {answer}"
 
 
-def split_thread(text: str, limit: int, length: Callable[[str], int], suffix: str) -> list[str]:
-    """Split `text` into numbered parts ("… (1/3) #tag") that each fit `limit`, cutting at word
-    boundaries. Raises UsageError when one word alone cannot fit."""
+def split_thread(
+    text: str,
+    limit: int,
+    length: Callable[[str], int],
+    suffix: str,
+    too_long: Callable[[str], str | None] | None = None,
+) -> list[str]:
+    """Split `text` into numbered parts ("… (1/3) #tag") that each fit `limit` (and
+    `too_long`, a platform's other limits), cutting at word boundaries. Raises UsageError
+    when one word alone cannot fit."""
+
+    def over(candidate: str) -> bool:
+        return length(candidate) > limit or (
+            too_long is not None and too_long(candidate) is not None
+        )
+
     words = text.split()
     for total_guess in (9, 99):
         parts: list[str] = []
@@ -52,7 +71,7 @@ def split_thread(text: str, limit: int, length: Callable[[str], int], suffix: st
         for word in words:
             candidate = " ".join([*current, word])
             marker = f" ({total_guess}/{total_guess}){suffix}"
-            if current and length(candidate + marker) > limit:
+            if current and over(candidate + marker):
                 parts.append(" ".join(current))
                 current = [word]
             else:
@@ -64,16 +83,17 @@ def split_thread(text: str, limit: int, length: Callable[[str], int], suffix: st
     total = len(parts)
     numbered = [f"{part} ({i}/{total}){suffix}" for i, part in enumerate(parts, 1)]
     for part in numbered:
-        if length(part) > limit:
+        if over(part):
             raise UsageError(f"a part of the thread is still {length(part)} > {limit} long")
     return numbered
 
 
 @dataclass(slots=True)
 class Question:
-    id: str
+    id: str  # the post's id on its platform
     author: str
     text: str
+    author_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -95,17 +115,21 @@ def compose_answer(
     *,
     hashtag: str,
     host: str | None,
-    max_length: int,
-    length: Callable[[str], int],
-    reply_needs_mention: bool = False,
-    can_dm: bool = True,
-    can_quote: bool = True,
-    can_reply: bool = True,
+    capabilities: Capabilities,
 ) -> tuple[list[OutboxItem], list[str]]:
-    """The outbox steps for one answer, and notes for the operator (fallbacks taken).
+    """The outbox steps for one answer, shaped by the platform's `capabilities`, and notes for
+    the operator (fallbacks taken).
 
     Raises UsageError when a text is too long (with its count) and no thread was asked for.
     """
+    caps = capabilities
+    max_length, length = caps.max_length, caps.length
+    reply_needs_mention, can_dm, can_quote, can_reply = (
+        caps.reply_needs_mention,
+        caps.dm,
+        caps.quote,
+        caps.reply,
+    )
     notes: list[str] = []
     mode = spec.mode
     if mode not in ANSWER_MODES:
@@ -146,15 +170,18 @@ def compose_answer(
     def public_texts(body: str) -> list[str]:
         suffix = f" {hashtag}" if spec.append_hashtag and not has_hashtag(body, hashtag) else ""
         full = body.strip() + suffix
-        size = length(full)
-        if size <= max_length:
+        if caps.too_long(full) is None:
             return [full]
         if not spec.thread:
             raise UsageError(
-                f"the answer is {size} characters long; the limit here is {max_length}",
+                f"the answer is {length(full)} characters long; the limit here is {max_length}"
+                + (f" (and {caps.max_bytes} bytes)" if caps.max_bytes else ""),
                 hint="shorten it, or add --thread to post it as a numbered thread",
             )
-        return split_thread(body.strip(), max_length, length, suffix)
+        return split_thread(body.strip(), max_length, length, suffix, caps.too_long)
+
+    def dotted(body: str) -> str:
+        return dot_text(body, q.author, leading_mention_hidden=caps.leading_mention_hidden)
 
     if mode == "dm":
         steps.append(
@@ -169,14 +196,14 @@ def compose_answer(
             )
         )
         if spec.dm_notice:
-            for text in public_texts(dot_text(DM_NOTICE, q.author)):
+            for text in public_texts(dotted(DM_NOTICE)):
                 add("answer", text=text)
         return steps, notes
 
     if mode == "dot":
         if spec.repost_first:
             add("repost", repost_of=q.id)
-        texts = public_texts(dot_text(spec.text, q.author))
+        texts = public_texts(dotted(spec.text))
         for i, text in enumerate(texts):
             add("answer", text=text, reply_to=None if i == 0 else "^")
     elif mode == "reply":
@@ -216,3 +243,16 @@ def thanks_texts(
     if current:
         posts.append(f"{intro} {' '.join(current)}! {hashtag}")
     return [f".{p}" if p.startswith("@") else p for p in posts]
+
+
+__all__ = [
+    "ANSWER_MODES",
+    "AnswerSpec",
+    "Question",
+    "compose_answer",
+    "dot_text",
+    "ensure_hashtag",
+    "has_hashtag",
+    "split_thread",
+    "thanks_texts",
+]

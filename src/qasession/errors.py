@@ -15,6 +15,7 @@ class ExitCode(enum.IntEnum):
     BAD_PLAN = 3
     AUTH = 4
     PLATFORM = 5
+    BUSY = 6
     INTERRUPTED = 130
 
 
@@ -117,8 +118,34 @@ class NotFound(PlatformError):
     """The post or user the call refers to does not exist on the platform."""
 
 
+class TooLong(PlatformError):
+    """The text is longer than the platform accepts (its own count, against its own limit)."""
+
+
+class Unsupported(PlatformError):
+    """The platform has no such capability (a quote where there are none, DMs closed)."""
+
+
+class RecipientClosed(PlatformError):
+    """The recipient does not accept direct messages from the host's account."""
+
+
 class ReplyRestricted(PlatformError):
     """The platform forbids replying to this post (X: the author did not mention the host)."""
+
+
+class StoreError(QAError):
+    """The state database cannot be used (corrupt, read-only, disk full, locked too long)."""
+
+    def __init__(self, message: str, hint: str | None = None, *, retryable: bool = False) -> None:
+        super().__init__(message, hint)
+        self.retryable = retryable
+
+
+class SessionBusy(QAError):
+    """Another `qa run` holds the session's live loop."""
+
+    exit_code = ExitCode.BUSY
 
 
 class Interrupted(QAError):

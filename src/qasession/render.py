@@ -111,7 +111,8 @@ def timeline(posts: Sequence[Any]) -> None:
 
 def queue(rows: Sequence[dict[str, Any]]) -> None:
     table = Table(show_edge=False, header_style="bold")
-    for column in ("#", "id", "score", "author", "likes", "dup", "flags"):
+    # "#" is the question's number, what `qa answer`, `qa skip` and the terminal UI take
+    for column in ("#", "rank", "score", "author", "likes", "dup", "flags"):
         table.add_column(column, no_wrap=True)
     table.add_column("question", no_wrap=True)
     console = stdout_console()
@@ -119,8 +120,8 @@ def queue(rows: Sequence[dict[str, Any]]) -> None:
     for rank, row in enumerate(rows, 1):
         flags = ",".join(row["flags"])
         table.add_row(
-            str(rank),
-            row["id"],
+            str(row["id"]),
+            str(row.get("rank", rank)),
             f"{row['score']:.1f}",
             safe(row["author"]),
             str(row["likes"]),

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from qasession.cli.common import GlobalState, HomeOpt, PlanFileOpt
+from qasession.cli.common import GlobalState, HomeOpt, PlanFileOpt, RehearsalOpt
 
 app = typer.Typer(
     name="qa",
@@ -39,13 +39,14 @@ def _global(
     ctx: typer.Context,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
+    rehearsal: RehearsalOpt = False,
     version: Annotated[
         bool,
         typer.Option("--version", help="Print the version.", callback=_version, is_eager=True),
     ] = False,
 ) -> None:
     """Global options: the plan file and the home directory (state) for every command."""
-    ctx.obj = GlobalState(file=file, home=home)
+    ctx.obj = GlobalState(file=file, home=home, rehearsal=rehearsal)
 
 
 def _register() -> None:
@@ -63,7 +64,7 @@ def main() -> None:
     from qasession.errors import ExitCode, QAError
 
     try:
-        app(standalone_mode=False, prog_name="qa")
+        app(args=_global_flags_first(sys.argv[1:]), standalone_mode=False, prog_name="qa")
     except QAError as exc:
         _error(str(exc))
         sys.exit(int(exc.exit_code))
@@ -87,6 +88,16 @@ def main() -> None:
         _error(f"internal error: {type(exc).__name__}: {exc} (rerun with QA_DEBUG=1 and report it)")
         sys.exit(int(ExitCode.FAILURE))
     sys.exit(int(ExitCode.OK))
+
+
+def _global_flags_first(args: list[str]) -> list[str]:
+    """`--rehearsal` works anywhere on the command line, like `--home` and `--file`: it is
+    moved before the command's name, where the global option reads it."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--rehearsal" not in args[:end]:
+        return args
+    rest = [a for i, a in enumerate(args) if not (a == "--rehearsal" and i < end)]
+    return ["--rehearsal", *rest]
 
 
 def _error(message: str) -> None:

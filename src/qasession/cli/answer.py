@@ -16,13 +16,16 @@ SessionOpt = Annotated[
     str | None,
     typer.Option("--session", "-s", help="Session id (default: the only or the next session)."),
 ]
-QuestionArg = Annotated[str, typer.Argument(help="The question's id (see `qa queue`).")]
+QuestionArg = Annotated[
+    str, typer.Argument(help="The question's number (the first column of `qa queue`).")
+]
 
 
 def register(app: typer.Typer) -> None:
     app.command("queue")(queue)
     app.command("answer")(answer)
     app.command("skip")(skip)
+    app.command("unskip")(unskip)
     app.command("pin")(pin)
     app.command("block")(block)
 
@@ -39,7 +42,7 @@ def queue(
     from datetime import UTC, datetime
 
     from qasession import render
-    from qasession.session.loop import queue_rows
+    from qasession.session.queue import queue_rows
 
     c = load(ctx, file, home, session_id)
     rows = queue_rows(c.session, c.store, datetime.now(UTC), limit=limit)
@@ -59,29 +62,46 @@ def answer(
     thread: Annotated[
         bool, typer.Option("--thread", help="Split a long answer into a numbered thread.")
     ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Post even if the answer looks like private data.")
+    follow_up: Annotated[
+        bool,
+        typer.Option("--follow-up", help="Post a second answer to an answered question."),
+    ] = False,
+    post_private_data: Annotated[
+        bool,
+        typer.Option(
+            "--post-private-data",
+            help="Post the answer even though its own text looks like private data.",
+        ),
+    ] = False,
+    public_without_repost: Annotated[
+        bool,
+        typer.Option(
+            "--answer-publicly-without-repost",
+            help="Answer a question that carries private data in public, with a stand-alone "
+            "post that never reposts or quotes it.",
+        ),
     ] = False,
     session_id: SessionOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Answer a queued question: repost it, then post the answer (see --mode)."""
-    from qasession.session.loop import validate_answer
+    from qasession.session.control import AnswerRequest, Control
 
     c = load(ctx, file, home, session_id)
-    notes = validate_answer(
-        c.session, c.store, c.session.platform, question_id, text, mode, thread=thread, force=force
+    request = AnswerRequest(
+        text,
+        mode,
+        thread,
+        follow_up=follow_up,
+        post_private_data=post_private_data,
+        public_without_repost=public_without_repost,
     )
-    for note in notes:
+    accepted = Control(c.session, c.store).answer(question_id, request)
+    for note in accepted.notes:
         say(f"note: {note}")
-    command = c.store.add_command(
-        c.session.id,
-        "answer",
-        {"question_id": question_id, "text": text, "mode": mode, "thread": thread},
-    )
-    out(str(command))
-    say(f"answer {command} queued; `qa run` posts it (now if it is running)")
+    out(str(accepted.number))
+    say(f"answer to question {accepted.number} accepted; `qa run` posts it (now if it is running)")
 
 
 def _apply(
@@ -91,32 +111,27 @@ def _apply(
     file: Path | None,
     home: Path | None,
     session_id: str | None,
+    platform: str = "",
 ) -> None:
     """Skip, pin and block change state only (nothing is posted), so they apply at once; a
     running `qa run` sees them on its next tick."""
-    from datetime import UTC, datetime
-
-    from qasession.errors import UsageError
+    from qasession.session.control import Control
 
     c = load(ctx, file, home, session_id)
-    sid = c.session.id
+    control = Control(c.session, c.store)
     if kind in ("block", "mute"):
-        c.store.ensure_session(sid, c.session.hashtag, c.session.platform)
-        c.store.add_moderation(
-            sid, target, "blocked" if kind == "block" else "muted", datetime.now(UTC)
-        )
-        say(f"{target} {'blocked' if kind == 'block' else 'muted'} in {sid}")
+        action = "blocked" if kind == "block" else "muted"
+        hidden = control.moderate(target, action, platform)
+        where = f" on {platform}" if platform else ""
+        say(f"{target} {action}{where} in {c.session.id}; {hidden} queued question(s) hidden")
         return
-    done = (
-        c.store.set_status(sid, target, "skipped")
-        if kind == "skip"
-        else c.store.set_pinned(sid, target, kind == "pin")
-    )
-    if not done:
-        raise UsageError(
-            f"no question {target!r} in session {sid}", hint="see `qa queue` for the ids"
-        )
-    say(f"{target}: {kind} done")
+    if kind == "skip":
+        done = control.skip(target)
+    elif kind == "unskip":
+        done = control.unskip(target)
+    else:
+        done = control.pin(target, kind == "pin")
+    say(f"question {done.number}: {kind} done")
 
 
 def skip(
@@ -126,8 +141,19 @@ def skip(
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Take a question off the queue without answering it."""
+    """Take a question off the queue without answering it (`qa unskip` brings it back)."""
     _apply(ctx, "skip", question_id, file, home, session_id)
+
+
+def unskip(
+    ctx: typer.Context,
+    question_id: QuestionArg,
+    session_id: SessionOpt = None,
+    file: PlanFileOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Put a skipped question back in the queue."""
+    _apply(ctx, "unskip", question_id, file, home, session_id)
 
 
 def pin(
@@ -146,10 +172,14 @@ def block(
     ctx: typer.Context,
     handle: Annotated[str, typer.Argument(help="The handle to block, e.g. @troll.")],
     mute: Annotated[bool, typer.Option("--mute", help="Mute instead of block.")] = False,
+    platform: Annotated[
+        str,
+        typer.Option(help="Only on this platform of the session (default: on all of them)."),
+    ] = "",
     session_id: SessionOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Block (or --mute) an author: their posts leave the queue and new ones are hidden."""
     handle = handle if handle.startswith("@") else "@" + handle
-    _apply(ctx, "mute" if mute else "block", handle, file, home, session_id)
+    _apply(ctx, "mute" if mute else "block", handle, file, home, session_id, platform)

@@ -16,13 +16,14 @@ if TYPE_CHECKING:
     from qasession.platforms.base import Platform
     from qasession.store import Store
 
+# No envvar on the options themselves: an option given anywhere on the command line (before or
+# after the command's name) beats the environment, which beats the default (see `resolve`).
 PlanFileOpt = Annotated[
     Path | None,
     typer.Option(
         "--file",
         "-f",
-        envvar="QA_FILE",
-        help="The plan file (default: ./sessions.yaml).",
+        help="The plan file (env QA_FILE; default: ./sessions.yaml).",
         show_default=False,
     ),
 ]
@@ -30,11 +31,19 @@ HomeOpt = Annotated[
     Path | None,
     typer.Option(
         "--home",
-        envvar="QA_HOME",
-        help="Where state lives (default: the user data directory).",
+        help="Where state lives (env QA_HOME; default: the user data directory).",
         show_default=False,
     ),
 ]
+RehearsalOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rehearsal",
+        help="Work on the rehearsal's state (kept apart from the real session's; env "
+        "QA_REHEARSAL=1).",
+    ),
+]
+REHEARSAL_DIR = "rehearsal"  # under the home: a rehearsal's own store and local platform
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 SessionArg = Annotated[
     str | None,
@@ -46,13 +55,25 @@ SessionArg = Annotated[
 class GlobalState:
     file: Path | None = None
     home: Path | None = None
+    rehearsal: bool = False
 
 
-def resolve(ctx: typer.Context, file: Path | None, home: Path | None) -> tuple[Path, Path]:
-    """The plan file and home directory: command option, then global option, then default."""
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def rehearsing(ctx: typer.Context) -> bool:
+    """Whether this command works on the rehearsal's state (`--rehearsal`, QA_REHEARSAL)."""
     state = ctx.find_root().obj if ctx.find_root().obj else GlobalState()
-    plan_file = file or state.file or Path("sessions.yaml")
-    home_dir = home or state.home
+    return state.rehearsal or os.environ.get("QA_REHEARSAL", "") not in ("", "0")
+
+
+def real_home(ctx: typer.Context, home: Path | None) -> Path:
+    """The home directory: the command's option, then the global one, then QA_HOME, then the
+    user data directory."""
+    state = ctx.find_root().obj if ctx.find_root().obj else GlobalState()
+    home_dir = home or state.home or _env_path("QA_HOME")
     if home_dir is None:
         from platformdirs import user_data_dir
 
@@ -64,6 +85,20 @@ def resolve(ctx: typer.Context, file: Path | None, home: Path | None) -> tuple[P
             f"the home directory {home_dir} is a file",
             hint="point --home (or QA_HOME) at a folder",
         )
+    return home_dir
+
+
+def resolve(
+    ctx: typer.Context, file: Path | None, home: Path | None, *, rehearsal: bool | None = None
+) -> tuple[Path, Path]:
+    """The plan file and the home directory of this command's state: an option (given before
+    or after the command's name) beats the environment, which beats the default. A rehearsal
+    keeps its state in its own folder under the home, apart from the real session's."""
+    state = ctx.find_root().obj if ctx.find_root().obj else GlobalState()
+    plan_file = file or state.file or _env_path("QA_FILE") or Path("sessions.yaml")
+    home_dir = real_home(ctx, home)
+    if rehearsal if rehearsal is not None else rehearsing(ctx):
+        home_dir = home_dir / REHEARSAL_DIR
     return plan_file, home_dir
 
 
@@ -99,11 +134,16 @@ class Context:
 
 
 def load(
-    ctx: typer.Context, file: Path | None, home: Path | None, session_id: str | None
+    ctx: typer.Context,
+    file: Path | None,
+    home: Path | None,
+    session_id: str | None,
+    *,
+    rehearsal: bool | None = None,
 ) -> Context:
     from qasession.plan import load_plan
 
-    plan_file, home_dir = resolve(ctx, file, home)
+    plan_file, home_dir = resolve(ctx, file, home, rehearsal=rehearsal)
     plan = load_plan(plan_file)
     return Context(plan=plan, session=plan.get(session_id), home=home_dir)
 

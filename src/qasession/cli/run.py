@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from qasession.cli.common import HomeOpt, PlanFileOpt, SessionArg, load, say
+from qasession.cli.common import HomeOpt, PlanFileOpt, SessionArg, load, rehearsing, say
 
 
 def register(app: typer.Typer) -> None:
@@ -43,12 +43,17 @@ def run(
 
     if speed <= 0:
         raise UsageError("--speed must be positive")
-    c = load(ctx, file, home, session_id)
+    rehearsal = simulate is not None or start_now or speed != 1.0 or rehearsing(ctx)
+    c = load(ctx, file, home, session_id, rehearsal=rehearsal)
     runner = Runner(c.plan, c.session, c.home)
-    if simulate is not None or start_now or speed != 1.0:
+    if rehearsal:
         from qasession.session.ingest import warm_up
         from qasession.session.rehearsal import prepare
 
+        say(
+            f"rehearsal of {c.session.id}: its state is kept apart in {c.home} (the real "
+            "session is untouched); add --rehearsal to qa queue, answer, recap... to work on it"
+        )
         warm_up()  # before the virtual clock starts
         runner.rehearsal = prepare(
             c.session, c.store, c.home, crowd_file=simulate, speed=speed, start_now=start_now

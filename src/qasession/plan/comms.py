@@ -16,12 +16,13 @@ REMINDERS = (timedelta(days=1), timedelta(minutes=15))
 
 def session_url(session: Session) -> str | None:
     """A link to follow the hashtag on the platform, where it has a public one."""
-    tag = session.hashtag.lstrip("#")
-    if session.platform == "x":
-        return f"https://x.com/hashtag/{tag}"
-    if session.platform == "bluesky":
-        return f"https://bsky.app/hashtag/{tag}"
-    return None
+    from qasession.platforms.registry import adapter_class, default_settings
+
+    cls = adapter_class(session.platform)
+    if cls is None:
+        return None
+    settings = default_settings(cls, session.platform_settings)
+    return cls.hashtag_url(settings, session.hashtag.lstrip("#"))
 
 
 def build_calendar(session: Session) -> bytes:

@@ -13,14 +13,42 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from qasession.clock import Clock, SystemClock
+from qasession.errors import TooLong, Unsupported
 from qasession.text.length import LengthMethod, count_length
 
 PostKind = Literal["post", "repost", "reply", "quote", "dm"]
+
+
+@dataclass(slots=True)
+class PostRef:
+    """What a platform needs to act on one post: its id there, and whatever else it asks for
+    (a Bluesky CID and thread root, the id a Mastodon instance gives a post from elsewhere).
+    The core stores `extra` and hands it back; only the adapter reads it."""
+
+    platform: str  # the source the post was read from ("local", "x", "mastodon", "local:x")
+    id: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"platform": self.platform, "id": self.id, "extra": dict(self.extra)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PostRef:
+        return cls(str(data["platform"]), str(data["id"]), dict(data.get("extra") or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who wrote a post: a stable id on the platform (X's user id, a Bluesky DID, a Mastodon
+    account URI; the handle where the platform has nothing better) and the display handle."""
+
+    id: str
+    handle: str  # with a leading "@": "@alice", "@alice@acme.social", "@alice.bsky.social"
 
 
 @dataclass(slots=True)
@@ -28,17 +56,28 @@ class Post:
     """One post as every adapter returns it. Its text is untrusted."""
 
     id: str
-    author: str  # handle with a leading "@"
+    author: str  # display handle with a leading "@"
     text: str
     created_at: datetime  # timezone-aware, UTC
     kind: PostKind = "post"
-    ref: str | None = None  # the post reposted, replied to or quoted
+    ref: str | None = None  # the id of the post reposted, replied to or quoted
     likes: int = 0
     reposts: int = 0
     to: str | None = None  # recipient handle of a direct message
     lang: str | None = None
     url: str | None = None
     media: list[str] = field(default_factory=list)
+    platform: str = ""  # the source it was read from; set by the adapter
+    author_id: str | None = None  # stable id of the author (None: the handle is the id)
+    extra: dict[str, str] = field(default_factory=dict)  # see PostRef.extra
+
+    @property
+    def post_ref(self) -> PostRef:
+        return PostRef(self.platform, self.id, dict(self.extra))
+
+    @property
+    def author_ref(self) -> Author:
+        return Author(self.author_id or self.author, self.author)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +93,8 @@ class Post:
             "lang": self.lang,
             "url": self.url,
             "media": list(self.media),
+            "platform": self.platform,
+            "author_id": self.author_id,
         }
 
 
@@ -68,7 +109,8 @@ class SearchPage(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a platform can do; the loop asks these, never the platform's name."""
+    """What a connected platform can do, and how it counts; the loop, `qa answer`, the
+    terminal UI and the plan's lints ask these, never the platform's name."""
 
     repost: bool = True
     reply: bool = True
@@ -77,12 +119,30 @@ class Capabilities:
     media: bool = True
     max_length: int = 280
     length_method: LengthMethod = "x"
+    max_bytes: int | None = None  # a limit in UTF-8 bytes besides max_length (Bluesky: 3000)
+    dm_max_length: int = 10_000
     # Replies are only allowed to posts that mention the host (X since 2026-02).
     reply_needs_mention: bool = False
+    # A post that starts with "@user" is hidden from most followers (X): answers start with
+    # ".@user" instead. Where it is not (Mastodon, Bluesky), the mention leads.
+    leading_mention_hidden: bool = True
     # The platform can be asked whether an intent was already sent (outbox reconciliation).
     can_lookup_sent: bool = False
-    # Prices per call, in USD, on paid platforms (0 on free ones).
-    paid: bool = False
+    # Looking up a post's metrics is billed (a paid read): the loop does not refresh them.
+    lookups_billed: bool = False
+
+    def length(self, text: str) -> int:
+        """The length of `text` as this platform counts it."""
+        return count_length(text, self.length_method)
+
+    def too_long(self, text: str) -> str | None:
+        """Why `text` does not fit ("312 > 280 characters"), or None when it does."""
+        size = self.length(text)
+        if size > self.max_length:
+            return f"{size} > {self.max_length} characters"
+        if self.max_bytes is not None and len(text.encode("utf-8", "replace")) > self.max_bytes:
+            return f"{len(text.encode('utf-8', 'replace'))} > {self.max_bytes} bytes"
+        return None
 
 
 @dataclass(slots=True)
@@ -117,23 +177,80 @@ class CallCounters:
                 setattr(self, name, getattr(self, name) + value)
 
 
+@runtime_checkable
+class Billing(Protocol):
+    """What a paid platform adds (X): spend from the counters, a budget, a cost estimate.
+    The loop, `qa plan`, the recap and the comms ask `isinstance(adapter, Billing)` (or
+    `billing_of(cls)`), never a platform's name."""
+
+    def spend(self) -> float:
+        """USD spent so far, from the counters."""
+        ...
+
+    def over_budget_ratio(self) -> float | None:
+        """Share of the session's budget spent, or None without a budget."""
+        ...
+
+    @classmethod
+    def estimate_cost(
+        cls, settings: dict[str, Any] | None, *, posts_to_create: int, with_url: int = 0
+    ) -> dict[str, Any]:
+        """What a session should cost before it runs."""
+        ...
+
+    @classmethod
+    def spend_of(cls, settings: dict[str, Any] | None, counters: dict[str, Any]) -> float:
+        """USD that `counters` (stored by an earlier run) cost under `settings`."""
+        ...
+
+
+def billing_of(cls: type[Platform]) -> type[Billing] | None:
+    """The adapter class as a `Billing` when it bills, else None."""
+    return cls if issubclass(cls, Billing) else None
+
+
 class NoSettings(BaseModel):
     """A platform with no settings of its own refuses any key under its name."""
 
     model_config = ConfigDict(extra="forbid")
 
 
+@dataclass(frozen=True, slots=True)
+class Media:
+    """An image to attach: a file path (or an id the platform gave an upload) and its
+    alternative text for screen readers."""
+
+    path: str
+    alt: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "alt": self.alt}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Media:
+        if isinstance(data, str):  # outbox rows written before alt texts
+            return cls(data)
+        return cls(str(data["path"]), data.get("alt"))
+
+
 class Platform(abc.ABC):
-    """One social platform, as the tool sees it.
+    """One social platform account, as the tool sees it.
 
     Every method may raise `AuthError` (credentials refused), `RateLimited` (throttled; retry
     after `reset_at`), `PlatformError` (with `retryable` for 5xx and time-outs) and, for
-    writes, `DuplicatePost` (the platform already has this post: treat it as sent).
+    writes, `DuplicatePost` (the platform already has this post: treat it as sent),
+    `NotFound` and `Unsupported` (a capability the platform does not have).
+
+    `CAPABILITIES` says what the class can do; `capabilities_for(settings)` what it can do
+    with a plan's settings before connecting (the lints use it); the instance's
+    `capabilities` may be refined once connected (a Mastodon instance's own limit).
     """
 
     name: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
+    CAPABILITIES: ClassVar[Capabilities]
     Settings: ClassVar[type[BaseModel]] = NoSettings
+    # the host's handle when the plan names none (the local platform's "@host")
+    DEFAULT_ACCOUNT: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -142,12 +259,30 @@ class Platform(abc.ABC):
         home: Path,
         clock: Clock | None = None,
         account: str | None = None,
+        source: str | None = None,
     ) -> None:
         self.settings = self.Settings.model_validate(settings or {})
         self.home = home
         self.clock: Clock = clock or SystemClock()
         self.account = account
+        self.source = source or self.name  # what posts read here are tagged with
         self.counters = CallCounters()
+        self.capabilities: Capabilities = self.capabilities_for(self.settings)
+
+    @classmethod
+    def capabilities_for(cls, settings: BaseModel) -> Capabilities:
+        """What this adapter can do with `settings`, before it connects."""
+        return cls.CAPABILITIES
+
+    @classmethod
+    def hashtag_url(cls, settings: BaseModel, hashtag: str) -> str | None:
+        """A public page that follows `hashtag` (without "#") on this platform, if any."""
+        return None
+
+    @classmethod
+    def post_url(cls, settings: BaseModel, author: str, post_id: str) -> str | None:
+        """Where a post can be seen when the platform gave no link of its own."""
+        return None
 
     # -- identity and reading -------------------------------------------------------------
 
@@ -159,46 +294,48 @@ class Platform(abc.ABC):
     def search(self, hashtag: str, cursor: str | None = None) -> SearchPage:
         """One request for posts carrying `hashtag` (with "#", any case) newer than `cursor`.
 
-        Posts come oldest first; the host's own posts and plain reposts may be left out.
-        Pass the returned cursor back to continue; `more` says another page is waiting.
+        Posts come oldest first, each read once across pages, without the host's own posts;
+        plain reposts may be left out. Pass the returned cursor back to continue; `more` says
+        another page is waiting.
         """
 
     def rate_budget(self) -> RateBudget | None:
         """The search budget left in the current rate window, when the platform says."""
         return None
 
-    # -- writing -------------------------------------------------------------------------
-
     def lookup(self, ids: Sequence[str]) -> list[Post]:
         """Current state (like and repost counts) of posts by id; platforms that cannot do it
         cheaply return nothing."""
         return []
 
+    # -- writing -------------------------------------------------------------------------
+
     @abc.abstractmethod
-    def repost(self, post_id: str, *, idempotency_key: str | None = None) -> str:
-        """Repost `post_id`; returns the repost's id. A second repost of one post is refused
-        with `DuplicatePost`."""
+    def repost(self, post: PostRef, *, idempotency_key: str | None = None) -> PostRef:
+        """Repost `post`; returns the repost. A second repost of one post is refused with
+        `DuplicatePost`."""
 
     @abc.abstractmethod
     def post(
         self,
         text: str,
         *,
-        reply_to: str | None = None,
-        quote_of: str | None = None,
-        media: list[str] | None = None,
+        reply_to: PostRef | None = None,
+        quote_of: PostRef | None = None,
+        media: Sequence[Media] = (),
         idempotency_key: str | None = None,
-    ) -> str:
-        """Publish a post (or a reply, or a quote); returns its id."""
+    ) -> PostRef:
+        """Publish a post (or a reply, or a quote); returns it. A text longer than
+        `capabilities` allow is refused with `TooLong`."""
 
     @abc.abstractmethod
-    def send_dm(self, handle: str, text: str, *, idempotency_key: str | None = None) -> str:
-        """Send a direct message to `handle`; returns its id."""
+    def send_dm(self, to: Author, text: str, *, idempotency_key: str | None = None) -> PostRef:
+        """Send a direct message to `to`; returns it."""
 
-    def find_sent(self, idempotency_key: str) -> str | None:
-        """The id of what this account already sent under `idempotency_key`, if the platform
-        can tell (see `capabilities.can_lookup_sent`); None when it was not sent."""
-        raise NotImplementedError
+    def find_sent(self, idempotency_key: str) -> PostRef | None:
+        """What this account already sent under `idempotency_key`, if the platform can tell
+        (see `capabilities.can_lookup_sent`); None when it was not sent."""
+        raise Unsupported(f"{self.name} cannot tell what was sent")
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -209,28 +346,18 @@ class Platform(abc.ABC):
 
     def length(self, text: str) -> int:
         """The length of `text` as this platform counts it."""
-        return count_length(text, self.capabilities.length_method)
+        return self.capabilities.length(text)
 
-    # -- cost (paid platforms) -----------------------------------------------------------
-
-    def spend(self) -> float:
-        """USD spent so far, from the counters (0 on free platforms)."""
-        return 0.0
-
-    def over_budget_ratio(self) -> float | None:
-        """Share of the session's budget spent, or None without a budget."""
-        return None
-
-    @classmethod
-    def estimate_cost(
-        cls,
-        settings: dict[str, Any] | None,
-        *,
-        posts_to_create: int,
-        with_url: int = 0,
-    ) -> dict[str, Any] | None:
-        """What a session should cost before it runs (None on free platforms)."""
-        return None
+    def check_length(self, text: str, *, dm: bool = False) -> None:
+        """Raise `TooLong` when `text` does not fit (what every adapter does before sending)."""
+        if dm:
+            if len(text) > self.capabilities.dm_max_length:
+                limit = self.capabilities.dm_max_length
+                raise TooLong(f"direct message too long: {len(text)} > {limit} characters")
+            return
+        why = self.capabilities.too_long(text)
+        if why is not None:
+            raise TooLong(f"post too long for {self.name}: {why}")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files."""

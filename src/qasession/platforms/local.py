@@ -16,6 +16,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,7 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qasession.clock import Clock, SystemClock, VirtualClock
 from qasession.errors import DuplicatePost, NotFound, PlatformError, RateLimited
-from qasession.platforms.base import Capabilities, Platform, Post, RateBudget, SearchPage
+from qasession.platforms.base import (
+    Author,
+    Capabilities,
+    Media,
+    Platform,
+    Post,
+    PostRef,
+    RateBudget,
+    SearchPage,
+)
 
 NETWORK_FILE = "local-platform.db"
 DEFAULT_HOST = "@host"
@@ -254,7 +264,7 @@ class LocalPlatform(Platform):
     """The adapter over `LocalNetwork`; the default platform and the main test double."""
 
     name: ClassVar[str] = "local"
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    CAPABILITIES: ClassVar[Capabilities] = Capabilities(
         repost=True,
         reply=True,
         quote=True,
@@ -266,6 +276,12 @@ class LocalPlatform(Platform):
     )
     Settings: ClassVar[type[BaseModel]] = LocalSettings
     settings: LocalSettings
+    DEFAULT_ACCOUNT: ClassVar[str | None] = DEFAULT_HOST
+
+    @classmethod
+    def capabilities_for(cls, settings: BaseModel) -> Capabilities:
+        assert isinstance(settings, LocalSettings)
+        return replace(cls.CAPABILITIES, max_length=settings.max_length)
 
     def __init__(
         self,
@@ -274,8 +290,9 @@ class LocalPlatform(Platform):
         home: Path,
         clock: Clock | None = None,
         account: str | None = None,
+        source: str | None = None,
     ) -> None:
-        super().__init__(settings, home=home, clock=clock, account=account)
+        super().__init__(settings, home=home, clock=clock, account=account, source=source)
         self.network = LocalNetwork(home)
         if clock is None:
             self.clock = self.network.clock()
@@ -284,14 +301,10 @@ class LocalPlatform(Platform):
         self._calls: deque[datetime] = deque()
         self._blocked_until: datetime | None = None
 
-    @property
-    def max_length(self) -> int:
-        return self.settings.max_length
-
     # -- fault injection and rate limits ---------------------------------------------------
 
     def _before_call(self, *, search: bool = False) -> None:
-        now = self.clock.now()
+        now = self.clock.wall_now()  # rate windows are on the wall clock
         if self._blocked_until is not None and now < self._blocked_until:
             raise RateLimited(self._blocked_until)
         if search and self.settings.rate_limit:
@@ -322,7 +335,7 @@ class LocalPlatform(Platform):
     def rate_budget(self) -> RateBudget | None:
         if not self.settings.rate_limit:
             return None
-        now = self.clock.now()
+        now = self.clock.wall_now()
         window = timedelta(seconds=self.settings.rate_window)
         recent = [t for t in self._calls if t > now - window]
         reset = (recent[0] + window) if recent else now + window
@@ -350,86 +363,92 @@ class LocalPlatform(Platform):
         more = len(rows) > size
         rows = rows[:size]
         pattern = re.compile(re.escape(tag) + r"(?![\w])", re.IGNORECASE)
+        me = self._handle.lower()
         posts = [
-            LocalNetwork.to_post(r) for r in rows if r["kind"] != "dm" and pattern.search(r["text"])
+            self._tag(LocalNetwork.to_post(r))
+            for r in rows
+            if r["kind"] != "dm" and pattern.search(r["text"]) and r["author"].lower() != me
         ]
         self.counters.search_requests += 1
         self.counters.posts_read += len(posts)
         next_cursor = str(rows[-1]["id"]) if rows else cursor
         return SearchPage(posts, next_cursor, more)
 
+    def _tag(self, post: Post) -> Post:
+        post.platform = self.source
+        return post
+
+    def _ref(self, post_id: str) -> PostRef:
+        return PostRef(self.source, post_id)
+
     def lookup(self, ids: Sequence[str]) -> list[Post]:
         posts = []
         for post_id in ids:
             try:
-                posts.append(self.network.get(post_id))
+                posts.append(self._tag(self.network.get(post_id)))
             except NotFound:
                 continue
         return posts
 
-    def repost(self, post_id: str, *, idempotency_key: str | None = None) -> str:
+    def repost(self, post: PostRef, *, idempotency_key: str | None = None) -> PostRef:
         self._before_call()
-        original = self.network.get(post_id)
+        original = self.network.get(post.id)
         new_id = self.network.add(
             author=self._handle,
             text=original.text,
             created_at=self.clock.now(),
             kind="repost",
-            ref=post_id,
+            ref=post.id,
             client_key=idempotency_key,
         )
         self.counters.reposts += 1
         self._lost_response()
-        return new_id
+        return self._ref(new_id)
 
     def post(
         self,
         text: str,
         *,
-        reply_to: str | None = None,
-        quote_of: str | None = None,
-        media: list[str] | None = None,
+        reply_to: PostRef | None = None,
+        quote_of: PostRef | None = None,
+        media: Sequence[Media] = (),
         idempotency_key: str | None = None,
-    ) -> str:
-        self._check_length(text)
+    ) -> PostRef:
+        self.check_length(text)
         self._before_call()
         kind = "reply" if reply_to else "quote" if quote_of else "post"
+        target = reply_to or quote_of
         new_id = self.network.add(
             author=self._handle,
             text=text,
             created_at=self.clock.now(),
             kind=kind,
-            ref=reply_to or quote_of,
-            media=media or (),
+            ref=target.id if target else None,
+            media=[m.path for m in media],
             client_key=idempotency_key,
         )
         self.counters.posts_created += 1
         self._lost_response()
-        return new_id
+        return self._ref(new_id)
 
-    def send_dm(self, handle: str, text: str, *, idempotency_key: str | None = None) -> str:
-        self._check_length(text, limit=10_000)
+    def send_dm(self, to: Author, text: str, *, idempotency_key: str | None = None) -> PostRef:
+        self.check_length(text, dm=True)
         self._before_call()
         new_id = self.network.add(
             author=self._handle,
             text=text,
             created_at=self.clock.now(),
             kind="dm",
-            to=handle,
+            to=to.handle,
             client_key=idempotency_key,
         )
         self.counters.dms += 1
         self._lost_response()
-        return new_id
+        return self._ref(new_id)
 
-    def find_sent(self, idempotency_key: str) -> str | None:
-        return self.network.find_key(idempotency_key)
-
-    def _check_length(self, text: str, limit: int | None = None) -> None:
-        limit = limit or self.settings.max_length
-        size = self.length(text)
-        if size > limit:
-            raise PlatformError(f"post too long: {size} > {limit} characters")
+    def find_sent(self, idempotency_key: str) -> PostRef | None:
+        found = self.network.find_key(idempotency_key)
+        return self._ref(found) if found is not None else None
 
     def close(self) -> None:
         self.network.close()

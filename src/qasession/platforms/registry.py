@@ -10,14 +10,14 @@ from qasession.errors import ConfigError, PlanError
 
 if TYPE_CHECKING:
     from qasession.clock import Clock
-    from qasession.platforms.base import Platform
+    from qasession.platforms.base import Capabilities, Platform
 
-# name -> (module, class, the pip extra or package that brings its SDK, max length, counting)
-BUILTIN: dict[str, tuple[str, str, str | None, int, str]] = {
-    "local": ("qasession.platforms.local", "LocalPlatform", None, 280, "x"),
-    "x": ("qasession.platforms.x", "XPlatform", "tweepy", 280, "x"),
-    "mastodon": ("qasession.platforms.mastodon", "MastodonPlatform", "Mastodon.py", 500, "chars"),
-    "bluesky": ("qasession.platforms.bluesky", "BlueskyPlatform", "atproto", 300, "graphemes"),
+# name -> (module, class, the package that brings its SDK)
+BUILTIN: dict[str, tuple[str, str, str | None]] = {
+    "local": ("qasession.platforms.local", "LocalPlatform", None),
+    "x": ("qasession.platforms.x", "XPlatform", "tweepy"),
+    "mastodon": ("qasession.platforms.mastodon", "MastodonPlatform", "Mastodon.py"),
+    "bluesky": ("qasession.platforms.bluesky", "BlueskyPlatform", "atproto"),
 }
 
 
@@ -32,18 +32,26 @@ def names() -> list[str]:
 
 def available() -> list[str]:
     """The built-in platforms whose adapter ships with this version."""
+    return [name for name, (module, *_) in BUILTIN.items() if _module_exists(module)]
+
+
+def _module_exists(module: str) -> bool:
     from importlib.util import find_spec
 
-    return [name for name, (module, *_) in BUILTIN.items() if find_spec(module) is not None]
+    return find_spec(module) is not None
 
 
-def length_limit(name: str) -> tuple[int, str]:
-    """(max length, counting method) of a platform, without importing it."""
-    if name in BUILTIN:
-        _, _, _, limit, method = BUILTIN[name]
-        return limit, method
+def capabilities_for(name: str, settings: dict[str, Any] | None = None) -> Capabilities:
+    """What the `name` adapter can do with a plan's `settings`, before connecting (its length
+    limit and counting among them). Settings that do not validate give the class's own."""
+    from pydantic import ValidationError
+
     cls = load_class(name)
-    return cls.capabilities.max_length, cls.capabilities.length_method
+    try:
+        validated = cls.Settings.model_validate(settings or {})
+    except ValidationError:
+        return cls.CAPABILITIES
+    return cls.capabilities_for(validated)
 
 
 def _entry_points() -> dict[str, Any]:
@@ -55,7 +63,7 @@ def _entry_points() -> dict[str, Any]:
 def load_class(name: str) -> type[Platform]:
     """Import the adapter class of `name`; an unknown name lists the known ones."""
     if name in BUILTIN:
-        module_name, class_name, package, _, _ = BUILTIN[name]
+        module_name, class_name, package = BUILTIN[name]
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -84,6 +92,7 @@ def create(
     home: Path,
     clock: Clock | None = None,
     account: str | None = None,
+    source: str | None = None,
     plan_path: str = "sessions.yaml",
     settings_line: int | None = None,
 ) -> Platform:
@@ -92,7 +101,7 @@ def create(
 
     cls = load_class(name)
     try:
-        return cls(settings, home=home, clock=clock, account=account)
+        return cls(settings, home=home, clock=clock, account=account, source=source)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
@@ -103,3 +112,24 @@ def create(
             field=f"{name}.{where}" if where else name,
             hint=f"see the {name} settings in the README",
         ) from None
+
+
+def adapter_class(name: str) -> type[Platform] | None:
+    """The adapter class of `name`, or None when this installation cannot load it (an
+    archive's platform, a plug-in not installed): for what only asks the class."""
+    from qasession.errors import QAError
+
+    try:
+        return load_class(name)
+    except QAError:
+        return None
+
+
+def default_settings(cls: type[Platform], settings: dict[str, Any] | None) -> Any:
+    """`settings` validated by the adapter's model, or its defaults when they do not validate."""
+    from pydantic import ValidationError
+
+    try:
+        return cls.Settings.model_validate(settings or {})
+    except ValidationError:
+        return cls.Settings.model_validate({})

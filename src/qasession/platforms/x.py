@@ -70,7 +70,16 @@ from qasession.errors import (
     RateLimited,
     ReplyRestricted,
 )
-from qasession.platforms.base import Capabilities, Platform, Post, RateBudget, SearchPage
+from qasession.platforms.base import (
+    Author,
+    Capabilities,
+    Media,
+    Platform,
+    Post,
+    PostRef,
+    RateBudget,
+    SearchPage,
+)
 from qasession.platforms.x_wire import (
     Payload,
     decode_payload,
@@ -359,7 +368,7 @@ class XPlatform(Platform):
     """X through tweepy's v2 `Client`; see the module docstring for the choices made."""
 
     name: ClassVar[str] = "x"
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    CAPABILITIES: ClassVar[Capabilities] = Capabilities(
         repost=True,
         reply=True,
         quote=True,
@@ -367,12 +376,21 @@ class XPlatform(Platform):
         media=True,
         max_length=280,
         length_method="x",
+        dm_max_length=DM_MAX_LENGTH,
         reply_needs_mention=True,
         can_lookup_sent=True,
-        paid=True,
+        lookups_billed=True,
     )
     Settings: ClassVar[type[BaseModel]] = XSettings
     settings: XSettings
+
+    @classmethod
+    def hashtag_url(cls, settings: BaseModel, hashtag: str) -> str | None:
+        return f"https://x.com/hashtag/{hashtag}"
+
+    @classmethod
+    def post_url(cls, settings: BaseModel, author: str, post_id: str) -> str | None:
+        return f"https://x.com/{author.lstrip('@')}/status/{post_id}" if post_id.isdigit() else None
 
     def __init__(
         self,
@@ -381,8 +399,9 @@ class XPlatform(Platform):
         home: Path,
         clock: Clock | None = None,
         account: str | None = None,
+        source: str | None = None,
     ) -> None:
-        super().__init__(settings, home=home, clock=clock, account=account)
+        super().__init__(settings, home=home, clock=clock, account=account, source=source)
         self.credentials = XCredentials.from_env()
         import requests
         import tweepy
@@ -449,7 +468,7 @@ class XPlatform(Platform):
 
     def _check_window(self, endpoint: str) -> None:
         """Refuse to call an endpoint whose window is known to be exhausted."""
-        now = self.clock.now()
+        now = self.clock.wall_now()  # rate windows are on the wall clock
         resets = [
             w.reset_at
             for w in self._windows.get(endpoint, {}).values()
@@ -462,7 +481,7 @@ class XPlatform(Platform):
             raise RateLimited(max(resets), f"X rate limit of {endpoint} exhausted")
 
     def _reset_after_429(self, endpoint: str) -> datetime:
-        now = self.clock.now()
+        now = self.clock.wall_now()
         windows = self._windows.get(endpoint, {})
         exhausted = [w.reset_at for w in windows.values() if w.remaining <= 0]
         if exhausted:
@@ -661,15 +680,18 @@ class XPlatform(Platform):
             source.since = _newest(source.since, newest)
             source.next = source.top = None
         own = "@" + host.lower()
-        return [
+        posts = [
             post
             for post in payload.posts
             if post.id not in payload.retweets and post.author.lower() != own
         ]
+        for post in posts:
+            post.platform = self.source
+        return posts
 
     def rate_budget(self) -> RateBudget | None:
         """The tightest current window of the search endpoints (mentions included when on)."""
-        now = self.clock.now()
+        now = self.clock.wall_now()
         endpoints = [SEARCH, MENTIONS] if self.settings.mentions else [SEARCH]
         live = [w for e in endpoints for w in self._windows.get(e, {}).values() if w.reset_at > now]
         if not live:
@@ -686,6 +708,8 @@ class XPlatform(Platform):
             payload = self._call_posts(LOOKUP, functools.partial(self._get_tweets, batch))
             self.counters.posts_read += len(payload.posts)
             found.extend(payload.posts)
+        for post in found:
+            post.platform = self.source
         return found
 
     def _get_tweets(self, ids: list[str]) -> Any:
@@ -699,14 +723,14 @@ class XPlatform(Platform):
 
     # -- writing -------------------------------------------------------------------------------
 
-    def upload_media(self, path: str | Path) -> str:
+    def upload_media(self, media: Media | str | Path) -> str:
         """Upload an image through v2 `POST /2/media/upload` (OAuth 1.0a user context);
         returns the media id."""
         import mimetypes
 
         from requests_oauthlib import OAuth1
 
-        file = Path(path)
+        file = Path(media.path if isinstance(media, Media) else media)
         if not file.is_file():
             raise PlatformError(f"no image file at {file}")
         self._check_window(UPLOAD)
@@ -743,19 +767,17 @@ class XPlatform(Platform):
         self,
         text: str,
         *,
-        reply_to: str | None = None,
-        quote_of: str | None = None,
-        media: list[str] | None = None,
+        reply_to: PostRef | None = None,
+        quote_of: PostRef | None = None,
+        media: Sequence[Media] = (),
         idempotency_key: str | None = None,
-    ) -> str:
+    ) -> PostRef:
         """Post (reply, quote). `media` entries are image paths (uploaded first) or media ids
         already uploaded (all digits)."""
-        size = self.length(text)
-        if size > self.max_length:
-            raise PlatformError(f"post too long for X: {size} > {self.max_length} characters")
+        self.check_length(text)
         media_ids = [
-            m if m.isdigit() and not Path(m).is_file() else self.upload_media(m)
-            for m in media or []
+            m.path if m.path.isdigit() and not Path(m.path).is_file() else self.upload_media(m)
+            for m in media
         ]
         self._remember(idempotency_key, _Attempt("post", text=text))
         try:
@@ -763,8 +785,8 @@ class XPlatform(Platform):
                 CREATE,
                 lambda: self._client.create_tweet(
                     text=text,
-                    in_reply_to_tweet_id=reply_to,
-                    quote_tweet_id=quote_of,
+                    in_reply_to_tweet_id=reply_to.id if reply_to else None,
+                    quote_tweet_id=quote_of.id if quote_of else None,
                     media_ids=media_ids or None,
                     user_auth=True,
                 ),
@@ -780,15 +802,16 @@ class XPlatform(Platform):
             raise PlatformError("X accepted the post but returned no id", retryable=True)
         self._count_post(text)
         self._confirm(idempotency_key)
-        return str(data["id"])
+        return PostRef(self.source, str(data["id"]))
 
     def _count_post(self, text: str) -> None:
         self.counters.posts_created += 1
         if has_url(text):
             self.counters.posts_created_with_url += 1
 
-    def repost(self, post_id: str, *, idempotency_key: str | None = None) -> str:
-        """Retweet `post_id`; returns `post_id` (X gives a retweet no id of its own)."""
+    def repost(self, post: PostRef, *, idempotency_key: str | None = None) -> PostRef:
+        """Retweet `post`; returns it (X gives a retweet no id of its own)."""
+        post_id = post.id
         self._remember(idempotency_key, _Attempt("repost", target=str(post_id)))
         try:
             self._call(RETWEET, lambda: self._client.retweet(post_id, user_auth=True))
@@ -796,12 +819,12 @@ class XPlatform(Platform):
             raise DuplicatePost(exc.message, existing_id=str(post_id)) from None
         self.counters.reposts += 1
         self._confirm(idempotency_key)
-        return str(post_id)
+        return PostRef(self.source, str(post_id))
 
-    def send_dm(self, handle: str, text: str, *, idempotency_key: str | None = None) -> str:
-        if len(text) > DM_MAX_LENGTH:
-            raise PlatformError(f"direct message too long: {len(text)} > {DM_MAX_LENGTH}")
-        participant = self._user_id(handle)
+    def send_dm(self, to: Author, text: str, *, idempotency_key: str | None = None) -> PostRef:
+        self.check_length(text, dm=True)
+        handle = to.handle
+        participant = to.id if to.id.isdigit() else self._user_id(handle)
         self._remember(idempotency_key, _Attempt("dm", text=text, target=handle))
         payload = self._call(
             DM,
@@ -815,7 +838,7 @@ class XPlatform(Platform):
             raise PlatformError("X accepted the message but returned no id", retryable=True)
         self.counters.dms += 1
         self._confirm(idempotency_key)
-        return str(event_id)
+        return PostRef(self.source, str(event_id))
 
     # -- reconciliation ------------------------------------------------------------------------
 
@@ -859,7 +882,11 @@ class XPlatform(Platform):
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut short by a crash
 
-    def find_sent(self, idempotency_key: str) -> str | None:
+    def find_sent(self, idempotency_key: str) -> PostRef | None:
+        found = self._find_sent(idempotency_key)
+        return PostRef(self.source, found) if found is not None else None
+
+    def _find_sent(self, idempotency_key: str) -> str | None:
         self._load_attempts()
         attempts = self._attempts.get(idempotency_key)
         if not attempts:
@@ -950,6 +977,20 @@ class XPlatform(Platform):
         plain = c.posts_created - url_posts + c.reposts + c.dms
         return round(
             c.posts_read * s.price_read + plain * s.price_post + url_posts * s.price_post_url, 6
+        )
+
+    @classmethod
+    def spend_of(cls, settings: dict[str, Any] | None, counters: dict[str, Any]) -> float:
+        """USD that stored `counters` cost at the prices of `settings`."""
+        prices = _as_settings(settings)
+        posts = int(counters.get("posts_created", 0))
+        with_url = min(int(counters.get("posts_created_with_url", 0)), posts)
+        plain = posts - with_url + int(counters.get("reposts", 0)) + int(counters.get("dms", 0))
+        return round(
+            int(counters.get("posts_read", 0)) * prices.price_read
+            + plain * prices.price_post
+            + with_url * prices.price_post_url,
+            6,
         )
 
     def budget_left(self) -> float | None:

@@ -97,6 +97,8 @@ def _post(
         reposts=reposts,
         lang=lang or None,
         url=f"https://x.com/{username or 'i/web'}/status/{post_id}",
+        platform="x",
+        author_id=author_id or None,
     )
 
 

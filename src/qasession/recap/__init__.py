@@ -55,6 +55,7 @@ import qasession
 
 if TYPE_CHECKING:
     from qasession.plan import Plan, Session
+    from qasession.platforms.base import Billing
     from qasession.store import Store
 
 SCHEMA = 1
@@ -320,9 +321,12 @@ def post_url(platform: str, author: str, post_id: str, url: str | None) -> str |
     """Where a post can be seen: the platform's own link, or X's status address."""
     if url:
         return url
-    if platform == "x" and post_id.isdigit():
-        return f"https://x.com/{bare(author)}/status/{post_id}"
-    return None
+    from qasession.platforms.registry import adapter_class, default_settings
+
+    cls = adapter_class(platform)
+    if cls is None:
+        return None
+    return cls.post_url(default_settings(cls, None), author, post_id)
 
 
 def nearest_rank(sorted_values: list[float], share: float) -> float:
@@ -988,7 +992,7 @@ def _recap_and_authors(
     )
     for r in store.iter_posts(sid):
         _feed(builder, r)
-    host = builder.host() or ("@host" if info.platform == "local" else None)
+    host = builder.host() or _default_account(info.platform)
     if host:
         # what we sent that the search never brought back is activity on the hashtag too
         for sent_row in sent_rows(store, sid, host):
@@ -1056,23 +1060,13 @@ def _cost(row: dict[str, Any] | None, session: Session) -> Cost | None:
         return None
     if not isinstance(calls, dict):
         return None
-    paid = session.platform == "x"
+    billing = _billing(session.platform)
+    paid = billing is not None
     spend = calls.get("spend_usd", calls.get("total_usd"))
-    if spend is None and paid:
+    if spend is None and billing is not None:
         try:
-            from qasession.platforms.x import XSettings
-
-            prices = XSettings.model_validate(session.platform_settings or {})
-            posts = int(calls.get("posts_created", 0))
-            with_url = min(int(calls.get("posts_created_with_url", 0)), posts)
-            plain = posts - with_url + int(calls.get("reposts", 0)) + int(calls.get("dms", 0))
-            spend = round(
-                int(calls.get("posts_read", 0)) * prices.price_read
-                + plain * prices.price_post
-                + with_url * prices.price_post_url,
-                6,
-            )
-        except (ImportError, ValueError, TypeError):
+            spend = billing.spend_of(session.platform_settings, calls)
+        except (ValueError, TypeError):
             spend = None
     return Cost(
         platform=session.platform,
@@ -1080,6 +1074,25 @@ def _cost(row: dict[str, Any] | None, session: Session) -> Cost | None:
         calls={k: v for k, v in calls.items() if k not in ("spend_usd", "total_usd")},
         spend_usd=float(spend) if spend is not None else None,
     )
+
+
+def _default_account(platform: str) -> str | None:
+    from qasession.platforms.registry import adapter_class
+
+    cls = adapter_class(platform)
+    return cls.DEFAULT_ACCOUNT if cls is not None else None
+
+
+def _billing(platform: str) -> type[Billing] | None:
+    """The adapter class of `platform` when it bills (asked, never guessed from the name)."""
+    from qasession.errors import QAError
+    from qasession.platforms.base import billing_of
+    from qasession.platforms.registry import load_class
+
+    try:
+        return billing_of(load_class(platform))
+    except QAError:
+        return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1135,18 +1148,15 @@ def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) 
 def default_drafts(recap: Recap) -> list[Draft]:
     """Drafts sized with the platform's default limit (the CLI re-sizes them with the
     configured adapter before posting)."""
-    from qasession.platforms.registry import length_limit
-    from qasession.text.length import count_length
+    from qasession.errors import QAError
+    from qasession.platforms.base import Capabilities
+    from qasession.platforms.registry import capabilities_for
 
     try:
-        max_length, method = length_limit(recap.meta.platform)
-    except Exception:  # an unknown platform in an archive: X's rules, the likeliest source
-        max_length, method = 280, "x"
-    return make_drafts(
-        recap,
-        max_length=max_length,
-        length=lambda text: count_length(text, method),  # type: ignore[arg-type]
-    )
+        capabilities = capabilities_for(recap.meta.platform)
+    except QAError:  # an unknown platform in an archive: X's rules, the likeliest source
+        capabilities = Capabilities()
+    return make_drafts(recap, max_length=capabilities.max_length, length=capabilities.length)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1206,7 +1216,7 @@ def export_rows(store: Store, session: Session | SessionInfo) -> Iterator[dict[s
     host = session.account
     if not host:
         own = store.posts(sid, where="status = 'own'")
-        host = own[0]["author"] if own else ("@host" if session.platform == "local" else None)
+        host = own[0]["author"] if own else _default_account(session.platform)
     if host:
         yield from sent_rows(store, sid, host)
 

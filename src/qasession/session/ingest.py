@@ -12,6 +12,8 @@ from qasession.faults import crash_point
 from qasession.platforms.base import Platform, Post, SearchPage
 from qasession.store import Store
 from qasession.store.db import PostRecord
+from qasession.text.length import count_length
+from qasession.text.safe import valid_text
 
 if TYPE_CHECKING:
     from qasession.plan import Session
@@ -37,6 +39,7 @@ def warm_up() -> None:
         author_recent_count=1,
     )
     triage.DuplicateIndex().add("0", sample.text)
+    count_length("é https://example.com", "x")  # X's weighted count loads its tables once
 
 
 class Ingestor:
@@ -55,6 +58,7 @@ class Ingestor:
         self.recent: dict[str, deque[datetime]] = defaultdict(deque)
         self.askers: set[str] = set()
         self.moderated: set[str] = set()
+        self.moderated_on: dict[str, set[str]] = {}  # platform -> handles moderated there
         # Copied questions and floods repeat texts word for word: their text facts are kept
         # (at most FACTS_KEPT texts, forgotten all at once when full) and not computed again.
         self.facts: dict[str, triage.TextFacts] = {}
@@ -67,7 +71,7 @@ class Ingestor:
         store.ensure_session(sid, self.session.hashtag, self.session.platform)
         self.refresh_moderation()
         for row in store.posts(sid, where="is_question = 1"):
-            self.askers.add(row["author"].lower())
+            self.askers.add(_asker_key(row["platform"], row["author_id"], row["author"]))
             if row["duplicate_of"] is None:
                 self.duplicates.add(row["id"], row["text"])
         # Flood counters: every post triage counted (not the host's, not plain reposts) in
@@ -77,18 +81,31 @@ class Ingestor:
             self.recent[author.lower()].append(moment)
 
     def refresh_moderation(self) -> None:
-        """The plan's muted and blocked authors plus those blocked from any shell."""
-        stored = self.store.moderation(self.session.id)
+        """The plan's muted and blocked authors plus those blocked from any shell (on every
+        platform, or on one)."""
+        everywhere = self.store.moderation(self.session.id, platform="")
         handles = {
             *self.session.moderation.muted,
             *self.session.moderation.blocked,
-            *stored.get("blocked", set()),
-            *stored.get("muted", set()),
+            *everywhere.get("blocked", set()),
+            *everywhere.get("muted", set()),
         }
-        self.moderated = {(h if h.startswith("@") else "@" + h).lower() for h in handles}
+        self.moderated = {_handle_key(h) for h in handles}
+        self.moderated_on = {}
 
     def moderate(self, handle: str) -> None:
-        self.moderated.add((handle if handle.startswith("@") else "@" + handle).lower())
+        self.moderated.add(_handle_key(handle))
+
+    def _is_moderated(self, post: Post) -> bool:
+        author = post.author.lower()
+        if author in self.moderated:
+            return True
+        on = self.moderated_on.get(post.platform)
+        if on is None:
+            stored = self.store.moderation(self.session.id, platform=post.platform)
+            on = {_handle_key(h) for hs in stored.values() for h in hs}
+            self.moderated_on[post.platform] = on
+        return author in on
 
     def _recent_count(self, author: str, at: datetime) -> int:
         times = self.recent[author]
@@ -139,9 +156,10 @@ class Ingestor:
         )
         if not facts.is_question:
             return PostRecord(post, "chatter", flags=flags)
-        first_time = author not in self.askers
-        self.askers.add(author)
-        if author in self.moderated:
+        asker = _asker_key(post.platform, post.author_id, post.author)
+        first_time = asker not in self.askers
+        self.askers.add(asker)
+        if self._is_moderated(post):
             return PostRecord(post, "hidden", True, flags, first_time=first_time)
         canonical = self.duplicates.add(post.id, post.text, words=facts.words)
         if canonical is not None and canonical != post.id:
@@ -155,10 +173,14 @@ class Ingestor:
             )
         return PostRecord(post, "queued", True, flags, first_time=first_time)
 
-    def ingest(self, page: SearchPage, seen_at: datetime) -> list[PostRecord]:
-        """Store a page's posts (new ones only) and its cursor in one transaction."""
+    def ingest(
+        self, page: SearchPage, seen_at: datetime, source: str | None = None
+    ) -> list[PostRecord]:
+        """Store a page's posts (new ones only) and the cursor of `source` (default: the
+        session's platform) in one transaction."""
+        source = source or self.session.platform
         self.refresh_moderation()
-        known = self.store.known_ids(self.session.id, [p.id for p in page.posts])
+        known = self.store.known_ids(self.session.id, [p.id for p in page.posts], source)
         records: list[PostRecord] = []
         engagement: set[str] = set()
         batch_ids: set[str] = set()
@@ -166,6 +188,9 @@ class Ingestor:
             if post.id in known or post.id in batch_ids:
                 continue
             batch_ids.add(post.id)
+            post.platform = source
+            post.text = valid_text(post.text)
+            post.author = valid_text(post.author)
             record = self.triage(post)
             if record.status == "repost" and post.ref:
                 engagement.add(post.ref)
@@ -179,6 +204,7 @@ class Ingestor:
             page.cursor,
             engagement=engagement,
             seen_at=seen_at,
+            source=source,
         )
         crash_point("after-save")
         return records
@@ -194,11 +220,21 @@ def collect(
     """Read the hashtag until caught up (at most `max_requests` requests): what `qa plan --post`
     does to gather questions asked ahead."""
     session = ingestor.session
+    source = platform.source
     new: list[PostRecord] = []
     for _ in range(max_requests):
-        cursor = ingestor.store.cursor(session.id)
+        cursor = ingestor.store.cursor(session.id, source)
         page = platform.search(session.hashtag, cursor)
-        new.extend(ingestor.ingest(page, now()))
+        new.extend(ingestor.ingest(page, now(), source))
         if not page.more:
             break
     return new
+
+
+def _handle_key(handle: str) -> str:
+    handle = handle.strip()
+    return (handle if handle.startswith("@") else "@" + handle).lower()
+
+
+def _asker_key(platform: str, author_id: str | None, author: str) -> str:
+    return f"{platform}\x00{author_id or author.lower()}"

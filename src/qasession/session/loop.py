@@ -1,38 +1,40 @@
 """The live session loop: `tick()` over an injected clock; events out through a callback.
 
-One tick does, in order: replay the rehearsal crowd (if any), carry out the operator's
-commands (answer, skip, pin, block, close — from this process or another shell), post the
-planned items that are due (announcements, opening, closing, after-party), send the outbox,
-poll the hashtag (one request; the next tick follows pagination until caught up), refresh the
+One tick does, in order: replay the rehearsal crowd (if any), take the operator's commands that
+need the loop (close; answers accepted elsewhere are announced), post the planned items that
+are due (announcements, opening, closing, after-party), send each source's outbox lane, poll
+each source (one request; the next tick follows pagination until caught up), refresh the
 metrics of the top questions, and emit time cues. No terminal I/O happens here.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from qasession import triage
 from qasession.clock import Clock
-from qasession.compose import AnswerSpec, Question, compose_answer
-from qasession.errors import AuthError, PlatformError, RateLimited, UsageError
+from qasession.errors import UsageError
 from qasession.plan import timeline
-from qasession.platforms.base import Capabilities, Platform
+from qasession.platforms.base import Platform
 from qasession.session.ingest import Ingestor
 from qasession.session.outbox import Outbox
+from qasession.session.queue import question_event, queue_rows, weights_for
 from qasession.session.schedule import DEFAULT_GRACE, intents_for, timeline_states
-from qasession.store import OutboxItem, Store, to_iso
+from qasession.session.sources import Pacing, SourceState
+from qasession.store import Store, to_iso
 from qasession.text.safe import inert
 
 if TYPE_CHECKING:
     from qasession.plan import Session
     from qasession.session.rehearsal import Crowd
+    from qasession.store.db import PostRecord
+
+__all__ = ["LiveSession", "LiveSettings", "Runner", "queue_rows", "weights_for"]
 
 Emit = Callable[[dict[str, Any]], None]
-EVENT_TEXT_LIMIT = 1000  # event texts are cut (the store keeps the whole post)
 CUES = (("half-time", 0.5), ("10 minutes left", 10), ("5 minutes left", 5))
 
 
@@ -45,193 +47,20 @@ class LiveSettings:
     max_backoff: float = 120.0
     seed: int | None = None
 
-
-def question_event(row: Any, score: float | None = None) -> dict[str, Any]:
-    flags = [f for f in row["flags"].split(",") if f]
-    return {
-        "event": "question",
-        "id": row["id"],
-        "author": inert(row["author"], single_line=True, max_length=100),
-        "text": inert(row["text"], max_length=EVENT_TEXT_LIMIT),
-        "status": row["status"],
-        "flags": flags,
-        "duplicates": row["duplicates"],
-        "likes": row["likes"],
-        "reposts": row["reposts"],
-        "created_at": row["created_at"],
-        **({"score": round(score, 2)} if score is not None else {}),
-    }
-
-
-def weights_for(session: Session) -> triage.Weights:
-    """The plan's `ranking:` weights (only those the plan sets; `age` is per minute)."""
-    given = session.ranking.model_dump(exclude_unset=True)
-    if "age" in given:
-        given["age_per_minute"] = given.pop("age")
-    return triage.Weights.from_mapping(given)
-
-
-def queue_rows(
-    session: Session, store: Store, now: datetime, limit: int | None = None
-) -> list[dict[str, Any]]:
-    """The ranked queue: questions only, best first, as plain data (what `qa queue` shows).
-    With `limit`, SQLite first narrows the queue to the questions that can make the top."""
-    weights = weights_for(session)
-    if limit is not None and limit <= 0:
-        return []
-    if limit is None:
-        found = store.question_rows(session.id, ("queued",))
-    else:
-        found = store.top_question_rows(
-            session.id,
-            weights,
-            now_ts=now.timestamp(),
-            start_ts=session.start.timestamp(),
-            limit=limit,
-        )
-    rows = {row["id"]: row for row in found}
-    features = [
-        triage.QuestionFeatures(
-            id=row["id"],
-            likes=row["likes"],
-            reposts=row["reposts"],
-            duplicates=row["duplicates"],
-            first_time=bool(row["first_time"]),
-            created_at=datetime.fromisoformat(row["created_at"]),
-            pinned=bool(row["pinned"]),
-            flags=frozenset(f for f in row["flags"].split(",") if f),
-        )
-        for row in rows.values()
-    ]
-    ranked = triage.rank(features, weights, now, limit=limit, session_start=session.start)
-    result = []
-    for score, feature in ranked:
-        row = rows[feature.id]
-        flags = sorted(feature.flags | ({"duplicate"} if row["duplicates"] else set()))
-        result.append(
-            {
-                "id": row["id"],
-                "author": row["author"],
-                "text": row["text"],
-                "score": round(score, 2),
-                "status": row["status"],
-                "flags": flags,
-                "duplicates": row["duplicates"],
-                "likes": row["likes"],
-                "reposts": row["reposts"],
-                "pinned": bool(row["pinned"]),
-                "created_at": row["created_at"],
-            }
-        )
-    return result
-
-
-def validate_answer(
-    session: Session,
-    store: Store,
-    platform_name: str,
-    question_id: str,
-    text: str,
-    mode: str,
-    *,
-    thread: bool = False,
-    force: bool = False,
-) -> list[str]:
-    """Check an answer before it is queued (the question exists, the text fits or is
-    threaded, no private data unless forced). Returns notes; raises UsageError."""
-    from qasession.platforms import registry
-    from qasession.text.length import count_length, has_url
-
-    row = store.post_row(session.id, question_id)
-    if row is None:
-        raise UsageError(
-            f"no question {question_id!r} in session {session.id}",
-            hint="see `qa queue` for the ids",
-        )
-    if row["status"] == "answered":
-        raise UsageError(f"question {question_id} is already answered")
-    if not force:
-        patterns = triage.compile_patterns(session.sensitive_patterns)
-        findings = triage.find_sensitive(text, patterns)
-        if findings and mode != "dm":
-            kinds = ", ".join(sorted({f.kind for f in findings}))
-            raise UsageError(
-                f"the answer contains what looks like private data ({kinds})",
-                hint="answer with --mode dm, remove it, or add --force",
-            )
-    limit, method = registry.length_limit(platform_name)
-    cls = registry.load_class(platform_name)
-    _, notes = answer_steps(
-        session,
-        question_of(row),
-        text,
-        mode,
-        thread,
-        op="check",
-        host=session.account,
-        max_length=limit,
-        length=lambda t: count_length(t, method),  # type: ignore[arg-type]
-        capabilities=cls.capabilities,
-    )
-    if cls.capabilities.paid and has_url(text):
-        notes.append(
-            f"this answer contains a link: {platform_name} bills a post with a link at a much "
-            "higher price (see the platform's price_post_url setting)"
-        )
-    return notes
-
-
-def answer_steps(
-    session: Session,
-    question: Question,
-    text: str,
-    mode: str,
-    thread: bool,
-    *,
-    op: str,
-    host: str | None,
-    max_length: int,
-    length: Callable[[str], int],
-    capabilities: Capabilities,
-) -> tuple[list[OutboxItem], list[str]]:
-    """The outbox steps (and notes) of one answer under the session's answer settings — what
-    `qa answer` checks, the loop queues and the terminal UI previews."""
-    answers = session.answers
-    spec = AnswerSpec(
-        op=op,
-        question=question,
-        text=text,
-        mode=mode,
-        thread=thread,
-        repost_first=answers.repost_first,
-        append_hashtag=answers.append_hashtag,
-        dm_notice=answers.dm_notice,
-    )
-    return compose_answer(
-        spec,
-        hashtag=session.hashtag,
-        host=host,
-        max_length=max_length,
-        length=length,
-        reply_needs_mention=capabilities.reply_needs_mention,
-        can_dm=capabilities.dm,
-        can_quote=capabilities.quote,
-        can_reply=capabilities.reply,
-    )
-
-
-def question_of(row: Any) -> Question:
-    return Question(row["id"], row["author"], row["text"])
+    @property
+    def pacing(self) -> Pacing:
+        return Pacing(self.poll_floor, self.poll_ceiling, self.max_backoff)
 
 
 class LiveSession:
-    """One live session over one platform. Call `start()` once, then `tick()` until `ended`."""
+    """One live session over its sources (one platform account each). Call `start()` once,
+    then `tick()` until `ended`."""
 
     def __init__(
         self,
         session: Session,
         store: Store,
-        platform: Platform,
+        platforms: Platform | Mapping[str, Platform],
         clock: Clock,
         emit: Emit | None = None,
         *,
@@ -240,23 +69,40 @@ class LiveSession:
     ) -> None:
         self.session = session
         self.store = store
-        self.platform = platform
         self.clock = clock
         self.emit_callback: Emit = emit or (lambda event: None)
         self.settings = settings or LiveSettings()
         self.crowd = crowd
-        self.outbox = Outbox(store, platform, session.id, clock, self.emit, seed=self.settings.seed)
-        self._jitter = random.Random(self.settings.seed)
-        self.host = session.account
+        adapters = (
+            {platforms.source: platforms} if isinstance(platforms, Platform) else dict(platforms)
+        )
+        seed = self.settings.seed
+        self.sources: dict[str, SourceState] = {
+            name: SourceState(
+                name=name,
+                platform=adapter,
+                outbox=Outbox(store, adapter, session.id, clock, self.emit, seed=seed, lane=name),
+                hashtag=session.hashtag,
+                host=session.account,
+                rng=random.Random(seed),
+            )
+            for name, adapter in adapters.items()
+        }
         self.ingestor: Ingestor | None = None
-        self.next_poll: datetime | None = None
-        self.next_refresh: datetime | None = None
-        self.post_hold_until: datetime | None = None
-        self.poll_failures = 0
+        self.rehearsal = False
         self.ended = False
         self.closing_requested = False
         self.cues_done: set[str] = set()
-        self.budget_warned = False
+        self.last_command = 0
+
+    @property
+    def platform(self) -> Platform:
+        """The first source's adapter (the only one of a one-platform session)."""
+        return next(iter(self.sources.values())).platform
+
+    @property
+    def host(self) -> str | None:
+        return next(iter(self.sources.values())).host
 
     # -- events ----------------------------------------------------------------------------
 
@@ -283,25 +129,25 @@ class LiveSession:
         row = self.store.session_row(s.id) or {}
         if not row.get("started_at"):
             self.store.set_session_fields(s.id, started_at=to_iso(self.clock.now()))
-        try:
-            self.host = self.platform.me() or self.host
-        except PlatformError as exc:
-            self.warn(f"could not ask the platform who we are: {exc}")
-        if row.get("counters"):
-            import json
-
-            self.platform.counters.add(json.loads(row["counters"]))
-        self.budget_warned = bool(self.store.events(s.id, "budget"))
-        self.outbox.reconcile_all()
+        budget_events = self.store.events(s.id, "budget")
+        for source in self.sources.values():
+            source.connect(s, self.store, self.warn)
+            source.budget_warned = any(
+                e.get("platform", source.name) == source.name for e in budget_events
+            )
         self.ingestor = Ingestor(s, self.store, self.host)
         self.cues_done = {e["cue"] for e in self.store.events(s.id, "cue")}
         self.closing_requested = any(e.get("closing_requested") for e in self.store.events(s.id))
+        commands = self.store.commands(s.id)
+        self.last_command = max((c["id"] for c in commands), default=0)
         self.emit(
             {
                 "event": "started",
                 "session": s.id,
                 "hashtag": s.hashtag,
                 "platform": s.platform,
+                "platforms": list(self.sources),
+                "rehearsal": self.rehearsal,
                 "start": s.start.isoformat(),
                 "end": s.end.isoformat(),
                 "target": s.answers.target,
@@ -321,14 +167,17 @@ class LiveSession:
             self.crowd.replay_until(now)
         self._commands()
         next_planned = self._planned(now)
-        self._send()
-        waits = [self._poll(now)]
-        self._refresh(now)
+        waits = [next_planned]
+        for source in self.sources.values():
+            source.send(now, self.warn)
+            if source.post_hold_until is not None:
+                waits.append((source.post_hold_until - now).total_seconds())
+        waits.append(self._poll(now))
+        for source in self.sources.values():
+            source.refresh(self.session, self.store, now, self.settings.refresh_every)
+        self._save_counters()
         self._cues(now)
         self._check_end(now)
-        if self.post_hold_until is not None:
-            waits.append((self.post_hold_until - now).total_seconds())
-        waits.append(next_planned)
         if self.crowd is not None:
             upcoming = self.crowd.next_time()
             if upcoming is not None:
@@ -338,62 +187,55 @@ class LiveSession:
     # -- operator commands -----------------------------------------------------------------
 
     def _commands(self) -> None:
-        assert self.ingestor is not None
+        """Announce answers accepted from any shell since the last tick; carry out the
+        commands that need the loop (close; answers queued by an older version)."""
         s = self.session
+        for command in self.store.commands(s.id) if self._new_commands() else []:
+            if command["id"] <= self.last_command:
+                continue
+            self.last_command = command["id"]
+            if command["kind"] == "answer" and command["state"] == "done":
+                args = command["args"]
+                self.emit(
+                    {
+                        "event": "answer_queued",
+                        "question": args.get("number"),
+                        "op": args.get("op"),
+                        "actor": command.get("actor"),
+                    }
+                )
         for command_id, kind, args in self.store.pending_commands(s.id):
             try:
-                result = self._command(command_id, kind, args)
+                result = self._command(kind, args)
             except UsageError as exc:
                 self.store.finish_command(command_id, "failed", str(exc))
                 self.warn(f"{kind} refused: {exc}", command=command_id)
                 continue
             self.store.finish_command(command_id, "done", result)
 
-    def _command(self, command_id: int, kind: str, args: dict[str, Any]) -> str:
-        assert self.ingestor is not None
+    def _new_commands(self) -> bool:
+        (latest,) = self.store.db.execute(
+            "SELECT max(id) FROM commands WHERE session_id = ?", (self.session.id,)
+        ).fetchone()
+        return bool(latest and latest > self.last_command)
+
+    def _command(self, kind: str, args: dict[str, Any]) -> str:
+        from qasession.session.control import AnswerRequest, Control
+
         s, store = self.session, self.store
-        now = self.clock.now()
-        if kind == "answer":
-            row = store.post_row(s.id, args["question_id"])
-            if row is None:
-                raise UsageError(f"no question {args['question_id']}")
-            op = f"{s.id}:answer:{command_id}"
-            steps, notes = answer_steps(
-                s,
-                question_of(row),
-                args["text"],
-                args.get("mode", "dot"),
-                args.get("thread", False),
-                op=op,
-                host=self.host,
-                max_length=self.platform.max_length,
-                length=self.platform.length,
-                capabilities=self.platform.capabilities,
-            )
-            for note in notes:
-                self.warn(note, question=row["id"])
-            store.add_intents(s.id, steps)
-            store.set_status(s.id, row["id"], "answered")
-            self.emit({"event": "answer_queued", "question": row["id"], "op": op})
-            return op
-        if kind in ("skip", "unskip"):
-            status = "skipped" if kind == "skip" else "queued"
-            if not store.set_status(s.id, args["question_id"], status):
-                raise UsageError(f"no question {args['question_id']}")
-            return status
-        if kind in ("pin", "unpin"):
-            if not store.set_pinned(s.id, args["question_id"], kind == "pin"):
-                raise UsageError(f"no question {args['question_id']}")
-            return kind
-        if kind in ("block", "mute"):
-            action = "blocked" if kind == "block" else "muted"
-            store.add_moderation(s.id, args["handle"], action, now)
-            self.ingestor.moderate(args["handle"])
-            return action
         if kind == "close":
             self.closing_requested = True
-            store.add_event(s.id, "operator", {"closing_requested": True}, now)
+            store.add_event(s.id, "operator", {"closing_requested": True}, self.clock.now())
             return "closing"
+        if kind == "answer":  # written by an older version: accepted through the control API
+            row = store.post_row(s.id, str(args.get("question_id")))
+            if row is None or row["number"] is None:
+                raise UsageError(f"no question {args.get('question_id')!r}")
+            request = AnswerRequest(
+                args["text"], args.get("mode", "dot"), bool(args.get("thread", False))
+            )
+            accepted = Control(s, store, actor="(older version)").answer(row["number"], request)
+            return accepted.op
         raise UsageError(f"unknown command {kind!r}")
 
     # -- planned posts ---------------------------------------------------------------------
@@ -418,21 +260,6 @@ class LiveSession:
         upcoming = [(e.item.at - now).total_seconds() for e in entries if e.state == "pending"]
         return min(upcoming) if upcoming else self.settings.poll_ceiling
 
-    def _send(self) -> None:
-        now = self.clock.now()
-        if self.post_hold_until is not None and now < self.post_hold_until:
-            return
-        try:
-            result = self.outbox.flush()
-        except AuthError:
-            raise
-        self.post_hold_until = result.waiting_until
-        if result.waiting_until is not None:
-            self.warn(
-                f"posting paused by a rate limit until {result.waiting_until:%H:%M:%S} UTC",
-                until=result.waiting_until.isoformat(),
-            )
-
     # -- polling ---------------------------------------------------------------------------
 
     def closed_at(self) -> datetime:
@@ -451,86 +278,38 @@ class LiveSession:
         assert self.ingestor is not None
         if not self._collecting(now):
             return self.settings.poll_ceiling
-        if self.next_poll is not None and now < self.next_poll:
-            return (self.next_poll - now).total_seconds()
-        s = self.session
-        spent = self.platform.over_budget_ratio()
-        if spent is not None and spent >= 1.0:
-            if not self.store.events(s.id, "budget_spent"):
-                self.store.add_event(s.id, "budget_spent", {"ratio": spent}, now)
-                self.warn(
-                    f"the {s.platform} budget is spent (${self.platform.spend():.2f}): reading "
-                    "stops; answers and the closing still go out",
-                    counters=self.counters(),
-                )
-            return self.settings.poll_ceiling
-        try:
-            page = self.platform.search(s.hashtag, self.store.cursor(s.id))
-        except RateLimited as exc:
-            self.next_poll = exc.reset_at + timedelta(seconds=self._jitter.uniform(0.5, 3.0))
-            self.warn(f"reading paused: {exc}", until=self.next_poll.isoformat())
-            return (self.next_poll - now).total_seconds()
-        except AuthError:
-            raise
-        except PlatformError as exc:
-            self.poll_failures += 1
-            backoff = self.settings.poll_floor * 2.0 ** min(self.poll_failures, 8)
-            delay = min(self.settings.max_backoff, backoff) * self._jitter.uniform(0.5, 1.5)
-            self.next_poll = now + timedelta(seconds=delay)
-            self.warn(f"reading failed, retrying in {delay:.0f}s: {exc}")
-            return delay
-        self.poll_failures = 0
-        records = self.ingestor.ingest(page, now)
-        self._save_counters()
-        self._announce_questions(records)
-        if page.more:
-            self.next_poll = now  # follow pagination on the next tick
-            return 0.0
-        delay = self._poll_interval(now)
-        self.next_poll = now + timedelta(seconds=delay)
-        return delay
+        remaining = (self.closed_at() - now).total_seconds()
+        waits = []
+        for source in self.sources.values():
+            wait, records = source.poll(
+                self.session,
+                self.store,
+                self.ingestor,
+                now,
+                self.settings.pacing,
+                self.warn,
+                remaining,
+            )
+            waits.append(wait)
+            self._announce_questions(source.name, records)
+        return min(waits) if waits else self.settings.poll_ceiling
 
     def counters(self) -> dict[str, Any]:
-        """Platform calls so far in this session (all processes), with the spend."""
-        return {**self.platform.counters.as_dict(), "spend_usd": round(self.platform.spend(), 4)}
+        """Platform calls so far in this session (all processes, all sources), with spend."""
+        total: dict[str, Any] = {}
+        for source in self.sources.values():
+            for key, value in source.counters().items():
+                total[key] = round(total.get(key, 0) + value, 6)
+        return total
 
     def _save_counters(self) -> None:
         import json
 
         self.store.set_session_fields(self.session.id, counters=json.dumps(self.counters()))
+        for source in self.sources.values():
+            source.save_counters(self.session, self.store)
 
-    def _poll_interval(self, now: datetime) -> float:
-        """As often as the remaining rate budget (and money budget) allows, never under the
-        floor."""
-        floor = self.settings.poll_floor
-        interval = floor
-        budget = self.platform.rate_budget()
-        if budget is not None:
-            left = (budget.reset_at - now).total_seconds()
-            spare = budget.remaining - 1  # keep one call in hand for the closing read
-            interval = max(floor, left + 1.0) if spare <= 0 else max(floor, left / spare)
-        spent = self.platform.over_budget_ratio()
-        if spent is not None:
-            if spent >= 0.8 and not self.budget_warned:
-                self.budget_warned = True
-                self.store.add_event(self.session.id, "budget", {"ratio": spent}, now)
-                self.warn(
-                    f"{spent:.0%} of the {self.session.platform} budget spent "
-                    f"(${self.platform.spend():.2f}); "
-                    "polling slows down to stay within it",
-                    counters=self.counters(),
-                )
-            if 0.8 <= spent < 1.0:
-                # spread what is left of the budget over what is left of the session
-                spend = self.platform.spend()
-                left_usd = spend / spent - spend if spent > 0 else 0.0
-                per_poll = spend / max(1, self.platform.counters.search_requests)
-                polls = max(1.0, left_usd / per_poll) if per_poll > 0 else 1.0
-                remaining = max(0.0, (self.closed_at() - now).total_seconds())
-                interval = max(interval, min(self.settings.poll_ceiling, remaining / polls))
-        return interval
-
-    def _announce_questions(self, records: list[Any]) -> None:
+    def _announce_questions(self, platform: str, records: list[PostRecord]) -> None:
         s = self.session
         touched: set[str] = set()
         for record in records:
@@ -539,27 +318,9 @@ class LiveSession:
             elif record.status == "merged" and record.duplicate_of:
                 touched.add(record.duplicate_of)
         for post_id in touched:
-            row = self.store.post_row(s.id, post_id)
+            row = self.store.post_row(s.id, post_id, platform)
             if row is not None:
                 self.emit(question_event(row))
-
-    def _refresh(self, now: datetime) -> None:
-        """Fresh like and repost counts for the top of the queue; never on a paid platform,
-        where each post looked up is billed as a read."""
-        if self.platform.capabilities.paid:
-            return
-        if self.next_refresh is not None and now < self.next_refresh:
-            return
-        self.next_refresh = now + timedelta(seconds=self.settings.refresh_every)
-        top = [r["id"] for r in queue_rows(self.session, self.store, now, limit=100)]
-        if not top:
-            return
-        try:
-            fresh = self.platform.lookup(top)
-        except PlatformError:
-            return  # metrics can wait for the next refresh
-        if fresh:
-            self.store.update_metrics(self.session.id, fresh)
 
     # -- time cues and the end -------------------------------------------------------------
 
@@ -649,33 +410,50 @@ class Runner:
     def live_session(self) -> Session:
         return self.rehearsal.session if self.rehearsal is not None else self.session
 
-    def platform(self) -> Platform:
+    def platforms(self) -> dict[str, Platform]:
+        """One adapter per source of the session."""
         from qasession.platforms import registry
+        from qasession.session.sources import sources_of
 
-        s = self.session
-        return registry.create(
-            s.platform,
-            s.platform_settings,
-            home=self.home,
-            clock=self.rehearsal.clock if self.rehearsal is not None else None,
-            account=s.account,
-            plan_path=str(self.plan.path),
-            settings_line=s.platform_settings_line,
-        )
+        clock = self.rehearsal.clock if self.rehearsal is not None else None
+        return {
+            spec.name: registry.create(
+                spec.platform,
+                spec.settings,
+                home=self.home,
+                clock=clock,
+                account=spec.account,
+                source=spec.name,
+                plan_path=str(self.plan.path),
+                settings_line=spec.settings_line,
+            )
+            for spec in sources_of(self.session)
+        }
+
+    def platform(self) -> Platform:
+        return next(iter(self.platforms().values()))
 
     def check(self) -> None:
         """Fail fast (bad settings, missing credentials) before any UI starts."""
-        self.platform().close()
+        for adapter in self.platforms().values():
+            adapter.close()
 
     def build(self, emit: Emit | None = None) -> LiveSession:
-        platform = self.platform()
-        crowd = self.rehearsal.crowd(self.home) if self.rehearsal is not None else None
-        return LiveSession(
+        adapters = self.platforms()
+        store = Store.open(self.home)
+        crowd = None
+        if self.rehearsal is not None:
+            self.rehearsal.begin(store, self.home)
+            crowd = self.rehearsal.crowd(self.home)
+        first = next(iter(adapters.values()))
+        live = LiveSession(
             self.live_session,
-            Store.open(self.home),
-            platform,
-            platform.clock,
+            store,
+            adapters,
+            first.clock,
             emit,
             settings=self.settings,
             crowd=crowd,
         )
+        live.rehearsal = self.rehearsal is not None
+        return live

@@ -9,6 +9,7 @@ idempotency key) and only re-sent when the platform says it was not. Steps of on
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from qasession.errors import (
     ReplyRestricted,
 )
 from qasession.faults import crash_point
-from qasession.platforms.base import Platform
+from qasession.platforms.base import Author, Media, Platform, PostRef
 from qasession.store import OutboxItem, Store
 
 PREVIOUS_STEP = "^"  # reply_to value meaning "the platform id of the previous step"
@@ -40,7 +41,8 @@ class FlushResult:
 
 
 class Outbox:
-    """Sends the intents of one session through one platform."""
+    """Sends the intents of one session's lane (its items for one source) through that
+    source's platform adapter; lanes wait and drain independently."""
 
     def __init__(
         self,
@@ -51,6 +53,7 @@ class Outbox:
         emit: Emit | None = None,
         *,
         seed: int | None = None,
+        lane: str | None = None,
     ) -> None:
         self.store = store
         self.platform = platform
@@ -58,6 +61,7 @@ class Outbox:
         self.clock = clock
         self.emit: Emit = emit or (lambda event: None)
         self._jitter = random.Random(seed)
+        self.lane = lane or platform.source
 
     # -- reconciliation --------------------------------------------------------------------
 
@@ -80,15 +84,15 @@ class Outbox:
             return "uncertain"
         found = self.platform.find_sent(item.key)
         if found is not None:
-            self.store.mark_sent(item.id, found, self.clock.now())
-            self._posted(item, found, reconciled=True)
+            self._mark_sent(item, found)
+            self._posted(item, found.id, reconciled=True)
             return "sent"
         self.store.mark_state(item.id, "intent", None)
         return "intent"
 
     def reconcile_all(self) -> None:
         """Settle every row a crash left `sending` (called when a process starts)."""
-        for item in self.store.outbox(self.session_id, ("sending",)):
+        for item in self.store.outbox(self.session_id, ("sending",), platform=self.lane):
             try:
                 self.reconcile(item)
             except PlatformError:
@@ -111,7 +115,7 @@ class Outbox:
 
     def _pass(self, keys: set[str] | None, sent: list[OutboxItem]) -> datetime | None:
         now = self.clock.now()
-        for item in self.store.outbox(self.session_id, ("intent", "sending")):
+        for item in self.store.outbox(self.session_id, ("intent", "sending"), platform=self.lane):
             if keys is not None and item.key not in keys:
                 continue
             if item.not_before is not None and item.not_before > now:
@@ -142,11 +146,11 @@ class Outbox:
         if not self.store.mark_sending(item.id):
             return None  # another process has it
         crash_point("before-send")
-        platform_id: str | None
+        sent: PostRef | None
         try:
-            platform_id = self._call(item)
+            sent = self._call(item)
         except DuplicatePost as exc:
-            platform_id = exc.existing_id
+            sent = PostRef(self.lane, exc.existing_id) if exc.existing_id else None
         except RateLimited as exc:
             self.store.mark_state(item.id, "intent", str(exc), exc.reset_at)
             raise
@@ -170,33 +174,67 @@ class Outbox:
             )
             return None
         crash_point("after-send")
-        now = self.clock.now()
-        self.store.mark_sent(item.id, platform_id, now)
-        self._posted(item, platform_id)
-        sent = self.store.outbox_item(item.key)
-        return sent
+        self._mark_sent(item, sent)
+        self._posted(item, sent.id if sent else None)
+        return self.store.outbox_item(item.key)
 
-    def _call(self, item: OutboxItem) -> str:
+    def _mark_sent(self, item: OutboxItem, sent: PostRef | None) -> None:
+        """Mark `item` sent; the last step of an answer marks its question answered."""
+        self.store.mark_sent(
+            item.id, sent.id if sent else None, self.clock.now(), sent.extra if sent else None
+        )
+        if item.question_id and item.kind in ("answer", "dm"):
+            steps = self.store.op_steps(item.op)
+            if all(step.state == "sent" for step in steps):
+                self.store.set_status(
+                    self.session_id,
+                    item.question_id,
+                    "answered",
+                    self.lane,
+                    only_from=("answering",),
+                )
+
+    def _ref(self, post_id: str) -> PostRef:
+        """A post of this lane's platform, with what the store keeps for acting on it."""
+        row = self.store.post_row(self.session_id, post_id, self.lane)
+        extra = json.loads(row["extra"]) if row is not None and row["extra"] else {}
+        return PostRef(self.lane, post_id, extra)
+
+    def _recipient(self, item: OutboxItem) -> Author:
+        assert item.dm_to is not None
+        if item.question_id:
+            row = self.store.post_row(self.session_id, item.question_id, self.lane)
+            if row is not None and row["author_id"]:
+                return Author(row["author_id"], item.dm_to)
+        return Author(item.dm_to, item.dm_to)
+
+    def _call(self, item: OutboxItem) -> PostRef:
         if item.kind == "repost":
             assert item.repost_of is not None
-            return self.platform.repost(item.repost_of, idempotency_key=item.key)
+            return self.platform.repost(self._ref(item.repost_of), idempotency_key=item.key)
         if item.kind == "dm":
-            assert item.dm_to is not None and item.text is not None
-            return self.platform.send_dm(item.dm_to, item.text, idempotency_key=item.key)
-        reply_to = item.reply_to
-        if reply_to == PREVIOUS_STEP:
-            reply_to = self._previous_id(item)
+            assert item.text is not None
+            return self.platform.send_dm(self._recipient(item), item.text, idempotency_key=item.key)
+        reply_to: PostRef | None = None
+        if item.reply_to == PREVIOUS_STEP:
+            reply_to = self._previous(item)
+        elif item.reply_to:
+            reply_to = self._ref(item.reply_to)
         return self.platform.post(
             item.text or "",
             reply_to=reply_to,
-            quote_of=item.quote_of,
-            media=item.media or None,
+            quote_of=self._ref(item.quote_of) if item.quote_of else None,
+            media=[Media.from_json(m) for m in item.media],
             idempotency_key=item.key,
         )
 
-    def _previous_id(self, item: OutboxItem) -> str | None:
+    def _previous(self, item: OutboxItem) -> PostRef | None:
         previous = [s for s in self.store.op_steps(item.op) if s.seq < item.seq and s.platform_id]
-        return previous[-1].platform_id if previous else None
+        if not previous:
+            return None
+        step = previous[-1]
+        assert step.platform_id is not None
+        return PostRef(self.lane, step.platform_id, dict(step.platform_extra))
 
     def _backoff(self, item: OutboxItem) -> datetime:
         delay = min(MAX_BACKOFF, 2.0 ** max(item.attempts, 1))
@@ -204,21 +242,25 @@ class Outbox:
 
     def _fall_back_to_dot(self, item: OutboxItem, reason: str) -> None:
         """The platform refused a reply (X: the asker did not mention us): post the answer as
-        a stand-alone `.@asker` post after a repost of the question, and say so."""
+        a stand-alone `.@asker` post after a repost of the question (never a repost of a
+        question carrying private data), and say so."""
         from qasession.compose import dot_text
 
-        asker = None
+        row = None
         if item.question_id:
-            row = self.store.post_row(self.session_id, item.question_id)
-            asker = row["author"] if row else None
-        text = dot_text(item.text or "", asker) if asker else item.text or ""
+            row = self.store.post_row(self.session_id, item.question_id, self.lane)
+        hidden = self.platform.capabilities.leading_mention_hidden
+        text = item.text or ""
+        if row is not None:
+            text = dot_text(text, row["author"], leading_mention_hidden=hidden)
+        private = row is not None and "sensitive" in row["flags"].split(",")
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE outbox SET state = 'intent', text = ?, reply_to = NULL, error = ? "
                 "WHERE id = ?",
-                (text, f"reply refused ({reason}); posted as a .@ answer", item.id),
+                (text, f"reply refused ({reason}); posted as a stand-alone answer", item.id),
             )
-        if item.question_id:
+        if item.question_id and not private:
             self.store.add_intents(
                 self.session_id,
                 [
@@ -229,14 +271,17 @@ class Outbox:
                         kind="repost",
                         repost_of=item.question_id,
                         question_id=item.question_id,
+                        platform=self.lane,
+                        actor=item.actor,
                     )
                 ],
             )
         self.emit(
             {
                 "event": "warning",
-                "message": "the platform refused a reply to this question; "
-                "answering with a repost and a .@ post instead",
+                "message": "the platform refused a reply to this question; answering with "
+                + ("a stand-alone post" if private else "a repost and a stand-alone post")
+                + " instead",
                 "key": item.key,
             }
         )

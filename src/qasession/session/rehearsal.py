@@ -337,6 +337,22 @@ class RehearsalSetup:
     rehearsal_id: str
     script: CrowdScript | None
     warnings: list[str] = field(default_factory=list)
+    fresh: bool = False  # a new rehearsal (not one resumed after a crash)
+    lead: timedelta = timedelta(minutes=1)
+
+    def begin(self, store: Any, home: Path) -> None:
+        """Start the virtual clock now, when the loop is about to run: whatever the start-up
+        cost (imports, a loaded machine), a new rehearsal still has its full lead before the
+        opening. A resumed one keeps its timeline."""
+        if not self.fresh:
+            return
+        self.fresh = False
+        self.clock.real_anchor = datetime.now(UTC)
+        rehearsal = Rehearsal(self.rehearsal_id, self.session.start, self.clock)
+        store.set_session_fields(self.session.id, clock=rehearsal.to_json())
+        network = LocalNetwork(home)
+        network.set_clock(self.clock)
+        network.close()
 
     def crowd(self, home: Path) -> Crowd | None:
         """The crowd replayer (opens its own connection: call it in the thread that uses it)."""
@@ -376,6 +392,7 @@ def prepare(
     rehearsal: Rehearsal | None = None
     if row and row.get("clock") and not row.get("ended_at"):
         rehearsal = Rehearsal.from_json(row["clock"])
+    fresh = rehearsal is None
     if rehearsal is None:
         if row:
             store.reset_session(session.id)
@@ -406,4 +423,6 @@ def prepare(
                 f"only {tagged} of {len(script.entries)} posts of {script.path} carry "
                 f"{session.hashtag}: the others will not be seen"
             )
-    return RehearsalSetup(shifted, rehearsal.clock, rehearsal.rehearsal_id, script, warnings)
+    return RehearsalSetup(
+        shifted, rehearsal.clock, rehearsal.rehearsal_id, script, warnings, fresh, lead
+    )

@@ -231,24 +231,24 @@ def plan_report(
     a clash between two sessions must show whichever is displayed), or of `session` only."""
     from datetime import UTC
 
-    from qasession.plan import lint_plan
+    from qasession.errors import QAError
+    from qasession.plan import Lint, lint_plan
     from qasession.platforms import registry
-    from qasession.text.length import count_length
+    from qasession.session.control import capabilities_of
 
     now = datetime.now(UTC)
-    limit, method = registry.length_limit(session.platform)
     entries = timeline_states(session, store, now, grace)
-    lengths = [count_length(e.item.text, method) for e in entries]  # type: ignore[arg-type]
     lints = [
         lint
-        for lint in lint_plan(plan, now, registry.length_limit)
+        for lint in lint_plan(plan, now, _length_limit)
         if every_session or lint.session_id in (None, session.id)
     ]
-    from qasession.errors import QAError
-    from qasession.plan import Lint
-
+    limit, lengths = 0, [0] * len(entries)
     try:
         registry.load_class(session.platform)
+        capabilities = capabilities_of(session, store, session.platform)
+        limit = capabilities.max_length
+        lengths = [capabilities.length(e.item.text) for e in entries]
         cost = estimate_cost(session)
     except QAError as exc:
         cost = None
@@ -264,14 +264,27 @@ def plan_report(
     return PlanReport(session, entries, lints, now, lengths, limit, cost)
 
 
+def _length_limit(platform: str) -> tuple[int, str]:
+    """(limit, counting) of a platform for the plan's lints, before connecting."""
+    from qasession.errors import QAError
+    from qasession.platforms import registry
+
+    try:
+        capabilities = registry.capabilities_for(platform)
+    except QAError:
+        return 280, "x"
+    return capabilities.max_length, capabilities.length_method
+
+
 def estimate_cost(session: Session) -> dict[str, Any] | None:
     """The session's cost on a paid platform: every planned post, and each answer target as a
     repost plus a post."""
     from qasession.platforms import registry
+    from qasession.platforms.base import billing_of
     from qasession.text.length import has_url
 
-    cls = registry.load_class(session.platform)
-    if not cls.capabilities.paid:
+    cls = billing_of(registry.load_class(session.platform))
+    if cls is None:
         return None
     from qasession.plan import timeline
 
@@ -315,6 +328,7 @@ class AnnouncementRunner:
         self.outbox = Outbox(store, platform, session.id, self.clock, self._event)
         self.outbox.reconcile_all()
         self.ingestor = Ingestor(session, store, platform.me())
+        store.ensure_source(session.id, platform.source, platform.name, self.ingestor.host)
 
     def _event(self, event: dict[str, Any]) -> None:
         if event["event"] == "posted":

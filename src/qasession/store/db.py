@@ -1,11 +1,11 @@
-"""The Store: one SQLite database per home directory (WAL), the only module that writes SQL.
+"""The Store: one SQLite database per home directory (WAL); this module holds the posts
+repository and puts the Store together from the repositories of `store/`.
 
 Invariants it carries:
-- a post seen is stored once (primary key); the polling cursor is written in the same
-  transaction as the posts it covers, so a restart resumes exactly where the last commit ended;
-- every outgoing item is an outbox row (an *intent*) before it is sent, is marked `sending`
-  (committed) right before the platform call and `sent` with the platform's id after it;
-  a row found `sending` after a crash may have been sent and is reconciled, never re-sent blindly.
+- a post seen is stored once (session, platform, id); the polling cursor of a source is written
+  in the same transaction as the posts it covers, so a restart resumes exactly where the last
+  commit ended;
+- every outgoing item is an outbox row (an *intent*) before it is sent (see `store.outbox`).
 """
 
 from __future__ import annotations
@@ -14,58 +14,21 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qasession.platforms.base import Post
-from qasession.store.migrations import apply_migrations
+from qasession.store.control import ControlRepo
+from qasession.store.engine import DB_NAME, connect, from_iso, to_iso
+from qasession.store.outbox import OUTBOX_STATES, OutboxItem, OutboxRepo
+from qasession.store.sessions import SessionsRepo
 
 if TYPE_CHECKING:
     from qasession.triage import Weights
 
-DB_NAME = "qa.db"
-OUTBOX_STATES = ("intent", "sending", "sent", "failed", "uncertain", "cancelled")
-
-
-def to_iso(moment: datetime) -> str:
-    """A sortable UTC ISO-8601 text for `moment` (always the same width)."""
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="microseconds")
-
-
-def from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-@dataclass(slots=True)
-class OutboxItem:
-    """One outgoing post, repost or direct message, as an intent."""
-
-    key: str  # idempotency key, unique across the store
-    kind: str  # announcement|opening|closing|after_party|repost|answer|dm|notice|draft|thread
-    text: str | None = None
-    op: str = ""  # the operation it belongs to (answer N); steps run in `seq` order
-    seq: int = 0
-    reply_to: str | None = None
-    quote_of: str | None = None
-    repost_of: str | None = None
-    dm_to: str | None = None
-    media: list[str] = field(default_factory=list)
-    question_id: str | None = None
-    not_before: datetime | None = None
-    # filled when read back
-    id: int = 0
-    session_id: str = ""
-    state: str = "intent"
-    attempts: int = 0
-    platform_id: str | None = None
-    error: str | None = None
-    created_at: str = ""
-    sent_at: str | None = None
+__all__ = ["DB_NAME", "OUTBOX_STATES", "OutboxItem", "PostRecord", "Store", "from_iso", "to_iso"]
 
 
 @dataclass(slots=True)
@@ -73,52 +36,24 @@ class PostRecord:
     """A stored post with its triage results."""
 
     post: Post
-    status: str  # queued|answered|skipped|hidden|chatter|own|repost|merged
+    status: str  # queued|answering|answered|skipped|hidden|chatter|own|repost|merged
     is_question: bool = False
     flags: frozenset[str] = frozenset()
     duplicate_of: str | None = None
     first_time: bool = False
+    number: int | None = None  # the question's number in the session (what the host types)
 
 
 _INSERT_POSTS = (
-    "INSERT OR IGNORE INTO posts (session_id, id, author, text, created_at, kind, ref, likes, "
-    "reposts, lang, url, seen_at, is_question, status, flags, duplicate_of, first_time) VALUES "
+    "INSERT OR IGNORE INTO posts (session_id, platform, id, number, author, author_id, text, "
+    "created_at, kind, ref, likes, reposts, lang, url, seen_at, is_question, status, flags, "
+    "duplicate_of, first_time, extra) VALUES "
 )
 # a session's questions, merged duplicates left out (the first parameter is the session)
 _QUESTIONS = "session_id = ? AND is_question = 1 AND duplicate_of IS NULL"
-_POST_VALUES = "(" + ",".join("?" * 17) + ")"
-_ROWS_PER_INSERT = 25  # 425 bound values: within SQLite's oldest limit (999); 100 = 4 x 25
+_POST_VALUES = "(" + ",".join("?" * 21) + ")"
+_ROWS_PER_INSERT = 20  # 420 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
 _INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT)
-
-_OUTBOX_COLUMNS = (
-    "id, session_id, key, op, seq, kind, text, reply_to, quote_of, repost_of, dm_to, media, "
-    "question_id, state, attempts, platform_id, error, not_before, created_at, sent_at"
-)
-
-
-def _outbox_row(row: sqlite3.Row) -> OutboxItem:
-    return OutboxItem(
-        id=row["id"],
-        session_id=row["session_id"],
-        key=row["key"],
-        op=row["op"],
-        seq=row["seq"],
-        kind=row["kind"],
-        text=row["text"],
-        reply_to=row["reply_to"],
-        quote_of=row["quote_of"],
-        repost_of=row["repost_of"],
-        dm_to=row["dm_to"],
-        media=json.loads(row["media"]) if row["media"] else [],
-        question_id=row["question_id"],
-        state=row["state"],
-        attempts=row["attempts"],
-        platform_id=row["platform_id"],
-        error=row["error"],
-        not_before=from_iso(row["not_before"]) if row["not_before"] else None,
-        created_at=row["created_at"],
-        sent_at=row["sent_at"],
-    )
 
 
 def row_to_post(row: sqlite3.Row) -> Post:
@@ -133,95 +68,97 @@ def row_to_post(row: sqlite3.Row) -> Post:
         reposts=row["reposts"],
         lang=row["lang"],
         url=row["url"],
+        platform=row["platform"],
+        author_id=row["author_id"],
+        extra=json.loads(row["extra"]) if row["extra"] else {},
     )
 
 
-class Store:
+def _values(session_id: str, r: PostRecord, seen: str, source: str) -> tuple[Any, ...]:
+    post = r.post
+    return (
+        session_id,
+        post.platform or source,
+        post.id,
+        r.number,
+        post.author,
+        post.author_id,
+        post.text,
+        to_iso(post.created_at),
+        post.kind,
+        post.ref,
+        post.likes,
+        post.reposts,
+        post.lang,
+        post.url,
+        seen,
+        r.is_question,
+        r.status,
+        ",".join(sorted(r.flags)) if r.flags else "",
+        r.duplicate_of,
+        r.first_time,
+        json.dumps(post.extra) if post.extra else None,
+    )
+
+
+def _number_questions(
+    db: sqlite3.Connection, session_id: str, records: Sequence[PostRecord]
+) -> None:
+    """Give each new question the next number of its session (in the writing transaction,
+    so two writers never hand out one number twice)."""
+    if not any(r.is_question and r.number is None for r in records):
+        return
+    (latest,) = db.execute(
+        "SELECT max(number) FROM posts WHERE session_id = ?", (session_id,)
+    ).fetchone()
+    number = int(latest or 0)
+    for r in records:
+        if r.is_question and r.number is None:
+            number += 1
+            r.number = number
+
+
+class Store(SessionsRepo, OutboxRepo, ControlRepo):
     """Session state under one home directory. Safe to open from several processes at once."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        apply_migrations(self.db)
+        self.readonly = readonly
+        self.db = connect(path, readonly=readonly)
 
     @classmethod
-    def open(cls, home: Path) -> Store:
-        return cls(home / DB_NAME)
+    def open(cls, home: Path, *, readonly: bool = False) -> Store:
+        return cls(home / DB_NAME, readonly=readonly)
 
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE, so writers queue instead of failing)."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
-    # -- sessions --------------------------------------------------------------------------
-
-    def ensure_session(self, session_id: str, hashtag: str, platform: str) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO sessions (id, hashtag, platform) VALUES (?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET hashtag = excluded.hashtag, "
-                "platform = excluded.platform",
-                (session_id, hashtag, platform),
-            )
-
-    def session_row(self, session_id: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return dict(row) if row else None
-
-    def cursor(self, session_id: str) -> str | None:
-        row = self.db.execute("SELECT cursor FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return row["cursor"] if row else None
-
-    def set_session_fields(self, session_id: str, **values: Any) -> None:
-        allowed = {"started_at", "ended_at", "clock", "counters", "cursor"}
-        unknown = set(values) - allowed
-        if unknown:
-            raise ValueError(f"unknown session fields: {sorted(unknown)}")
-        assignments = ", ".join(f"{name} = ?" for name in values)
-        with self.transaction() as db:
-            db.execute(
-                f"UPDATE sessions SET {assignments} WHERE id = ?",
-                (*values.values(), session_id),
-            )
-
-    def reset_session(self, session_id: str) -> None:
-        """Forget everything stored for `session_id` (a rehearsal starting over)."""
-        with self.transaction() as db:
-            for table in ("posts", "outbox", "commands", "moderation", "events"):
-                db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
-            db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-
     # -- posts -----------------------------------------------------------------------------
 
-    def known_ids(self, session_id: str, ids: Sequence[str]) -> set[str]:
+    def known_ids(
+        self, session_id: str, ids: Sequence[str], platform: str | None = None
+    ) -> set[str]:
         if not ids:
             return set()
         found: set[str] = set()
+        scope = "session_id = ?" + (" AND platform = ?" if platform is not None else "")
+        head: tuple[Any, ...] = (session_id,) if platform is None else (session_id, platform)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             found.update(
                 row[0]
                 for row in self.db.execute(
-                    f"SELECT id FROM posts WHERE session_id = ? AND id IN ({marks})",
-                    (session_id, *chunk),
+                    f"SELECT id FROM posts WHERE {scope} AND id IN ({marks})", (*head, *chunk)
                 )
             )
         return found
+
+    def max_question_number(self, session_id: str) -> int:
+        (number,) = self.db.execute(
+            "SELECT max(number) FROM posts WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return int(number or 0)
 
     def save_page(
         self,
@@ -231,41 +168,25 @@ class Store:
         *,
         engagement: Iterable[str] = (),
         seen_at: datetime,
+        source: str | None = None,
     ) -> int:
-        """Store one search page and advance the cursor in one transaction.
+        """Store one search page of `source` and advance its cursor in one transaction.
 
-        `engagement` lists the originals whose reposts this page brought: their repost count
-        becomes at least the number of reposts stored. Posts already stored are left as they
-        are. Returns how many posts were new.
+        `engagement` lists the originals (ids on `source`) whose reposts this page brought:
+        their repost count becomes at least the number of reposts stored. Posts already
+        stored are left as they are. Returns how many posts were new.
         """
         seen = to_iso(seen_at)
-        rows = []
-        for r in records:
-            post = r.post
-            rows.append(
-                (
-                    session_id,
-                    post.id,
-                    post.author,
-                    post.text,
-                    to_iso(post.created_at),
-                    post.kind,
-                    post.ref,
-                    post.likes,
-                    post.reposts,
-                    post.lang,
-                    post.url,
-                    seen,
-                    r.is_question,
-                    r.status,
-                    ",".join(sorted(r.flags)) if r.flags else "",
-                    r.duplicate_of,
-                    r.first_time,
-                )
-            )
         with self.transaction() as db:
+            if source is None:
+                found = db.execute(
+                    "SELECT platform FROM sessions WHERE id = ?", (session_id,)
+                ).fetchone()
+                source = found["platform"] if found else ""
+            _number_questions(db, session_id, records)
+            rows = [_values(session_id, r, seen, source) for r in records]
             before = db.total_changes
-            # Rows go by 25 to one INSERT, a quarter cheaper than executemany's step per row
+            # Rows go by 20 to one INSERT, a quarter cheaper than executemany's step per row
             # (one SQL text, so one cached statement); the rest go through executemany.
             whole = len(rows) - len(rows) % _ROWS_PER_INSERT
             for start in range(0, whole, _ROWS_PER_INSERT):
@@ -274,39 +195,58 @@ class Store:
             if whole < len(rows):
                 db.executemany(_INSERT_POSTS + _POST_VALUES, rows[whole:])
             new = db.total_changes - before
-            merged: dict[str, int] = {}
-            for r in records:
-                if r.duplicate_of:
-                    merged[r.duplicate_of] = merged.get(r.duplicate_of, 0) + 1
-            if merged:
-                db.executemany(
-                    "UPDATE posts SET duplicates = duplicates + ? WHERE session_id = ? AND id = ?",
-                    [(n, session_id, qid) for qid, n in merged.items()],
-                )
-            originals = sorted(set(engagement))
-            if originals:
-                # a platform's own count may already include the reposts we see: take the larger
-                marks = ",".join("?" * len(originals))
-                counts = db.execute(
-                    f"SELECT ref, count(*) FROM posts WHERE session_id = ? AND kind = 'repost' "
-                    f"AND ref IN ({marks}) GROUP BY ref",
-                    (session_id, *originals),
-                ).fetchall()
-                db.executemany(
-                    "UPDATE posts SET reposts = MAX(reposts, ?) WHERE session_id = ? AND id = ?",
-                    [(n, session_id, ref) for ref, n in counts],
-                )
+            self._count_merged(db, session_id, records, source)
+            self._count_reposts(db, session_id, source, engagement)
             if cursor is not None:
-                db.execute("UPDATE sessions SET cursor = ? WHERE id = ?", (cursor, session_id))
+                db.execute(
+                    "UPDATE sources SET cursor = ? WHERE session_id = ? AND source = ?",
+                    (cursor, session_id, source),
+                )
         return new
+
+    @staticmethod
+    def _count_merged(
+        db: sqlite3.Connection, session_id: str, records: Sequence[PostRecord], source: str
+    ) -> None:
+        merged: dict[tuple[str, str], int] = {}
+        for r in records:
+            if r.duplicate_of:
+                key = (r.post.platform or source, r.duplicate_of)
+                merged[key] = merged.get(key, 0) + 1
+        if merged:
+            db.executemany(
+                "UPDATE posts SET duplicates = duplicates + ? "
+                "WHERE session_id = ? AND platform = ? AND id = ?",
+                [(n, session_id, platform, qid) for (platform, qid), n in merged.items()],
+            )
+
+    @staticmethod
+    def _count_reposts(
+        db: sqlite3.Connection, session_id: str, source: str, engagement: Iterable[str]
+    ) -> None:
+        originals = sorted(set(engagement))
+        if not originals:
+            return
+        # a platform's own count may already include the reposts we see: take the larger
+        marks = ",".join("?" * len(originals))
+        counts = db.execute(
+            f"SELECT ref, count(*) FROM posts WHERE session_id = ? AND platform = ? "
+            f"AND kind = 'repost' AND ref IN ({marks}) GROUP BY ref",
+            (session_id, source, *originals),
+        ).fetchall()
+        db.executemany(
+            "UPDATE posts SET reposts = MAX(reposts, ?) "
+            "WHERE session_id = ? AND platform = ? AND id = ?",
+            [(n, session_id, source, ref) for ref, n in counts],
+        )
 
     def update_metrics(self, session_id: str, posts: Iterable[Post]) -> None:
         """Refresh like and repost counts of stored posts (from a platform lookup)."""
         with self.transaction() as db:
             db.executemany(
                 "UPDATE posts SET likes = ?, reposts = MAX(reposts, ?) "
-                "WHERE session_id = ? AND id = ?",
-                [(p.likes, p.reposts, session_id, p.id) for p in posts],
+                "WHERE session_id = ? AND platform = ? AND id = ?",
+                [(p.likes, p.reposts, session_id, p.platform, p.id) for p in posts],
             )
 
     def posts(self, session_id: str, *, where: str = "", params: Sequence[Any] = ()) -> list[Any]:
@@ -322,9 +262,20 @@ class Store:
             "SELECT * FROM posts WHERE session_id = ? ORDER BY created_at, id", (session_id,)
         )
 
-    def post_row(self, session_id: str, post_id: str) -> sqlite3.Row | None:
+    def post_row(
+        self, session_id: str, post_id: str, platform: str | None = None
+    ) -> sqlite3.Row | None:
+        """A stored post by its id on `platform` (None: on whichever platform has it)."""
+        where, params = self._one(session_id, post_id, platform)
         row: sqlite3.Row | None = self.db.execute(
-            "SELECT * FROM posts WHERE session_id = ? AND id = ?", (session_id, post_id)
+            f"SELECT * FROM posts WHERE {where} ORDER BY rowid LIMIT 1", params
+        ).fetchone()
+        return row
+
+    def question_row(self, session_id: str, number: int) -> sqlite3.Row | None:
+        """A question by its number in the session."""
+        row: sqlite3.Row | None = self.db.execute(
+            "SELECT * FROM posts WHERE session_id = ? AND number = ?", (session_id, number)
         ).fetchone()
         return row
 
@@ -419,21 +370,37 @@ class Store:
             )
         return [row for row in best if row["_score"] >= threshold]
 
-    def set_status(self, session_id: str, post_id: str, status: str) -> bool:
+    def set_status(
+        self,
+        session_id: str,
+        post_id: str,
+        status: str,
+        platform: str | None = None,
+        *,
+        only_from: Sequence[str] | None = None,
+    ) -> bool:
+        """Set a post's status (only when it is one of `only_from`, if given)."""
+        where, params = self._one(session_id, post_id, platform)
+        if only_from:
+            where += f" AND status IN ({','.join('?' * len(only_from))})"
+            params += tuple(only_from)
         with self.transaction() as db:
-            cur = db.execute(
-                "UPDATE posts SET status = ? WHERE session_id = ? AND id = ?",
-                (status, session_id, post_id),
-            )
+            cur = db.execute(f"UPDATE posts SET status = ? WHERE {where}", (status, *params))
         return cur.rowcount > 0
 
-    def set_pinned(self, session_id: str, post_id: str, pinned: bool) -> bool:
+    def set_pinned(
+        self, session_id: str, post_id: str, pinned: bool, platform: str | None = None
+    ) -> bool:
+        where, params = self._one(session_id, post_id, platform)
         with self.transaction() as db:
-            cur = db.execute(
-                "UPDATE posts SET pinned = ? WHERE session_id = ? AND id = ?",
-                (int(pinned), session_id, post_id),
-            )
+            cur = db.execute(f"UPDATE posts SET pinned = ? WHERE {where}", (int(pinned), *params))
         return cur.rowcount > 0
+
+    @staticmethod
+    def _one(session_id: str, post_id: str, platform: str | None) -> tuple[str, tuple[Any, ...]]:
+        if platform is None:
+            return "session_id = ? AND id = ?", (session_id, post_id)
+        return "session_id = ? AND platform = ? AND id = ?", (session_id, platform, post_id)
 
     def count_posts(self, session_id: str) -> int:
         row = self.db.execute(
@@ -460,175 +427,3 @@ class Store:
             (session_id, *skip, horizon),
         )
         return [(author, from_iso(created)) for author, created in rows]
-
-    # -- outbox ----------------------------------------------------------------------------
-
-    def add_intents(self, session_id: str, items: Sequence[OutboxItem]) -> list[OutboxItem]:
-        """Write intents (one transaction); an item whose key exists is left as it is.
-        Returns the stored rows for the given keys."""
-        now = to_iso(datetime.now(UTC))
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO outbox (session_id, key, op, seq, kind, text, reply_to, "
-                "quote_of, repost_of, dm_to, media, question_id, not_before, created_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        session_id,
-                        i.key,
-                        i.op or i.key,
-                        i.seq,
-                        i.kind,
-                        i.text,
-                        i.reply_to,
-                        i.quote_of,
-                        i.repost_of,
-                        i.dm_to,
-                        json.dumps(i.media) if i.media else None,
-                        i.question_id,
-                        to_iso(i.not_before) if i.not_before else None,
-                        now,
-                    )
-                    for i in items
-                ],
-            )
-        return [item for i in items if (item := self.outbox_item(i.key)) is not None]
-
-    def outbox_item(self, key: str) -> OutboxItem | None:
-        row = self.db.execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE key = ?", (key,))
-        found = row.fetchone()
-        return _outbox_row(found) if found else None
-
-    def outbox(
-        self, session_id: str | None = None, states: Sequence[str] | None = None
-    ) -> list[OutboxItem]:
-        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE 1=1"
-        params: list[Any] = []
-        if session_id is not None:
-            sql += " AND session_id = ?"
-            params.append(session_id)
-        if states:
-            sql += f" AND state IN ({','.join('?' * len(states))})"
-            params.extend(states)
-        sql += " ORDER BY id"
-        return [_outbox_row(r) for r in self.db.execute(sql, params)]
-
-    def op_steps(self, op: str) -> list[OutboxItem]:
-        return [
-            _outbox_row(r)
-            for r in self.db.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE op = ? ORDER BY seq", (op,)
-            )
-        ]
-
-    def mark_sending(self, item_id: int) -> bool:
-        """Claim an intent for sending; False when another process claimed or sent it."""
-        with self.transaction() as db:
-            cur = db.execute(
-                "UPDATE outbox SET state = 'sending', attempts = attempts + 1 "
-                "WHERE id = ? AND state = 'intent'",
-                (item_id,),
-            )
-        return cur.rowcount == 1
-
-    def mark_sent(self, item_id: int, platform_id: str | None, at: datetime) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET state = 'sent', platform_id = ?, sent_at = ?, error = NULL "
-                "WHERE id = ?",
-                (platform_id, to_iso(at), item_id),
-            )
-
-    def mark_state(
-        self,
-        item_id: int,
-        state: str,
-        error: str | None = None,
-        not_before: datetime | None = None,
-    ) -> None:
-        if state not in OUTBOX_STATES:
-            raise ValueError(state)
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET state = ?, error = ?, not_before = ? WHERE id = ?",
-                (state, error, to_iso(not_before) if not_before else None, item_id),
-            )
-
-    # -- commands (from other shells) ------------------------------------------------------
-
-    def add_command(self, session_id: str, kind: str, args: dict[str, Any]) -> int:
-        with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO commands (session_id, kind, args, created_at) VALUES (?, ?, ?, ?)",
-                (session_id, kind, json.dumps(args), to_iso(datetime.now(UTC))),
-            )
-        return int(cur.lastrowid or 0)
-
-    def pending_commands(self, session_id: str) -> list[tuple[int, str, dict[str, Any]]]:
-        return [
-            (row["id"], row["kind"], json.loads(row["args"]))
-            for row in self.db.execute(
-                "SELECT id, kind, args FROM commands WHERE session_id = ? AND state = 'pending' "
-                "ORDER BY id",
-                (session_id,),
-            )
-        ]
-
-    def commands(self, session_id: str) -> list[dict[str, Any]]:
-        return [
-            {**dict(row), "args": json.loads(row["args"])}
-            for row in self.db.execute(
-                "SELECT * FROM commands WHERE session_id = ? ORDER BY id", (session_id,)
-            )
-        ]
-
-    def finish_command(self, command_id: int, state: str, result: str | None = None) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE commands SET state = ?, result = ?, done_at = ? WHERE id = ?",
-                (state, result, to_iso(datetime.now(UTC)), command_id),
-            )
-
-    # -- moderation ------------------------------------------------------------------------
-
-    def add_moderation(self, session_id: str, handle: str, action: str, at: datetime) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO moderation (session_id, handle, action, at) "
-                "VALUES (?, ?, ?, ?)",
-                (session_id, handle.lower(), action, to_iso(at)),
-            )
-            if action in ("blocked", "muted"):
-                db.execute(
-                    "UPDATE posts SET status = 'hidden' WHERE session_id = ? "
-                    "AND lower(author) = ? AND status = 'queued'",
-                    (session_id, handle.lower()),
-                )
-
-    def moderation(self, session_id: str) -> dict[str, set[str]]:
-        result: dict[str, set[str]] = {"blocked": set(), "muted": set()}
-        for row in self.db.execute(
-            "SELECT handle, action FROM moderation WHERE session_id = ?", (session_id,)
-        ):
-            result.setdefault(row["action"], set()).add(row["handle"])
-        return result
-
-    # -- events ----------------------------------------------------------------------------
-
-    def add_event(self, session_id: str, event: str, data: dict[str, Any], at: datetime) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO events (session_id, at, event, data) VALUES (?, ?, ?, ?)",
-                (session_id, to_iso(at), event, json.dumps(data)),
-            )
-
-    def events(self, session_id: str, event: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT at, event, data FROM events WHERE session_id = ?"
-        params: list[Any] = [session_id]
-        if event:
-            sql += " AND event = ?"
-            params.append(event)
-        return [
-            {"at": row["at"], "event": row["event"], **json.loads(row["data"])}
-            for row in self.db.execute(sql + " ORDER BY id", params)
-        ]

@@ -106,6 +106,106 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m002_platforms_sources_numbers(db: sqlite3.Connection) -> None:
+    """Posts, outbox rows and moderation keyed by platform; a cursor per source; question
+    numbers; who issued each command; the live loop's lease."""
+    _script(
+        db,
+        """
+        CREATE TABLE posts_new (
+            session_id TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            id TEXT NOT NULL,
+            number INTEGER,
+            author TEXT NOT NULL,
+            author_id TEXT,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            ref TEXT,
+            likes INTEGER NOT NULL DEFAULT 0,
+            reposts INTEGER NOT NULL DEFAULT 0,
+            lang TEXT,
+            url TEXT,
+            seen_at TEXT NOT NULL,
+            is_question INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            flags TEXT NOT NULL DEFAULT '',
+            duplicate_of TEXT,
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            pinned INTEGER NOT NULL DEFAULT 0,
+            first_time INTEGER NOT NULL DEFAULT 0,
+            extra TEXT,
+            UNIQUE (session_id, platform, id)
+        );
+        INSERT INTO posts_new (session_id, platform, id, number, author, text, created_at, kind,
+            ref, likes, reposts, lang, url, seen_at, is_question, status, flags, duplicate_of,
+            duplicates, pinned, first_time)
+        SELECT p.session_id, coalesce(s.platform, 'local'), p.id,
+            CASE WHEN p.is_question = 1 THEN row_number() OVER (
+                PARTITION BY p.session_id, p.is_question ORDER BY p.created_at, p.rowid) END,
+            p.author, p.text, p.created_at, p.kind, p.ref, p.likes, p.reposts, p.lang, p.url,
+            p.seen_at, p.is_question, p.status, p.flags, p.duplicate_of, p.duplicates,
+            p.pinned, p.first_time
+        FROM posts p LEFT JOIN sessions s ON s.id = p.session_id;
+        DROP TABLE posts;
+        ALTER TABLE posts_new RENAME TO posts;
+        CREATE INDEX posts_questions ON posts (session_id, status) WHERE is_question = 1;
+        CREATE INDEX posts_ref ON posts (session_id, platform, ref) WHERE ref IS NOT NULL;
+        CREATE UNIQUE INDEX posts_number ON posts (session_id, number) WHERE number IS NOT NULL;
+
+        ALTER TABLE outbox ADD COLUMN platform TEXT NOT NULL DEFAULT '';
+        ALTER TABLE outbox ADD COLUMN platform_extra TEXT;
+        ALTER TABLE outbox ADD COLUMN actor TEXT;
+        UPDATE outbox SET platform = coalesce(
+            (SELECT platform FROM sessions WHERE sessions.id = outbox.session_id), 'local');
+
+        ALTER TABLE commands ADD COLUMN actor TEXT;
+
+        CREATE TABLE moderation_new (
+            session_id TEXT NOT NULL,
+            platform TEXT NOT NULL DEFAULT '',
+            handle TEXT NOT NULL,
+            action TEXT NOT NULL,
+            at TEXT NOT NULL,
+            actor TEXT,
+            PRIMARY KEY (session_id, platform, handle, action)
+        );
+        INSERT INTO moderation_new (session_id, platform, handle, action, at)
+        SELECT session_id, '', handle, action, at FROM moderation;
+        DROP TABLE moderation;
+        ALTER TABLE moderation_new RENAME TO moderation;
+
+        CREATE TABLE sources (
+            session_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            account TEXT,
+            cursor TEXT,
+            counters TEXT,
+            capabilities TEXT,
+            state TEXT NOT NULL DEFAULT 'ok',
+            error TEXT,
+            updated_at TEXT,
+            PRIMARY KEY (session_id, source)
+        );
+        INSERT INTO sources (session_id, source, platform, cursor, counters)
+        SELECT id, platform, platform, cursor, counters FROM sessions;
+
+        CREATE TABLE leases (
+            session_id TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            actor TEXT,
+            started_at TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
 def _script(db: sqlite3.Connection, script: str) -> None:
     # executescript() would commit on its own; statements one by one stay in our transaction
     for statement in script.split(";"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["escape_markup", "for_terminal", "inert"]
+__all__ = ["control_characters", "escape_markup", "for_terminal", "inert", "valid_text"]
 
 # Terminal escape sequences, 7-bit (ESC ...) and 8-bit (C1 introducers). String-type sequences
 # (OSC, DCS, SOS, PM, APC) run until BEL or ST; an unterminated one is dropped up to the next
@@ -64,3 +64,36 @@ def escape_markup(text: str) -> str:
 def for_terminal(text: str, max_length: int | None = None) -> str:
     """Untrusted `text` ready to embed in Rich markup on one terminal line."""
     return escape_markup(inert(text, max_length, single_line=True))
+
+
+# Joiners and direction marks belong to real writing (emoji sequences, Persian, Arabic).
+_ALLOWED_IN_POSTS = frozenset({0x200C, 0x200D, 0x200E, 0x200F, 0x061C})
+_NAMES = {
+    0x1B: "ESC",
+    0x7F: "DEL",
+    0x202E: "RIGHT-TO-LEFT OVERRIDE",
+    0x202D: "LEFT-TO-RIGHT OVERRIDE",
+}
+
+
+def control_characters(text: str) -> list[str]:
+    """The invisible characters of `text` that a post must not carry (C0 and C1 controls but
+    newline and tab, bidi overrides and isolates, zero-width characters), each named once."""
+    found: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        if code in _DELETE and code not in _ALLOWED_IN_POSTS:
+            name = _NAMES.get(code) or f"U+{code:04X}"
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def valid_text(text: str) -> str:
+    """`text` as valid Unicode: lone surrogates (which cannot be stored or encoded) become
+    U+FFFD. Every text from a platform, a file or the host passes here before storage."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text

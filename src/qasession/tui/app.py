@@ -18,9 +18,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, RichLog, Static
 
 from qasession.clock import Clock, SystemClock
-from qasession.compose import Question
 from qasession.errors import Interrupted, UsageError
-from qasession.session.loop import queue_rows, validate_answer
+from qasession.session.control import AnswerRequest, Control, Target
+from qasession.session.queue import queue_rows
 from qasession.store import Store
 from qasession.tui import view
 from qasession.tui.screens import CloseScreen, ConfirmScreen, HelpScreen
@@ -214,6 +214,7 @@ class QAApp(App[None]):
 
     def on_mount(self) -> None:
         self.store = Store.open(self.runner.home)
+        self.composer = view.Composer.for_session(self.session, self.store)
         table = self.table
         for label in ("#", "score", "author", "flags", "♥", "⟳", "question"):
             table.add_column(Text(label), key=label)
@@ -454,7 +455,7 @@ class QAApp(App[None]):
             self.refresh_queue_in_background()
 
     def show_rows(self, rows: list[dict[str, Any]]) -> None:
-        self.rows = {r["id"]: r for r in rows}
+        self.rows = {str(r["id"]): r for r in rows}
         self.redraw_queue()
 
     def redraw_queue(self) -> None:
@@ -462,7 +463,7 @@ class QAApp(App[None]):
         keep = self.selected_id()
         visible = [r for r in self.rows.values() if view.matches(r, self.filter_text)]
         cells = [view.queue_cells(rank, r) for rank, r in enumerate(visible, 1)]
-        ids = [r["id"] for r in visible]
+        ids = [str(r["id"]) for r in visible]
         if ids == self.shown and cells == self._drawn_cells:
             self.show_details()
             return
@@ -491,7 +492,9 @@ class QAApp(App[None]):
         merged: list[Any] = []
         if row is not None and row["duplicates"] and self.store is not None:
             merged = self.store.posts(
-                self.session.id, where="duplicate_of = ?", params=(row["id"],)
+                self.session.id,
+                where="duplicate_of = ? AND platform = ?",
+                params=(row["post_id"], row["platform"]),
             )
         self.details.update(view.details(row, merged))
         if self.target_id is None:
@@ -508,25 +511,30 @@ class QAApp(App[None]):
 
     # -- the answer box --------------------------------------------------------------------
 
-    def target_question(self) -> Question | None:
+    def control(self) -> Control:
+        assert self.store is not None
+        return Control(self.session, self.store)
+
+    def target_question(self) -> Target | None:
         qid = self.target_id or self.selected_id()
-        if qid is None:
+        if qid is None or self.store is None:
             return None
-        row: Any = self.rows.get(qid)
-        if row is None and self.store is not None:
-            row = self.store.post_row(self.session.id, qid)
-        if row is None:
+        try:
+            return self.control().question(qid)
+        except UsageError:
             return None
-        return Question(str(row["id"]), row["author"], row["text"])
+
+    def request(self, text: str) -> AnswerRequest:
+        return AnswerRequest(text, self.mode, self.thread, post_private_data=self.force)
 
     def update_compose(self) -> None:
         """The head line (question, mode, thread, force, length) and the preview."""
         question = self.target_question()
         text = self.answer_box.value
-        preview = self.composer.preview(question, text, self.mode, self.thread)
+        preview = self.composer.preview(question, self.request(text))
         head = Text()
         if question is not None:
-            head.append(f"→ {question.id} ", style="bold")
+            head.append(f"→ {question.number} ", style="bold")
             head.append_text(view.plain(question.author, 30))
             head.append("  ")
         head.append(f"mode {self.mode}", style="bold reverse")
@@ -576,31 +584,19 @@ class QAApp(App[None]):
         if not text:
             self.show_error("Type the answer first.")
             return False
-        if question.id in self.pending:
-            self.show_error(f"An answer to {question.id} is already on its way.")
+        key = str(question.number)
+        if key in self.pending:
+            self.show_error(f"An answer to {question.number} is already on its way.")
             return False
         try:
-            notes = validate_answer(
-                self.session,
-                self.store,
-                self.session.platform,
-                question.id,
-                text,
-                self.mode,
-                thread=self.thread,
-                force=self.force,
-            )
+            accepted = self.control().answer(question.number, self.request(text))
         except UsageError as exc:
             self.show_error(exc.message + (f"\n→ {exc.hint}" if exc.hint else ""))
             return False
-        command = self.store.add_command(
-            self.session.id,
-            "answer",
-            {"question_id": question.id, "text": text, "mode": self.mode, "thread": self.thread},
-        )
-        self.pending[question.id] = command
+        notes = accepted.notes
+        self.pending[key] = accepted.command_id
         self.wake_loop()
-        line = Text(f"answer to {question.id} queued ({self.mode}): ", style="bold")
+        line = Text(f"answer to {question.number} queued ({self.mode}): ", style="bold")
         self.log_line(line + view.plain(text, LOG_LINE))
         for note in notes:
             self.log_line(Text("note: ", style="yellow") + view.plain(note))
@@ -658,8 +654,11 @@ class QAApp(App[None]):
         qid = self.selected_id()
         if qid is None:
             return
-        if self.store.set_status(self.session.id, qid, "skipped"):
+        try:
+            self.control().skip(qid)
             self.log_line(Text(f"skipped {qid}", style="dim"))
+        except UsageError as exc:
+            self.log_line(Text(str(exc), style="yellow"))
         if self.target_id == qid:
             self.target_id = None
         self.refresh_queue()
@@ -670,7 +669,7 @@ class QAApp(App[None]):
         if row is None:
             return
         pinned = not row["pinned"]
-        self.store.set_pinned(self.session.id, row["id"], pinned)
+        self.control().pin(row["id"], pinned)
         self.log_line(Text(f"{'pinned' if pinned else 'unpinned'} {row['id']}", style="dim"))
         self.refresh_queue()
 
@@ -691,12 +690,9 @@ class QAApp(App[None]):
         self.push_screen(ConfirmScreen(question, yes="Block", no="Cancel"), decided)
 
     def block(self, handle: str) -> None:
-        assert self.store is not None
-        s = self.session
         # the store hides the author's queued questions at once; the running loop reloads the
         # moderation list before every page, so new posts are hidden too
-        self.store.ensure_session(s.id, s.hashtag, s.platform)
-        self.store.add_moderation(s.id, handle, "blocked", self.clock.now())
+        self.control().moderate(handle, "blocked")
         self.log_line(Text("blocked ", style="bold") + view.plain(handle, 60))
         self.refresh_queue()
 
@@ -746,8 +742,7 @@ class QAApp(App[None]):
             self.stop_and_exit()
 
     def request_closing(self) -> None:
-        assert self.store is not None
-        self.store.add_command(self.session.id, "close", {})
+        self.control().close()
         self.closing_requested = True
         self.wake_loop()
         tail = self.runner.settings.tail.total_seconds() / 60

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from qasession.compose import ANSWER_MODES, Question
+from qasession.compose import ANSWER_MODES
 from qasession.errors import UsageError
 from qasession.text.safe import inert
 
 if TYPE_CHECKING:
     from qasession.plan import Session
-    from qasession.platforms.base import Capabilities
-    from qasession.store import OutboxItem
+    from qasession.session.control import AnswerPlan, AnswerRequest, Target
+    from qasession.store import OutboxItem, Store
 
 CELL_TEXT = 90  # characters of a question shown in the queue (details show the rest)
 DETAIL_TEXT = 10_000  # a whole post on any platform we know; longer bodies are cut
@@ -172,73 +172,60 @@ class Preview:
 
 @dataclass(slots=True)
 class Composer:
-    """compose_answer with the session's settings and the platform's length rules."""
+    """What an answer would post, by the control API's rules (the platform's capabilities as
+    the loop last saw them, the private-data rules)."""
 
     session: Session
-    limit: int
-    length: Callable[[str], int]
-    capabilities: Capabilities
-    host: str | None = None
+    store: Store | None = None
 
     @classmethod
-    def for_session(cls, session: Session) -> Composer:
-        from qasession.platforms import registry
-        from qasession.text.length import count_length
+    def for_session(cls, session: Session, store: Store | None = None) -> Composer:
+        return cls(session, store)
 
-        limit, method = registry.length_limit(session.platform)
-        caps = registry.load_class(session.platform).capabilities
-        return cls(
-            session,
-            limit,
-            lambda text: count_length(text, method),  # type: ignore[arg-type]
-            caps,
-            session.account,
-        )
+    def plan(self, target: Target, request: AnswerRequest) -> AnswerPlan:
+        from qasession.session.control import capabilities_of, host_of, plan_answer
 
-    def steps(
-        self, question: Question, text: str, mode: str, thread: bool, max_length: int
-    ) -> tuple[list[OutboxItem], list[str]]:
-        from qasession.session.loop import answer_steps
-
-        return answer_steps(
+        platform = target.platform
+        return plan_answer(
             self.session,
-            question,
-            text,
-            mode,
-            thread,
+            target,
+            request,
             op="preview",
-            host=self.host,
-            max_length=max_length,
-            length=self.length,
-            capabilities=self.capabilities,
+            capabilities=capabilities_of(self.session, self.store, platform),
+            host=host_of(self.session, self.store, platform),
         )
 
-    def preview(self, question: Question | None, text: str, mode: str, thread: bool) -> Preview:
-        result = Preview(limit=self.limit)
-        if question is None:
-            result.error = "select a question in the queue first (a or Enter on a row)"
-            return result
-        if not text.strip():
-            result.lines.append(Text(f"{mode}: {MODE_HELP.get(mode, '')}", style="dim"))
+    def preview(self, target: Target | None, request: AnswerRequest) -> Preview:
+        from qasession.session.control import capabilities_of
+
+        if target is None:
+            return Preview(error="select a question in the queue first (a or Enter on a row)")
+        capabilities = capabilities_of(self.session, self.store, target.platform)
+        result = Preview(limit=capabilities.max_length)
+        if not request.text.strip():
+            result.lines.append(
+                Text(f"{request.mode}: {MODE_HELP.get(request.mode, '')}", style="dim")
+            )
             return result
         try:
             # measured without a limit first, so the count is shown even when it is too long
-            whole, _ = self.steps(question, text, mode, False, 10**9)
-            public = [s.text for s in whole if s.kind == "answer" and s.text]
-            result.count = max((self.length(t) for t in public), default=0)
-            steps, result.notes = self.steps(question, text, mode, thread, self.limit)
+            whole = self.plan(target, replace(request, thread=True))
+            public = [s.text for s in whole.steps if s.kind == "answer" and s.text]
+            result.count = max((capabilities.length(t) for t in public), default=0)
+            planned = self.plan(target, request)
         except UsageError as exc:
-            result.error = str(exc)
+            result.error = exc.message + (f"\n→ {exc.hint}" if exc.hint else "")
             return result
-        result.lines = [describe_step(step, question.id) for step in steps]
+        result.notes = planned.notes
+        result.lines = [describe_step(step, target.number) for step in planned.steps]
         return result
 
 
-def describe_step(step: OutboxItem, question_id: str) -> Text:
+def describe_step(step: OutboxItem, number: int) -> Text:
     """One outbox step in words: repost of 12, reply to 12: …, DM to @bob: …"""
     out = Text()
     if step.kind == "repost":
-        out.append(f"repost of {step.repost_of}", style="bold")
+        out.append(f"repost of question {number}", style="bold")
         return out
     if step.kind == "dm":
         out.append("DM to ", style="bold")
@@ -247,9 +234,9 @@ def describe_step(step: OutboxItem, question_id: str) -> Text:
     elif step.reply_to == "^":
         out.append("then, in the thread: ", style="bold")
     elif step.reply_to:
-        out.append(f"reply to {question_id}: ", style="bold")
+        out.append(f"reply to question {number}: ", style="bold")
     elif step.quote_of:
-        out.append(f"quote of {step.quote_of}: ", style="bold")
+        out.append(f"quote of question {number}: ", style="bold")
     else:
         out.append("post: ", style="bold")
     out.append_text(plain(step.text, 600))

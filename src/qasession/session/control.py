@@ -1,0 +1,392 @@
+"""The operator's commands — answer, skip, unskip, pin, unpin, block, mute, close — one API for
+`qa answer` and friends, the terminal UI and the loop.
+
+An answer is accepted only when its question moves from queued (or skipped) to `answering` in
+the same transaction that writes its outbox steps, so two `qa answer` for one question never
+both get posted: the second is refused, naming the first, unless it asks for a follow-up.
+A question carrying private data is never reposted or quoted. Every command records who
+issued it (an actor name, by default the operating-system user).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from qasession import triage
+from qasession.compose import AnswerSpec, Question, compose_answer
+from qasession.errors import UsageError
+from qasession.platforms.base import Billing, Capabilities
+from qasession.text.length import has_url
+
+if TYPE_CHECKING:
+    from qasession.plan import Session
+    from qasession.store import OutboxItem, Store
+
+ANSWER_MODES = ("dot", "reply", "quote", "dm")
+PUBLIC_WITHOUT_REPOST = "--answer-publicly-without-repost"
+
+
+def default_actor() -> str:
+    """Who is at the keyboard: `QA_ACTOR`, else the operating-system user."""
+    import os
+
+    name = os.environ.get("QA_ACTOR")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
+
+
+@dataclass(slots=True)
+class Target:
+    """A question as the host addresses it: its number, and where it lives."""
+
+    number: int
+    platform: str
+    post_id: str
+    author: str
+    author_id: str | None
+    text: str
+    status: str
+    flags: frozenset[str]
+    pinned: bool = False
+
+    @property
+    def private(self) -> bool:
+        return "sensitive" in self.flags
+
+    @property
+    def question(self) -> Question:
+        return Question(self.post_id, self.author, self.text, self.author_id)
+
+
+def target_of(row: Any) -> Target:
+    return Target(
+        number=int(row["number"]),
+        platform=row["platform"],
+        post_id=row["id"],
+        author=row["author"],
+        author_id=row["author_id"],
+        text=row["text"],
+        status=row["status"],
+        flags=frozenset(f for f in row["flags"].split(",") if f),
+        pinned=bool(row["pinned"]),
+    )
+
+
+def find_question(session: Session, store: Store, ref: str | int) -> Target:
+    """The question numbered `ref` (as `qa queue` shows it: `12` or `#12`)."""
+    text = str(ref).strip().lstrip("#")
+    row = store.question_row(session.id, int(text)) if text.isdigit() else None
+    if row is None:
+        raise UsageError(
+            f"no question {str(ref)!r} in session {session.id}",
+            hint="use the number `qa queue` shows in its first column",
+        )
+    return target_of(row)
+
+
+# -- what the platform can do, as the loop last saw it ----------------------------------------
+
+
+def capabilities_of(session: Session, store: Store | None, platform: str) -> Capabilities:
+    """The capabilities of `platform` in this session: as the connected adapter reported them
+    (stored by the live loop: a Mastodon instance's own limit), else as the plan's settings
+    give them before connecting."""
+    if store is not None:
+        row = store.source_row(session.id, platform)
+        if row and row.get("capabilities"):
+            try:
+                data = json.loads(row["capabilities"])
+                known = {f.name for f in fields(Capabilities)}
+                return Capabilities(**{k: v for k, v in data.items() if k in known})
+            except (ValueError, TypeError):
+                pass
+    from qasession.platforms import registry
+
+    adapter = platform.split(":", 1)[0] if platform not in registry.names() else platform
+    return registry.capabilities_for(adapter, session.platform_settings)
+
+
+def capabilities_json(capabilities: Capabilities) -> str:
+    return json.dumps(asdict(capabilities))
+
+
+def host_of(session: Session, store: Store | None, platform: str) -> str | None:
+    """The host's handle on `platform`: as the platform said, else as the plan says."""
+    if store is not None:
+        row = store.source_row(session.id, platform)
+        if row and row.get("account"):
+            return str(row["account"])
+    return session.account
+
+
+def bills(platform: str) -> bool:
+    from qasession.platforms import registry
+
+    try:
+        return issubclass(registry.load_class(platform.split(":", 1)[0]), Billing)
+    except Exception:
+        return False
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AnswerRequest:
+    """What the host asked for."""
+
+    text: str
+    mode: str = "dot"
+    thread: bool = False
+    follow_up: bool = False  # a second answer to an answered question, on purpose
+    post_private_data: bool = False  # the answer's own text may carry what looks private
+    public_without_repost: bool = False  # answer a private question in public, never reposted
+
+
+@dataclass(slots=True)
+class AnswerPlan:
+    """The outbox steps of an answer and the notes for the operator."""
+
+    steps: list[OutboxItem]
+    notes: list[str] = field(default_factory=list)
+
+
+def check_text(text: str) -> str:
+    """The host's own answer text, refused when it carries terminal controls (ESC, bidi
+    overrides, other invisible controls): they would be posted to the world verbatim."""
+    from qasession.text.safe import control_characters
+
+    if not text.strip():
+        raise UsageError("the answer is empty")
+    found = control_characters(text)
+    if found:
+        raise UsageError(
+            f"the answer contains control characters ({', '.join(found)})",
+            hint="remove them: they would be posted as they are",
+        )
+    return text
+
+
+def plan_answer(
+    session: Session,
+    target: Target,
+    request: AnswerRequest,
+    *,
+    op: str,
+    capabilities: Capabilities,
+    host: str | None,
+) -> AnswerPlan:
+    """The steps of an answer under the session's settings and the private-data rules —
+    what `qa answer` checks, the terminal UI previews and the loop sends. Raises UsageError
+    (with what to do) when it cannot go out as asked."""
+    check_text(request.text)
+    mode = request.mode
+    notes: list[str] = []
+    repost_first = session.answers.repost_first
+    if mode not in ANSWER_MODES:
+        raise UsageError(
+            f"unknown answer mode {mode!r}", hint=f"use one of: {', '.join(ANSWER_MODES)}"
+        )
+    if target.private and mode != "dm":
+        kinds = private_kinds(session, target.text)
+        if not request.public_without_repost:
+            raise UsageError(
+                f"question {target.number} carries private data ({kinds}): it is never "
+                "reposted, quoted or replied to in public",
+                hint=f"answer it by direct message (mode dm), or with {PUBLIC_WITHOUT_REPOST} "
+                "for a stand-alone public answer that does not show the question",
+            )
+        mode, repost_first = "dot", False
+        notes.append(
+            f"question {target.number} carries private data ({kinds}): answered with a "
+            "stand-alone post, without repost or quote"
+        )
+    if mode != "dm" and not request.post_private_data:
+        findings = triage.find_sensitive(
+            request.text, triage.compile_patterns(session.sensitive_patterns)
+        )
+        if findings:
+            kinds = ", ".join(sorted({f.label or triage.LABELS[f.kind] for f in findings}))
+            raise UsageError(
+                f"the answer contains what looks like private data ({kinds})",
+                hint="answer by direct message (mode dm), remove it, or add --post-private-data",
+            )
+    spec = AnswerSpec(
+        op=op,
+        question=target.question,
+        text=request.text,
+        mode=mode,
+        thread=request.thread,
+        repost_first=repost_first,
+        append_hashtag=session.answers.append_hashtag,
+        dm_notice=session.answers.dm_notice,
+    )
+    steps, composed = compose_answer(
+        spec, hashtag=session.hashtag, host=host, capabilities=capabilities
+    )
+    for step in steps:
+        step.platform = target.platform
+    notes.extend(composed)
+    if bills(target.platform) and has_url(request.text):
+        notes.append(
+            f"this answer contains a link: {target.platform} bills a post with a link at a much "
+            "higher price (see the platform's price_post_url setting)"
+        )
+    return AnswerPlan(steps, notes)
+
+
+def private_kinds(session: Session, text: str) -> str:
+    findings = triage.find_sensitive(text, triage.compile_patterns(session.sensitive_patterns))
+    kinds = sorted({f.label or triage.LABELS.get(f.kind, "private data") for f in findings})
+    return ", ".join(kinds) or "private data"
+
+
+@dataclass(slots=True)
+class Accepted:
+    """An answer accepted: its question, command and outbox steps."""
+
+    number: int
+    command_id: int
+    op: str
+    steps: list[OutboxItem]
+    notes: list[str]
+
+
+class Control:
+    """The operator's commands on one session, from any shell, the terminal UI or the loop."""
+
+    def __init__(self, session: Session, store: Store, *, actor: str | None = None) -> None:
+        self.session = session
+        self.store = store
+        self.actor = actor or default_actor()
+
+    def _ensure(self) -> None:
+        s = self.session
+        self.store.ensure_session(s.id, s.hashtag, s.platform)
+
+    def question(self, ref: str | int) -> Target:
+        return find_question(self.session, self.store, ref)
+
+    def preview(self, target: Target, request: AnswerRequest, op: str = "preview") -> AnswerPlan:
+        return plan_answer(
+            self.session,
+            target,
+            request,
+            op=op,
+            capabilities=capabilities_of(self.session, self.store, target.platform),
+            host=host_of(self.session, self.store, target.platform),
+        )
+
+    def answer(self, ref: str | int, request: AnswerRequest) -> Accepted:
+        """Accept an answer: its steps go to the outbox, and the running loop (or the next
+        one) posts them. Refused (UsageError, exit 2) when the question is already being
+        answered or answered, unless `request.follow_up`."""
+        target = self.question(ref)
+        s = self.session
+        if target.status in ("hidden",) and not request.follow_up:
+            raise UsageError(f"question {target.number} is hidden (its author is moderated)")
+        op = f"{s.id}:answer:{target.number}"
+        if request.follow_up:
+            op += f":f{time.time_ns()}"
+        plan = self.preview(target, request, op)
+        args = {
+            "number": target.number,
+            "platform": target.platform,
+            "post_id": target.post_id,
+            "text": request.text,
+            "mode": request.mode,
+            "thread": request.thread,
+            "follow_up": request.follow_up,
+            "op": op,
+        }
+        for step in plan.steps:
+            step.actor = self.actor
+        claim = self.store.claim_answer(
+            s.id,
+            target.platform,
+            target.post_id,
+            args,
+            plan.steps,
+            actor=self.actor,
+            follow_up=request.follow_up,
+        )
+        if not claim.accepted:
+            raise UsageError(_refusal(target, claim.status, claim.first), hint=_FOLLOW_UP_HINT)
+        return Accepted(target.number, claim.command_id or 0, op, plan.steps, plan.notes)
+
+    # -- triage ----------------------------------------------------------------------------
+
+    def _record(self, kind: str, args: dict[str, Any], result: str) -> None:
+        self.store.add_command(
+            self.session.id, kind, args, actor=self.actor, state="done", result=result
+        )
+
+    def skip(self, ref: str | int) -> Target:
+        target = self.question(ref)
+        if not self.store.set_status(
+            self.session.id, target.post_id, "skipped", target.platform, only_from=("queued",)
+        ):
+            raise UsageError(f"question {target.number} is {target.status}; only queued ones skip")
+        self._record("skip", {"number": target.number}, "skipped")
+        return target
+
+    def unskip(self, ref: str | int) -> Target:
+        target = self.question(ref)
+        if not self.store.set_status(
+            self.session.id, target.post_id, "queued", target.platform, only_from=("skipped",)
+        ):
+            raise UsageError(f"question {target.number} is {target.status}, not skipped")
+        self._record("unskip", {"number": target.number}, "queued")
+        return target
+
+    def pin(self, ref: str | int, pinned: bool = True) -> Target:
+        target = self.question(ref)
+        self.store.set_pinned(self.session.id, target.post_id, pinned, target.platform)
+        kind = "pin" if pinned else "unpin"
+        self._record(kind, {"number": target.number}, kind)
+        return target
+
+    def moderate(self, handle: str, action: str, platform: str = "") -> int:
+        """Block or mute an author (on one platform, or on all with ""); returns how many of
+        their queued questions left the queue."""
+        self._ensure()
+        handle = handle.strip()
+        handle = handle if handle.startswith("@") else "@" + handle
+        hidden = self.store.add_moderation(
+            self.session.id,
+            handle,
+            action,
+            datetime.now(UTC),
+            platform=platform,
+            actor=self.actor,
+        )
+        self._record(action, {"handle": handle, "platform": platform}, f"{hidden} hidden")
+        return hidden
+
+    def close(self) -> None:
+        """Ask the running loop to post the closing now (the next run does, if none runs)."""
+        self._ensure()
+        self.store.add_command(self.session.id, "close", {}, actor=self.actor)
+
+
+_FOLLOW_UP_HINT = "add --follow-up to post a second answer on purpose"
+
+
+def _refusal(target: Target, status: str | None, first: dict[str, Any] | None) -> str:
+    if first is None:
+        return f"question {target.number} is {status or 'gone'}, it cannot be answered"
+    who = f" by {first['actor']}" if first.get("actor") else ""
+    when = str(first.get("created_at", ""))[:19].replace("T", " ")
+    return (
+        f"question {target.number} is already {status or 'answered'}: answer {first['id']}"
+        f"{who} at {when} UTC"
+    )

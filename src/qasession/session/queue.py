@@ -1,0 +1,123 @@
+"""The ranked queue of a session's questions, as plain data (what `qa queue`, the terminal UI
+and the loop's events show), with each question's number: the id the host types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from qasession import triage
+from qasession.text.safe import inert
+
+if TYPE_CHECKING:
+    from qasession.plan import Session
+    from qasession.store import Store
+
+EVENT_TEXT_LIMIT = 1000  # event texts are cut (the store keeps the whole post)
+
+
+def flags_of(row: Any) -> list[str]:
+    flags = {f for f in row["flags"].split(",") if f}
+    if row["duplicates"]:
+        flags.add("duplicate")
+    return sorted(flags)
+
+
+def question_event(row: Any, score: float | None = None) -> dict[str, Any]:
+    """A question as the loop emits it (texts made inert)."""
+    return {
+        "event": "question",
+        "id": row["number"],
+        "platform": row["platform"],
+        "post_id": row["id"],
+        "author": inert(row["author"], single_line=True, max_length=100),
+        "text": inert(row["text"], max_length=EVENT_TEXT_LIMIT),
+        "status": row["status"],
+        "flags": [f for f in row["flags"].split(",") if f],
+        "duplicates": row["duplicates"],
+        "likes": row["likes"],
+        "reposts": row["reposts"],
+        "created_at": row["created_at"],
+        **({"score": round(score, 2)} if score is not None else {}),
+    }
+
+
+def weights_for(session: Session) -> triage.Weights:
+    """The plan's `ranking:` weights (only those the plan sets; `age` is per minute)."""
+    given = session.ranking.model_dump(exclude_unset=True)
+    if "age" in given:
+        given["age_per_minute"] = given.pop("age")
+    return triage.Weights.from_mapping(given)
+
+
+def _key(row: Any) -> str:
+    # ties go to the smaller number: zero-padded, so they compare as numbers
+    return f"{row['number'] or 0:012d}"
+
+
+def _features(row: Any) -> triage.QuestionFeatures:
+    return triage.QuestionFeatures(
+        id=_key(row),
+        likes=row["likes"],
+        reposts=row["reposts"],
+        duplicates=row["duplicates"],
+        first_time=bool(row["first_time"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        pinned=bool(row["pinned"]),
+        flags=frozenset(f for f in row["flags"].split(",") if f),
+    )
+
+
+def queue_row(row: Any, score: float, rank: int | None = None) -> dict[str, Any]:
+    return {
+        "id": row["number"],
+        **({"rank": rank} if rank is not None else {}),
+        "platform": row["platform"],
+        "post_id": row["id"],
+        "author": row["author"],
+        "text": row["text"],
+        "score": round(score, 2),
+        "status": row["status"],
+        "flags": flags_of(row),
+        "duplicates": row["duplicates"],
+        "likes": row["likes"],
+        "reposts": row["reposts"],
+        "pinned": bool(row["pinned"]),
+        "created_at": row["created_at"],
+    }
+
+
+def ranked(
+    session: Session, found: Sequence[Any], now: datetime, limit: int | None = None
+) -> list[tuple[float, Any]]:
+    """`found` rows ranked by the plan's weights, best first, as (score, row)."""
+    rows = {_key(row): row for row in found}
+    features = [_features(row) for row in rows.values()]
+    order = triage.rank(
+        features, weights_for(session), now, limit=limit, session_start=session.start
+    )
+    return [(score, rows[feature.id]) for score, feature in order]
+
+
+def queue_rows(
+    session: Session, store: Store, now: datetime, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The ranked queue: questions only, best first, as plain data (what `qa queue` shows).
+    With `limit`, SQLite first narrows the queue to the questions that can make the top."""
+    if limit is not None and limit <= 0:
+        return []
+    if limit is None:
+        found = store.question_rows(session.id, ("queued",))
+    else:
+        found = store.top_question_rows(
+            session.id,
+            weights_for(session),
+            now_ts=now.timestamp(),
+            start_ts=session.start.timestamp(),
+            limit=limit,
+        )
+    return [
+        queue_row(row, score, rank)
+        for rank, (score, row) in enumerate(ranked(session, found, now, limit), 1)
+    ]

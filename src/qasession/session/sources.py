@@ -1,0 +1,262 @@
+"""A session's sources: one platform account each, with what it reads (the hashtag), its own
+cursor, counters, rate budget, back-off and outbox lane. One session on one platform is the
+case of one source; the loop never assumes there is only one."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from qasession.errors import AuthError, PlatformError, RateLimited
+from qasession.platforms.base import Billing, Platform
+from qasession.session.outbox import Outbox
+
+if TYPE_CHECKING:
+    from qasession.plan import Session
+    from qasession.session.ingest import Ingestor
+    from qasession.store import Store
+    from qasession.store.db import PostRecord
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A source as the plan gives it: its name (the outbox lane and the posts' platform tag),
+    the adapter that serves it, its settings, the host's account and the hashtag read."""
+
+    name: str
+    platform: str
+    settings: dict[str, Any] | None
+    settings_line: int | None
+    account: str | None
+    hashtag: str
+
+
+def sources_of(session: Session) -> list[SourceSpec]:
+    """The sources of `session`: today its one platform."""
+    return [
+        SourceSpec(
+            name=session.platform,
+            platform=session.platform,
+            settings=session.platform_settings,
+            settings_line=session.platform_settings_line,
+            account=session.account,
+            hashtag=session.hashtag,
+        )
+    ]
+
+
+@dataclass(slots=True)
+class Pacing:
+    poll_floor: float = 5.0  # never poll more often than this (seconds of the session clock)
+    poll_ceiling: float = 60.0
+    max_backoff: float = 120.0
+
+
+@dataclass(slots=True)
+class SourceState:
+    """One source in the live loop: its adapter, its outbox lane, when it polls next."""
+
+    name: str
+    platform: Platform
+    outbox: Outbox
+    hashtag: str
+    host: str | None = None
+    next_poll: datetime | None = None
+    next_refresh: datetime | None = None
+    post_hold_until: datetime | None = None
+    poll_failures: int = 0
+    budget_warned: bool = False
+    budget_spent: bool = False
+    failure: str | None = None  # why it is degraded (None: healthy)
+    rng: random.Random = field(default_factory=random.Random)
+
+    @property
+    def billing(self) -> Billing | None:
+        return self.platform if isinstance(self.platform, Billing) else None
+
+    def counters(self) -> dict[str, Any]:
+        """Platform calls so far (all processes), with the spend on a paid platform."""
+        billing = self.billing
+        spend = billing.spend() if billing is not None else 0.0
+        return {**self.platform.counters.as_dict(), "spend_usd": round(spend, 4)}
+
+    # -- start -----------------------------------------------------------------------------
+
+    def connect(self, session: Session, store: Store, warn: Callable[[str], None]) -> None:
+        """Who we are there and what the connected platform can do (stored, so `qa answer`
+        composes with the instance's own limits); counters of earlier processes added."""
+        from qasession.session.control import capabilities_json
+
+        store.ensure_source(session.id, self.name, self.platform.name, None)
+        try:
+            self.host = self.platform.me() or self.host
+        except PlatformError as exc:
+            warn(f"could not ask {self.name} who we are: {exc}")
+        row = store.source_row(session.id, self.name) or {}
+        if row.get("counters"):
+            self.platform.counters.add(json.loads(row["counters"]))
+        store.set_source_fields(
+            session.id,
+            self.name,
+            account=self.host,
+            capabilities=capabilities_json(self.platform.capabilities),
+        )
+        self.outbox.reconcile_all()
+
+    def save_counters(self, session: Session, store: Store) -> None:
+        store.set_source_fields(session.id, self.name, counters=self.counters())
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, now: datetime, warn: Callable[..., None]) -> None:
+        if self.post_hold_until is not None and now < self.post_hold_until:
+            return
+        result = self.outbox.flush()
+        self.post_hold_until = result.waiting_until
+        if result.waiting_until is not None:
+            warn(
+                f"posting on {self.name} paused by a rate limit until "
+                f"{result.waiting_until:%H:%M:%S} UTC",
+                until=result.waiting_until.isoformat(),
+                platform=self.name,
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def poll(
+        self,
+        session: Session,
+        store: Store,
+        ingestor: Ingestor,
+        now: datetime,
+        pacing: Pacing,
+        warn: Callable[..., None],
+        remaining: float,
+    ) -> tuple[float, list[PostRecord]]:
+        """One search request when due; returns (seconds until the next, new records)."""
+        if self.next_poll is not None and now < self.next_poll:
+            return (self.next_poll - now).total_seconds(), []
+        if self._budget_spent(session, store, now, warn):
+            return pacing.poll_ceiling, []
+        try:
+            page = self.platform.search(self.hashtag, store.cursor(session.id, self.name))
+        except RateLimited as exc:
+            # the platform's window is on the wall clock; the session clock may run faster
+            resumes = self.platform.clock.to_session(exc.reset_at)
+            self.next_poll = max(now, resumes) + timedelta(seconds=self.rng.uniform(0.5, 3.0))
+            warn(f"reading {self.name} paused: {exc}", until=self.next_poll.isoformat())
+            return (self.next_poll - now).total_seconds(), []
+        except AuthError:
+            raise
+        except PlatformError as exc:
+            self.poll_failures += 1
+            backoff = pacing.poll_floor * 2.0 ** min(self.poll_failures, 8)
+            delay = min(pacing.max_backoff, backoff) * self.rng.uniform(0.5, 1.5)
+            self.next_poll = now + timedelta(seconds=delay)
+            self.failure = str(exc)
+            warn(f"reading {self.name} failed, retrying in {delay:.0f}s: {exc}")
+            return delay, []
+        self.poll_failures = 0
+        self.failure = None
+        records = ingestor.ingest(page, now, self.name)
+        self.save_counters(session, store)
+        if page.more:
+            self.next_poll = now  # follow pagination on the next tick
+            return 0.0, records
+        delay = self.interval(session, store, now, pacing, warn, remaining)
+        self.next_poll = now + timedelta(seconds=delay)
+        return delay, records
+
+    def _budget_spent(
+        self, session: Session, store: Store, now: datetime, warn: Callable[..., None]
+    ) -> bool:
+        billing = self.billing
+        spent = billing.over_budget_ratio() if billing is not None else None
+        if billing is None or spent is None or spent < 1.0:
+            return False
+        if not self.budget_spent:
+            self.budget_spent = True
+            if not any(
+                e.get("platform", self.name) == self.name
+                for e in store.events(session.id, "budget_spent")
+            ):
+                store.add_event(
+                    session.id, "budget_spent", {"ratio": spent, "platform": self.name}, now
+                )
+                warn(
+                    f"the {self.name} budget is spent (${billing.spend():.2f}): reading "
+                    "stops; answers and the closing still go out",
+                    counters=self.counters(),
+                )
+        return True
+
+    def interval(
+        self,
+        session: Session,
+        store: Store,
+        now: datetime,
+        pacing: Pacing,
+        warn: Callable[..., None],
+        remaining: float,
+    ) -> float:
+        """As often as the remaining rate budget (and money budget) allows, never under the
+        floor. Rate windows are the platform's: counted on the wall clock."""
+        floor = pacing.poll_floor
+        interval = floor
+        budget = self.platform.rate_budget()
+        if budget is not None:
+            left = (self.platform.clock.to_session(budget.reset_at) - now).total_seconds()
+            spare = budget.remaining - 1  # keep one call in hand for the closing read
+            interval = max(floor, left + 1.0) if spare <= 0 else max(floor, left / spare)
+        billing = self.billing
+        spent = billing.over_budget_ratio() if billing is not None else None
+        if billing is None or spent is None:
+            return interval
+        if spent >= 0.8 and not self.budget_warned:
+            self.budget_warned = True
+            store.add_event(session.id, "budget", {"ratio": spent, "platform": self.name}, now)
+            warn(
+                f"{spent:.0%} of the {self.name} budget spent (${billing.spend():.2f}); "
+                "polling slows down to stay within it",
+                counters=self.counters(),
+            )
+        if 0.8 <= spent < 1.0:
+            # spread what is left of the budget over what is left of the session
+            spend = billing.spend()
+            left_usd = spend / spent - spend if spent > 0 else 0.0
+            per_poll = spend / max(1, self.platform.counters.search_requests)
+            polls = max(1.0, left_usd / per_poll) if per_poll > 0 else 1.0
+            interval = max(interval, min(pacing.poll_ceiling, max(0.0, remaining) / polls))
+        return interval
+
+    def refresh(self, session: Session, store: Store, now: datetime, every: float) -> None:
+        """Fresh like and repost counts for the top of the queue; never where each post
+        looked up is billed."""
+        from qasession.session.queue import queue_rows
+
+        if self.platform.capabilities.lookups_billed:
+            return
+        if self.next_refresh is not None and now < self.next_refresh:
+            return
+        self.next_refresh = now + timedelta(seconds=every)
+        top = [
+            r["post_id"]
+            for r in queue_rows(session, store, now, limit=100)
+            if r["platform"] == self.name
+        ]
+        if not top:
+            return
+        try:
+            fresh = self.platform.lookup(top)
+        except PlatformError:
+            return  # metrics can wait for the next refresh
+        for post in fresh:
+            post.platform = self.name
+        if fresh:
+            store.update_metrics(session.id, fresh)

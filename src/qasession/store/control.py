@@ -1,0 +1,198 @@
+"""Operator commands (the audit log of who did what), moderation and session events; the
+answer claim that lets exactly one answer through per question."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from qasession.store.engine import Engine, to_iso
+from qasession.store.outbox import INSERT_INTENT, OutboxItem, intent_values
+
+ANSWERABLE = ("queued", "skipped")  # statuses an answer may move to `answering`
+
+
+@dataclass(slots=True)
+class AnswerClaim:
+    """The result of `claim_answer`: the command's id when accepted; else the first answer."""
+
+    accepted: bool
+    command_id: int | None = None
+    status: str | None = None  # the question's status when refused
+    first: dict[str, Any] | None = None  # the earlier answer command (id, actor, created_at)
+
+
+class ControlRepo(Engine):
+    # -- commands (the audit log; `close` is also read by the loop) ------------------------
+
+    def add_command(
+        self,
+        session_id: str,
+        kind: str,
+        args: dict[str, Any],
+        *,
+        actor: str | None = None,
+        state: str = "pending",
+        result: str | None = None,
+    ) -> int:
+        now = to_iso(datetime.now(UTC))
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO commands (session_id, kind, args, state, result, created_at, "
+                "done_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    kind,
+                    json.dumps(args),
+                    state,
+                    result,
+                    now,
+                    None if state == "pending" else now,
+                    actor,
+                ),
+            )
+        return int(cur.lastrowid or 0)
+
+    def pending_commands(self, session_id: str) -> list[tuple[int, str, dict[str, Any]]]:
+        return [
+            (row["id"], row["kind"], json.loads(row["args"]))
+            for row in self.db.execute(
+                "SELECT id, kind, args FROM commands WHERE session_id = ? AND state = 'pending' "
+                "ORDER BY id",
+                (session_id,),
+            )
+        ]
+
+    def commands(self, session_id: str) -> list[dict[str, Any]]:
+        return [
+            {**dict(row), "args": json.loads(row["args"])}
+            for row in self.db.execute(
+                "SELECT * FROM commands WHERE session_id = ? ORDER BY id", (session_id,)
+            )
+        ]
+
+    def finish_command(self, command_id: int, state: str, result: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE commands SET state = ?, result = ?, done_at = ? WHERE id = ?",
+                (state, result, to_iso(datetime.now(UTC)), command_id),
+            )
+
+    def claim_answer(
+        self,
+        session_id: str,
+        platform: str,
+        post_id: str,
+        args: dict[str, Any],
+        steps: Sequence[OutboxItem],
+        *,
+        actor: str | None,
+        follow_up: bool = False,
+    ) -> AnswerClaim:
+        """In one transaction: move the question from queued (or skipped) to `answering`,
+        write the answer's outbox steps and record the command. A question already being
+        answered (or answered) is refused with the first answer, unless `follow_up`."""
+        now = to_iso(datetime.now(UTC))
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT status FROM posts WHERE session_id = ? AND platform = ? AND id = ?",
+                (session_id, platform, post_id),
+            ).fetchone()
+            if row is None:
+                return AnswerClaim(False)
+            if not follow_up:
+                marks = ",".join("?" * len(ANSWERABLE))
+                cur = db.execute(
+                    f"UPDATE posts SET status = 'answering' WHERE session_id = ? AND "
+                    f"platform = ? AND id = ? AND status IN ({marks})",
+                    (session_id, platform, post_id, *ANSWERABLE),
+                )
+                if cur.rowcount != 1:
+                    first = self._first_answer(session_id, post_id, platform)
+                    return AnswerClaim(False, status=row["status"], first=first)
+            cur = db.execute(
+                "INSERT INTO commands (session_id, kind, args, state, result, created_at, "
+                "done_at, actor) VALUES (?, 'answer', ?, 'done', ?, ?, ?, ?)",
+                (session_id, json.dumps(args), args.get("op"), now, now, actor),
+            )
+            db.executemany(
+                INSERT_INTENT, [intent_values(session_id, step, platform) for step in steps]
+            )
+        return AnswerClaim(True, int(cur.lastrowid or 0))
+
+    def _first_answer(self, session_id: str, post_id: str, platform: str) -> dict[str, Any] | None:
+        for row in self.db.execute(
+            "SELECT id, args, actor, created_at FROM commands WHERE session_id = ? "
+            "AND kind = 'answer' AND state = 'done' ORDER BY id",
+            (session_id,),
+        ):
+            args = json.loads(row["args"])
+            if args.get("post_id") == post_id and args.get("platform", platform) == platform:
+                return {**dict(row), "args": args}
+        return None
+
+    # -- moderation ------------------------------------------------------------------------
+
+    def add_moderation(
+        self,
+        session_id: str,
+        handle: str,
+        action: str,
+        at: datetime,
+        *,
+        platform: str = "",
+        actor: str | None = None,
+    ) -> int:
+        """Block or mute `handle` (on `platform`; "" on every platform of the session): their
+        queued questions are hidden. Returns how many were hidden."""
+        key = handle.lower()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO moderation (session_id, platform, handle, action, at, "
+                "actor) VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, platform, key, action, to_iso(at), actor),
+            )
+            if action not in ("blocked", "muted"):
+                return 0
+            where = "session_id = ? AND lower(author) = ? AND status = 'queued'"
+            params: tuple[Any, ...] = (session_id, key)
+            if platform:
+                where += " AND platform = ?"
+                params += (platform,)
+            cur = db.execute(f"UPDATE posts SET status = 'hidden' WHERE {where}", params)
+        return cur.rowcount
+
+    def moderation(self, session_id: str, platform: str | None = None) -> dict[str, set[str]]:
+        """Moderated handles by action; with `platform`, those that apply there."""
+        result: dict[str, set[str]] = {"blocked": set(), "muted": set()}
+        sql = "SELECT handle, action FROM moderation WHERE session_id = ?"
+        params: tuple[Any, ...] = (session_id,)
+        if platform is not None:
+            sql += " AND platform IN ('', ?)"
+            params += (platform,)
+        for row in self.db.execute(sql, params):
+            result.setdefault(row["action"], set()).add(row["handle"])
+        return result
+
+    # -- events ----------------------------------------------------------------------------
+
+    def add_event(self, session_id: str, event: str, data: dict[str, Any], at: datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO events (session_id, at, event, data) VALUES (?, ?, ?, ?)",
+                (session_id, to_iso(at), event, json.dumps(data)),
+            )
+
+    def events(self, session_id: str, event: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT at, event, data FROM events WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if event:
+            sql += " AND event = ?"
+            params.append(event)
+        return [
+            {"at": row["at"], "event": row["event"], **json.loads(row["data"])}
+            for row in self.db.execute(sql + " ORDER BY id", params)
+        ]
