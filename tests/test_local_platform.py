@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from qasession.clock import ManualClock
-from qasession.errors import DuplicatePost, NotFound, PlatformError, RateLimited
+from qasession.errors import DuplicatePost, NotFound, PlatformError, RateLimited, Unsupported
+from qasession.platforms.base import Author, PostRef
 from qasession.platforms.local import LocalNetwork, LocalPlatform
-from tests.contract import check_contract, drain
+from tests.contract import Harness, check_contract, drain
 from tests.support.refs import ref, who
 
 
@@ -18,14 +20,65 @@ def make(home: Path, **settings: object) -> LocalPlatform:
     return LocalPlatform(dict(settings), home=home, account="@acme")
 
 
-def test_contract(home: Path) -> None:
-    platform = make(home)
-    network = LocalNetwork(home)
+def local_harness(platform: LocalPlatform) -> Harness:
+    """The local platform under the contract: faults are made by replacing its call guard
+    for one call (the platform's own fault injection is random, for rehearsals)."""
+    network = LocalNetwork(platform.home)
+    guard = platform._before_call
 
     def inject(author: str, text: str) -> str:
         return network.add(author=author, text=text, created_at=datetime.now(UTC))
 
-    check_contract(platform, inject)
+    def fail_next(fault: str) -> bool:
+        if fault == "auth":
+            return False  # no credentials on the local platform
+
+        def failing(*, search: bool = False) -> None:
+            platform._before_call = guard  # type: ignore[method-assign]
+            if fault == "rate":
+                raise RateLimited(platform.clock.wall_now() + timedelta(seconds=30))
+            raise PlatformError(f"{fault} (injected)", retryable=True)
+
+        platform._before_call = failing  # type: ignore[method-assign]
+        return True
+
+    return Harness(platform, inject, fail_next, page_size=platform.settings.page_size)
+
+
+def test_contract(home: Path) -> None:
+    check_contract(local_harness(make(home, page_size=7)))
+
+
+class Boasting(LocalPlatform):
+    """Says it has no quotes, and quotes anyway: the contract must catch it."""
+
+    CAPABILITIES = replace(LocalPlatform.CAPABILITIES, quote=False)
+
+
+class Failing(LocalPlatform):
+    """Says it sends direct messages, and cannot."""
+
+    def send_dm(self, to: Author, text: str, *, idempotency_key: str | None = None) -> PostRef:
+        raise Unsupported("no direct messages here")
+
+
+class ForgetfulCounter(LocalPlatform):
+    """Counts every text as shorter than it is: posts past the limit are not refused."""
+
+    def length(self, text: str) -> int:
+        return min(len(text), self.capabilities.max_length)
+
+    def check_length(self, text: str, *, dm: bool = False) -> None:
+        return None
+
+
+@pytest.mark.parametrize("liar", [Boasting, Failing, ForgetfulCounter])
+def test_the_contract_catches_an_adapter_that_declares_what_it_does_not_do(
+    home: Path, liar: type[LocalPlatform]
+) -> None:
+    platform = liar({"page_size": 7}, home=home, account="@acme")
+    with pytest.raises((AssertionError, pytest.fail.Exception, Unsupported)):
+        check_contract(local_harness(platform))
 
 
 def test_two_connections_see_one_network(home: Path) -> None:

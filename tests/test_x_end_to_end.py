@@ -20,7 +20,7 @@ from qasession.platforms.x import XPlatform
 from qasession.session.loop import LiveSession, LiveSettings
 from qasession.store import Store
 from tests.conftest import ROOT, qa, write_plan
-from tests.contract import check_contract
+from tests.contract import Harness, check_contract
 from tests.support.x_fake import XFake
 from tests.test_x_adapter import set_credentials
 
@@ -28,17 +28,31 @@ SEARCH = "GET /2/tweets/search/recent"
 T0 = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
 
 
+def x_harness(fake: XFake, platform: XPlatform, clock: ManualClock) -> Harness:
+    def inject(author: str, text: str) -> str:
+        clock.advance(1)
+        return fake.inject(author, text)
+
+    def fail_next(fault: str) -> bool:
+        if fault == "auth":
+            fake.fail(401)
+        elif fault == "rate":
+            fake.fail(429)
+        elif fault == "5xx":
+            fake.fail(503)
+        else:
+            return False  # a time-out needs a socket that hangs: see test_x_adapter
+        return True
+
+    return Harness(platform, inject, fail_next, page_size=platform.settings.max_results)
+
+
 def test_contract_against_the_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = ManualClock(T0)
     with XFake(username="acme", clock=clock.now) as fake:
         set_credentials(monkeypatch, fake.access_token())
-        platform = XPlatform({"api_base": fake.url}, home=tmp_path, clock=clock)
-
-        def inject(author: str, text: str) -> str:
-            clock.advance(1)
-            return fake.inject(author, text)
-
-        check_contract(platform, inject)
+        platform = XPlatform({"api_base": fake.url, "max_results": 10}, home=tmp_path, clock=clock)
+        check_contract(x_harness(fake, platform, clock))
 
 
 def x_plan(tmp_path: Path, url: str, start: str, **extra: Any) -> Path:
