@@ -303,6 +303,13 @@ class Platform(abc.ABC):
         """The search budget left in the current rate window, when the platform says."""
         return None
 
+    def describe(self) -> dict[str, str]:
+        """What `qa doctor` shows of the connected platform besides the account and the rate
+        budget (an instance's version and character limit, a DID): label -> value."""
+        return {
+            "length limit": f"{self.capabilities.max_length} ({self.capabilities.length_method})"
+        }
+
     def lookup(self, ids: Sequence[str]) -> list[Post]:
         """Current state (like and repost counts) of posts by id; platforms that cannot do it
         cheaply return nothing."""

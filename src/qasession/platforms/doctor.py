@@ -43,6 +43,8 @@ def check_platform(
     try:
         handle = platform.me()
         checks.append(Check(name, "account", True, f"signed in as {handle}"))
+        for label, value in platform.describe().items():
+            checks.append(Check(name, label, True, value))
         budget = platform.rate_budget()
         if budget is not None:
             checks.append(
