@@ -62,14 +62,22 @@ def run(
             say(f"warning: {warning}")
     runner.settings = LiveSettings(poll_floor=poll_floor, tail=timedelta(minutes=tail), seed=seed)
     runner.check()
-    if not headless and not sys.stdout.isatty():
-        say("stdout is not a terminal: running headless (one JSON event per line)")
-        headless = True
-    if headless:
-        from qasession.headless import run_headless
+    from qasession.session.control import default_actor
 
-        run_headless(runner)
-    else:
-        from qasession.tui.app import run_tui
+    dead = runner.hold(c.store, default_actor())
+    if dead is not None:
+        say(f"took the session over from a run that stopped (pid {dead['pid']} on {dead['host']})")
+    try:
+        if not headless and not sys.stdout.isatty():
+            say("stdout is not a terminal: running headless (one JSON event per line)")
+            headless = True
+        if headless:
+            from qasession.headless import run_headless
 
-        run_tui(runner)
+            run_headless(runner)
+        else:
+            from qasession.tui.app import run_tui
+
+            run_tui(runner)
+    finally:
+        runner.let_go(c.store)

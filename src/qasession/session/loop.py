@@ -29,6 +29,7 @@ from qasession.text.safe import inert
 
 if TYPE_CHECKING:
     from qasession.plan import Session
+    from qasession.session.lease import SessionLease
     from qasession.session.rehearsal import Crowd
     from qasession.store.db import PostRecord
 
@@ -90,6 +91,7 @@ class LiveSession:
         }
         self.ingestor: Ingestor | None = None
         self.rehearsal = False
+        self.lease: SessionLease | None = None  # refreshed every few seconds while it runs
         self.ended = False
         self.closing_requested = False
         self.cues_done: set[str] = set()
@@ -162,6 +164,8 @@ class LiveSession:
         """One step of the session; returns how long to wait (session-clock seconds)."""
         if self.ingestor is None:
             self.start()
+        if self.lease is not None:
+            self.lease.beat(self.store)
         now = self.clock.now()
         if self.crowd is not None:
             self.crowd.replay_until(now)
@@ -405,6 +409,7 @@ class Runner:
         self.home = home
         self.rehearsal: Any = None
         self.settings = LiveSettings()
+        self.lease: SessionLease | None = None
 
     @property
     def live_session(self) -> Session:
@@ -456,4 +461,18 @@ class Runner:
             crowd=crowd,
         )
         live.rehearsal = self.rehearsal is not None
+        live.lease = self.lease
         return live
+
+    def hold(self, store: Store, actor: str | None = None) -> dict[str, Any] | None:
+        """Take the session's lease (SessionBusy when another run holds it); returns the
+        dead holder's row when this run took it over."""
+        from qasession.session.lease import SessionLease
+
+        self.lease = SessionLease(self.live_session.id, actor=actor)
+        self.lease.acquire(store)
+        return self.lease.taken_over
+
+    def let_go(self, store: Store) -> None:
+        if self.lease is not None:
+            self.lease.release(store)
