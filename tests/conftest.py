@@ -68,8 +68,15 @@ def qa(
     """Run `python -m qasession ARGS` in a subprocess (the real entry point)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
+    # crash points are armed by a test double, never by the installed package
+    module = "qasession"
+    if full_env.get("QA_CRASH_AT"):
+        module = "tests.support.crash"
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(ROOT), full_env.get("PYTHONPATH")])
+        )
     return subprocess.run(
-        [sys.executable, "-m", "qasession", *args],
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         env=full_env,

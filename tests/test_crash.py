@@ -18,7 +18,8 @@ from tests.conftest import ROOT, qa
 
 POINTS = ["before-send", "after-send", "before-save", "after-save"]
 RUN = [
-    sys.executable, "-m", "qasession", "run", "--headless", "--simulate", "examples/crowd.yaml",
+    sys.executable, "-m", "tests.support.crash",  # qa, with crash points armed
+    "run", "--headless", "--simulate", "examples/crowd.yaml",
     "--speed", "40", "--start-now", "--tail", "2", "--seed", "5",
 ]  # fmt: skip
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from qasession import triage
-from qasession.faults import crash_point
+from qasession.checkpoints import reached as crash_point
 from qasession.platforms.base import Platform, Post, SearchPage
 from qasession.store import Store
 from qasession.store.db import PostRecord

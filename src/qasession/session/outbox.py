@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from qasession.checkpoints import reached as crash_point
 from qasession.clock import Clock
 from qasession.errors import (
     AuthError,
@@ -24,7 +25,6 @@ from qasession.errors import (
     RateLimited,
     ReplyRestricted,
 )
-from qasession.faults import crash_point
 from qasession.platforms.base import Author, Media, Platform, PostRef
 from qasession.store import OutboxItem, Store
 
