@@ -149,7 +149,7 @@ def test_full_plan_every_key() -> None:
     assert one.crisis_plan is not None
     assert one.crisis_plan.moderator == "@sam" and one.crisis_plan.complete
     assert one.next == "full-two"
-    assert one.platform_settings == {"tier": "basic", "poll_seconds": 15}
+    assert one.platform_settings == {"mentions": True, "timeout": 15}
     assert one.platform_settings_line == 51
     assert one.after_party is None
     assert one.closing is not None and one.closing.text == "Thanks, bye #AskAcmeEng"
@@ -458,15 +458,15 @@ def test_line_of_and_settings_error_point_into_the_file() -> None:
 
     class Settings(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        tier: str
-        poll_seconds: int = 10
+        mentions: bool
+        timeout: int = 10
 
     Settings.model_validate(session.platform_settings)
     with pytest.raises(ValidationError) as info:
-        Settings.model_validate({**session.platform_settings, "poll_seconds": "often"})
+        Settings.model_validate({**session.platform_settings, "timeout": "often"})
     err = session.settings_error(info.value)
     assert str(err).startswith(f"{PLANS / 'full.yaml'}:53:")
-    assert err.field == "sessions[0].x.poll_seconds"
+    assert err.field == "sessions[0].x.timeout"
 
 
 # -- qa init --------------------------------------------------------------------------------

@@ -6,8 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qasession.plan import Lint, lint_plan, load_plan, parse_plan
+from qasession.plan.lints import _at_most
+from qasession.text.length import count_length
 
 PLANS = Path(__file__).parent / "plans"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -174,16 +178,18 @@ def test_text_too_long_for_the_platform() -> None:
     long = "x" * 275
     text = session_yaml(opening=f"'{long} {{hashtag}}'")
     lint = only(text, "too-long")
-    assert "284 characters" in lint.message and "280" in lint.message
-    assert "opening" in lint.message
+    assert "284" in lint.message and "280" in lint.message
+    assert "opening" in lint.message and "too long for local" in lint.message
     assert lint.line == 7
     # fine on mastodon (500), too long for bluesky (300) only past 300
     assert codes(session_yaml(platform="mastodon", opening=f"'{long} {{hashtag}}'")) == []
     assert codes(session_yaml(platform="bluesky", opening=f"'{long} {{hashtag}}'")) == []
-    found = lints(text, length_limits=lambda name: (100, "chars"))
+
+
+def test_length_limits_of_the_caller() -> None:
+    found = lints(session_yaml(), length_limits=lambda name: (100, "chars"))
     assert {lint.code for lint in found} == {"too-long"}
-    assert len(found) >= 3
-    assert all("(chars count); the limit on local is 100" in lint.message for lint in found)
+    assert all("(chars count), over the limit of 100" in lint.message for lint in found)
 
 
 def test_weighted_length_counts_cjk_double() -> None:
@@ -260,3 +266,31 @@ def test_lints_are_sorted_by_line() -> None:
     found = lints(text)
     assert [lint.line for lint in found] == sorted(lint.line or 0 for lint in found)
     assert {lint.code for lint in found} == {"hashtag-ask", "duration", "night"}
+
+
+_PIECES = [
+    "a",
+    "Z",
+    " ",
+    ".",
+    "。",
+    "://",
+    "http",
+    "x.com",
+    "t.co/x",
+    "日本",
+    "é",
+    "👩‍👧",
+    "ﬁ",
+    "שּׁ",
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(_PIECES), max_size=40).map("".join) | st.text(max_size=40),
+    method=st.sampled_from(["x", "chars", "graphemes"]),
+)
+def test_the_quick_length_bound_never_undercounts(text: str, method: str) -> None:
+    # the length lint skips the exact (slow) count below this bound: it must be an upper one
+    assert _at_most(text, method) >= count_length(text, method)  # type: ignore[arg-type]

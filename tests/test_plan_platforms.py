@@ -1,0 +1,188 @@
+"""The plan and the rest of the tool: `platform:` against the registry (plug-ins included),
+each adapter's settings validated by its own model."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from qasession.errors import ExitCode, PlanError
+from qasession.plan import parse_plan, render_init
+from qasession.platforms.base import Capabilities, Platform, SearchPage
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+HEAD = "sessions:\n  - hashtag: '#AskAcme'\n    start: 2026-12-03 18:00\n"
+
+
+@pytest.fixture(autouse=True)
+def _paris(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Europe/Paris")
+
+
+def problems(text: str) -> list[PlanError]:
+    with pytest.raises(PlanError) as info:
+        parse_plan(text)
+    found: list[PlanError] = getattr(info.value, "errors", [info.value])
+    assert all(each.exit_code == ExitCode.BAD_PLAN for each in found)
+    return found
+
+
+# -- a third-party adapter, registered through the entry point ---------------------------
+
+
+class FakebookSettings(BaseModel):
+    """Settings under `fakebook:` in the plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: int = Field(1, ge=1)
+    region: Literal["eu", "us"] = "eu"
+
+
+class FakebookPlatform(Platform):
+    """A plug-in adapter as a third party would write it (it never goes online here)."""
+
+    name: ClassVar[str] = "fakebook"
+    capabilities: ClassVar[Capabilities] = Capabilities(max_length=100, length_method="chars")
+    Settings: ClassVar[type[BaseModel]] = FakebookSettings
+
+    def me(self) -> str:
+        return "@acme"
+
+    def search(self, hashtag: str, cursor: str | None = None) -> SearchPage:
+        return SearchPage([], cursor)
+
+    def repost(self, post_id: str, *, idempotency_key: str | None = None) -> str:
+        return post_id
+
+    def post(
+        self,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        quote_of: str | None = None,
+        media: list[str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        return "1"
+
+    def send_dm(self, handle: str, text: str, *, idempotency_key: str | None = None) -> str:
+        return "1"
+
+
+@pytest.fixture
+def fakebook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fakebook` registered under the `qasession.platforms` entry point, as an installed
+    package would register it."""
+    real = importlib.metadata.entry_points
+    point = importlib.metadata.EntryPoint(
+        name="fakebook",
+        value=f"{__name__}:FakebookPlatform",
+        group="qasession.platforms",
+    )
+
+    def entry_points(**selection: Any) -> Sequence[importlib.metadata.EntryPoint]:
+        found = list(real(**selection))
+        if selection.get("group") == "qasession.platforms":
+            found.append(point)
+        return found
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+
+
+def test_an_unknown_platform_lists_the_known_ones() -> None:
+    (err,) = problems(HEAD + "    platform: mastodn\n")
+    assert (err.line, err.column, err.field) == (4, 15, "sessions[0].platform")
+    assert err.message == "unknown platform 'mastodn'; known: local, x, mastodon, bluesky"
+    assert err.hint == "did you mean 'mastodon'?"
+    (err,) = problems(HEAD + "    platform: X\n")
+    assert err.hint == "names are lowercase: 'x'"
+
+
+@pytest.mark.usefixtures("fakebook")
+def test_a_plugin_adapter_can_be_named_and_its_settings_validated() -> None:
+    plan = parse_plan(HEAD + "    platform: fakebook\n    fakebook: {page: 3, region: us}\n")
+    session = plan.sessions[0]
+    assert session.platform == "fakebook"
+    assert session.platform_settings == {"page": 3, "region": "us"}
+    assert session.platform_settings_line == 5
+
+
+@pytest.mark.usefixtures("fakebook")
+def test_a_plugins_bad_settings_are_file_line_errors() -> None:
+    found = problems(
+        HEAD + "    platform: fakebook\n    fakebook:\n      page: 0\n      colour: red\n"
+    )
+    assert [(e.line, e.field) for e in found] == [
+        (6, "sessions[0].fakebook.page"),
+        (7, "sessions[0].fakebook.colour"),
+    ]
+    assert found[0].message == "expected a number of at least 1, got a number (0)"
+    assert found[1].message == "unknown key 'colour'" and "page, region" in (found[1].hint or "")
+
+
+@pytest.mark.usefixtures("fakebook")
+def test_a_plugins_section_is_allowed_under_its_own_name_only() -> None:
+    plan = parse_plan(HEAD + "    fakebook: {page: 2}\n")  # set up for later, still local
+    assert plan.sessions[0].platform == "local"
+    (err,) = problems(HEAD + "    fakebok: {page: 2}\n")
+    assert err.message == "unknown key 'fakebok'" and err.hint == "did you mean 'fakebook'?"
+
+
+def test_without_the_plugin_its_section_is_an_unknown_key() -> None:
+    (err,) = problems(HEAD + "    fakebook: {page: 2}\n")
+    assert err.field == "sessions[0].fakebook" and err.message == "unknown key 'fakebook'"
+    (err,) = problems(HEAD + "    platform: fakebook\n")
+    assert err.message.startswith("unknown platform 'fakebook'; known: local, x")
+
+
+@pytest.mark.usefixtures("fakebook")
+def test_qa_plan_shows_a_plugin_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qasession.cli import main
+
+    start = (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%d 18:00")
+    path = tmp_path / "sessions.yaml"
+    path.write_text(
+        f"sessions:\n  - {{hashtag: '#AskAcme', start: {start}, platform: fakebook}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(sys, "argv", ["qa", "plan", "--json", "-f", str(path)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out = capsys.readouterr()
+    assert info.value.code == 0, out.err
+    assert '"max_length": 100' in out.out and '"too-long"' in out.out
+
+
+def test_builtin_settings_are_validated_by_each_adapter() -> None:
+    found = problems(
+        "defaults:\n  x: {timeout: -1}\nsessions:\n"
+        "  - {hashtag: '#AskAcme', start: 2026-12-03 18:00, local: {max_length: 5}}\n"
+        "  - {hashtag: '#AskAcme', start: 2026-12-04 18:00, x: {mentions: maybe}}\n"
+    )
+    assert [(e.line, e.field) for e in found] == [
+        (2, "defaults.x.timeout"),
+        (4, "sessions[0].local.max_length"),
+        (5, "sessions[1].x.mentions"),
+    ]
+
+
+def test_settings_sections_must_be_mappings() -> None:
+    (err,) = problems(HEAD + "    platform: x\n    x: basic\n")
+    assert (err.line, err.column, err.field) == (5, 8, "sessions[0].x")
+    assert err.message == "expected a mapping (key: value lines), got text ('basic')"
+
+
+def test_render_init_knows_the_registered_platforms() -> None:
+    assert "platform: x" in render_init(platform="x", now=NOW)
+    with pytest.raises(Exception, match="unknown platform 'twitter'"):
+        render_init(platform="twitter", now=NOW)
