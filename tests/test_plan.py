@@ -22,6 +22,7 @@ from qasession.plan import (
     timeline,
 )
 from qasession.text.length import count_length
+from qasession.triage import Weights
 
 PLANS = Path(__file__).parent / "plans"
 PARIS = ZoneInfo("Europe/Paris")
@@ -76,7 +77,7 @@ def test_two_line_plan_is_valid_and_sensible(tmp_path: Path) -> None:
     assert session.answers.repost_first and session.answers.append_hashtag
     assert session.answers.target == 12
     assert session.moderation.flood_limit == 5
-    assert session.ranking.pinned == 100.0
+    assert session.ranking.pinned == Weights().pinned  # the ranking's own default
     assert session.sensitive_patterns == []
     assert session.quiet_dates == []
     assert session.crisis_plan is None

@@ -1,9 +1,10 @@
 """The plan and the rest of the tool: `platform:` against the registry (plug-ins included),
-each adapter's settings validated by its own model."""
+each adapter's settings validated by its own model; the ranking's weights."""
 
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -13,9 +14,12 @@ from typing import Any, ClassVar, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
+from qasession import triage
 from qasession.errors import ExitCode, PlanError
-from qasession.plan import parse_plan, render_init
+from qasession.plan import parse_plan, ranking_defaults, render_init
 from qasession.platforms.base import Capabilities, Platform, SearchPage
+from qasession.session.loop import weights_for
+from tests.conftest import ROOT
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 HEAD = "sessions:\n  - hashtag: '#AskAcme'\n    start: 2026-12-03 18:00\n"
@@ -186,3 +190,53 @@ def test_render_init_knows_the_registered_platforms() -> None:
     assert "platform: x" in render_init(platform="x", now=NOW)
     with pytest.raises(Exception, match="unknown platform 'twitter'"):
         render_init(platform="twitter", now=NOW)
+
+
+# -- ranking: one set of weights ----------------------------------------------------------
+
+
+def readme_ranking() -> dict[str, float]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"^\s*ranking: \{([^}]*)\}", readme, re.MULTILINE)
+    assert match, "the README's plan section shows `ranking: {...}`"
+    pairs = (item.split(":") for item in match.group(1).split(","))
+    return {name.strip(): float(value) for name, value in pairs}
+
+
+def test_the_readme_shows_every_weight_with_the_rankings_defaults() -> None:
+    weights = triage.Weights()
+    assert readme_ranking() == ranking_defaults()
+    assert ranking_defaults()["age"] == weights.age_per_minute
+    assert ranking_defaults()["pinned"] == weights.pinned
+
+
+def test_a_plan_without_ranking_ranks_a_pinned_question_with_the_documented_weight() -> None:
+    session = parse_plan(HEAD).sessions[0]
+    weights = weights_for(session)
+    assert weights == triage.Weights() == session.ranking.weights()
+    asked = datetime(2026, 12, 3, 17, 5, tzinfo=UTC)
+    plain = triage.QuestionFeatures("1", 0, 0, 0, False, asked)
+    pinned = triage.QuestionFeatures("2", 0, 0, 0, False, asked, pinned=True)
+    now = asked + timedelta(minutes=10)
+    gain = triage.score(pinned, weights, now) - triage.score(plain, weights, now)
+    assert gain == readme_ranking()["pinned"]
+    assert [q.id for _, q in triage.rank([plain, pinned], weights, now)] == ["2", "1"]
+
+
+def test_ranking_accepts_every_weight_the_ranking_uses() -> None:
+    text = HEAD + "    ranking: {pinned: 50, sensitive: -5, troll: -100, age_per_minute: -0.2}\n"
+    session = parse_plan(text).sessions[0]
+    weights = weights_for(session)
+    assert (weights.pinned, weights.sensitive, weights.troll) == (50, -5, -100)
+    assert weights.age_per_minute == -0.2 and weights.likes == triage.Weights().likes
+    (err,) = problems(HEAD + "    ranking: {age: -1, age_per_minute: -1}\n")
+    assert err.message == "'age' and 'age_per_minute' are the same weight"
+    (err,) = problems(HEAD + "    ranking: {pined: 5}\n")
+    assert err.hint == "did you mean 'pinned'?"
+
+
+def test_the_init_template_shows_every_weight_with_its_default() -> None:
+    text = render_init(now=NOW)
+    for name, value in ranking_defaults().items():
+        assert re.search(rf"^      {name}: {value:g}\b", text, re.MULTILINE), name
+    assert parse_plan(text).sessions[0].ranking.weights() == triage.Weights()

@@ -38,6 +38,7 @@ from qasession.plan.models import (
     QuietDate,
     RankingWeights,
     SessionSpec,
+    ranking_defaults,
 )
 from qasession.plan.resolve import (
     DEFAULT_ANNOUNCEMENTS,
@@ -98,6 +99,7 @@ __all__ = [
     "parse_plan",
     "placeholders",
     "platform_names",
+    "ranking_defaults",
     "render_init",
     "render_text",
     "timeline",

@@ -6,18 +6,22 @@ are split off first and validated by each adapter's own `Settings` model (see ad
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date as _date
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     FiniteFloat,
     PlainValidator,
+    create_model,
+    model_validator,
 )
 
 from qasession.plan.adapters import check_platform
@@ -44,6 +48,7 @@ from qasession.plan.values import (
     post_shorthand,
     quiet_shorthands,
 )
+from qasession.triage import Weights
 
 
 class _Strict(BaseModel):
@@ -90,15 +95,67 @@ class ModerationSettings(_Strict):
     flood_limit: int = Field(default=5, ge=1, le=10_000)
 
 
-class RankingWeights(_Strict):
-    """Weights of the queue's score; `age` is per minute a question has been waiting."""
+# -- ranking: the plan's names for the fields of the ranking's own Weights ------------------
 
-    likes: FiniteFloat = 1.0
-    reposts: FiniteFloat = 2.0
-    duplicates: FiniteFloat = 3.0
-    first_time: FiniteFloat = 1.0
-    age: FiniteFloat = -0.05
-    pinned: FiniteFloat = 100.0
+# The plan spells `age_per_minute` as `age` (both are accepted).
+_PLAN_NAMES: dict[str, str] = {"age_per_minute": "age"}
+
+
+class _RankingBase(_Strict):
+    """Weights of the queue's score, with the ranking's own defaults (`triage.Weights`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spelling(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for field_name, plan_name in _PLAN_NAMES.items():
+                if field_name in data and plan_name in data:
+                    raise invalid(
+                        f"'{plan_name}' and '{field_name}' are the same weight",
+                        f"keep '{plan_name}'",
+                    )
+        return data
+
+    def weights(self) -> Weights:
+        """The ranking's Weights with these values."""
+        return Weights(
+            **{f.name: getattr(self, _PLAN_NAMES.get(f.name, f.name)) for f in _WEIGHT_FIELDS}
+        )
+
+
+_WEIGHT_FIELDS = dataclasses.fields(Weights)
+
+
+def _default(weight: dataclasses.Field[Any]) -> float:
+    value = weight.default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"the ranking weight {weight.name} has no numeric default")
+    return float(value)
+
+
+def _ranking_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for f in _WEIGHT_FIELDS:
+        name = _PLAN_NAMES.get(f.name, f.name)
+        alias = AliasChoices(name, f.name) if name != f.name else None
+        fields[name] = (FiniteFloat, Field(default=_default(f), validation_alias=alias))
+    return fields
+
+
+def ranking_defaults() -> dict[str, float]:
+    """Every weight the plan accepts, by its plan name, with its default."""
+    return {_PLAN_NAMES.get(f.name, f.name): _default(f) for f in _WEIGHT_FIELDS}
+
+
+if TYPE_CHECKING:
+    RankingWeights = _RankingBase
+else:
+    RankingWeights = create_model(
+        "RankingWeights",
+        __base__=_RankingBase,
+        __module__=__name__,
+        **_ranking_fields(),
+    )
 
 
 # -- the rest of a session ----------------------------------------------------------------

@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from qasession.errors import UsageError
 from qasession.plan.adapters import platform_names
 from qasession.plan.messages import clip, suggest
+from qasession.plan.models import ranking_defaults
 from qasession.plan.texts import DEFAULT_TEXTS
 from qasession.plan.values import SESSION_ID, local_timezone_name, normalize_hashtag, parse_datetime
 
@@ -72,13 +73,7 @@ sessions:
       flood_limit: 5      # posts per minute from one author before they count as a flood
 
     ranking:              # weights of the queue's score (the best questions first)
-      likes: 1.0
-      reposts: 2.0
-      duplicates: 3.0     # per other asker of the same question
-      first_time: 1.0     # someone who has not asked before
-      age: -0.05          # per minute the question has been waiting
-      pinned: 100.0       # a question you pinned
-
+$ranking
     # Extra regular expressions of private data (customer numbers...): such questions are
     # flagged, answered in private and never echoed. Single quotes keep backslashes.
     sensitive_patterns: []   # e.g. ['CUST-\\d{6}']
@@ -97,6 +92,28 @@ sessions:
     # $platform_bare: {}
 """
 )
+
+
+_RANKING_NOTES: dict[str, str] = {
+    "duplicates": "per other asker of the same question",
+    "first_time": "someone who has not asked before",
+    "age": "per minute the question has been waiting",
+    "pinned": "a question you pinned",
+    "sensitive": "a question carrying private data",
+    "troll": "a post that looks like trolling",
+}
+
+
+def _ranking_lines() -> str:
+    """Every weight of the ranking with its default, as the ranking itself defines them."""
+    lines = []
+    for name, value in ranking_defaults().items():
+        line = f"      {name}: {value:g}"
+        note = _RANKING_NOTES.get(name)
+        if note:
+            line += " " * max(1, 26 - len(line)) + "# " + note
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def _next_default_start(now: datetime, tz: ZoneInfo) -> datetime:
@@ -175,6 +192,7 @@ def render_init(
         timezone=_column("timezone", tzname),
         timezone_bare=tzname,
         start=_column("start", f"{wall:%Y-%m-%d %H:%M}"),
+        ranking=_ranking_lines(),
         **{name: _quote(DEFAULT_TEXTS[name]) for name in _TEXT_NAMES},
     )
 
