@@ -59,7 +59,7 @@ BAD: dict[str, tuple[int, int | None, str | None, str, str]] = {
     "bad_regex.yaml": (
         6,
         9,
-        "sessions[0].sensitive_patterns[1]",
+        "sessions[0].sensitive_patterns[1].pattern",
         "bad regular expression 'CUST-(",
         "brackets",
     ),

@@ -1,5 +1,5 @@
 """The plan and the rest of the tool: `platform:` against the registry (plug-ins included),
-each adapter's settings validated by its own model; the ranking's weights."""
+each adapter's settings validated by its own model; the ranking's weights; sensitive patterns."""
 
 from __future__ import annotations
 
@@ -240,3 +240,47 @@ def test_the_init_template_shows_every_weight_with_its_default() -> None:
     for name, value in ranking_defaults().items():
         assert re.search(rf"^      {name}: {value:g}\b", text, re.MULTILINE), name
     assert parse_plan(text).sessions[0].ranking.weights() == triage.Weights()
+
+
+# -- sensitive patterns, with what they find ---------------------------------------------
+
+
+def test_sensitive_patterns_take_a_regex_or_a_regex_with_its_label() -> None:
+    text = HEAD + (
+        "    sensitive_patterns:\n"
+        "      - 'CUST-\\d{6}'\n"
+        "      - {pattern: 'C-\\d{8}', label: contract number}\n"
+    )
+    session = parse_plan(text).sessions[0]
+    assert session.sensitive_patterns == [
+        (r"CUST-\d{6}", "private data"),
+        (r"C-\d{8}", "contract number"),
+    ]
+    assert session.sensitive_patterns[1].label == "contract number"
+    patterns = triage.compile_patterns(session.sensitive_patterns)
+    masked, changed = triage.mask_private("My contract is C-12345678, help", patterns)
+    assert changed and masked == "My contract is [contract number removed], help"
+
+
+def test_bad_sensitive_patterns() -> None:
+    found = problems(
+        HEAD + "    sensitive_patterns:\n"
+        "      - {pattern: 'C-(', label: x}\n"
+        "      - {label: contract}\n"
+        "      - {pattern: 'a', label: ''}\n"
+        "      - {pattern: 'a', labl: x}\n"
+    )
+    assert [(e.line, e.field) for e in found] == [
+        (5, "sessions[0].sensitive_patterns[0].pattern"),
+        (6, "sessions[0].sensitive_patterns[1].pattern"),
+        (7, "sessions[0].sensitive_patterns[2].label"),
+        (8, "sessions[0].sensitive_patterns[3].labl"),
+    ]
+    assert "bad regular expression" in found[0].message
+    assert found[1].message == "missing required key 'pattern'"
+    assert "1 to 60 characters" in found[2].message
+    assert found[3].hint == "did you mean 'label'?"
+
+
+def test_the_init_template_shows_a_labelled_pattern() -> None:
+    assert "label: contract number" in render_init(now=NOW)

@@ -20,6 +20,7 @@ _FIELD_HINTS: dict[str, str] = {
     "start": "e.g. start: 2026-12-03 18:00",
     "at": "e.g. at: -1d",
     "date": "e.g. date: 2026-12-01",
+    "pattern": "e.g. pattern: 'CUST-\\d{6}'",
 }
 
 

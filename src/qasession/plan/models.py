@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date as _date
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -45,6 +45,7 @@ from qasession.plan.values import (
     parse_duration,
     parse_hashtag,
     parse_start,
+    pattern_shorthand,
     post_shorthand,
     quiet_shorthands,
 )
@@ -193,6 +194,31 @@ class AnnouncementSpec(_Strict):
     image: ImagePath | None = None
 
 
+def _check_label(value: str) -> str:
+    label = value.strip()
+    if not label or len(label) > 60:
+        raise invalid(
+            "a label names what the pattern finds, in 1 to 60 characters",
+            'e.g. label: "contract number"',
+        )
+    return label
+
+
+class SensitivePatternSpec(_Strict):
+    """An extra pattern of private data, and the name of what it finds (the masked text
+    says `[contract number removed]`)."""
+
+    pattern: Annotated[str, AfterValidator(check_regex)]
+    label: Annotated[str, AfterValidator(_check_label)] = "private data"
+
+
+class LabelledPattern(NamedTuple):
+    """A sensitive pattern as the triage takes it: (regular expression, label)."""
+
+    pattern: str
+    label: str
+
+
 PostField = Annotated[PostSpec | None, BeforeValidator(post_shorthand)]
 
 
@@ -218,7 +244,7 @@ class SessionSpec(_Strict):
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     ranking: RankingWeights = Field(default_factory=RankingWeights)
     sensitive_patterns: Annotated[
-        list[Annotated[str, AfterValidator(check_regex)]],
+        list[Annotated[SensitivePatternSpec, BeforeValidator(pattern_shorthand)]],
         at_most(MAX_PATTERNS, "sensitive patterns"),
     ] = Field(default_factory=list)
     quiet_dates: Annotated[

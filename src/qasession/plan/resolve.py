@@ -22,6 +22,7 @@ from qasession.plan.models import (
     AnnouncementSpec,
     AnswerSettings,
     CrisisPlan,
+    LabelledPattern,
     ModerationSettings,
     PostSpec,
     QuietDate,
@@ -105,7 +106,8 @@ class Session:
     answers: AnswerSettings
     moderation: ModerationSettings
     ranking: RankingWeights
-    sensitive_patterns: list[str]
+    # (regular expression, label of what it finds): what triage.compile_patterns takes
+    sensitive_patterns: list[LabelledPattern]
     quiet_dates: list[QuietDate]
     crisis_plan: CrisisPlan | None
     next: str | None
@@ -459,7 +461,7 @@ def build_session(given: SessionInput, spec: SessionSpec, sections: dict[str, An
         answers=spec.answers,
         moderation=spec.moderation,
         ranking=spec.ranking,
-        sensitive_patterns=list(spec.sensitive_patterns),
+        sensitive_patterns=[LabelledPattern(p.pattern, p.label) for p in spec.sensitive_patterns],
         quiet_dates=list(spec.quiet_dates),
         crisis_plan=spec.crisis_plan,
         next=spec.next,

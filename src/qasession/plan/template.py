@@ -75,8 +75,9 @@ sessions:
     ranking:              # weights of the queue's score (the best questions first)
 $ranking
     # Extra regular expressions of private data (customer numbers...): such questions are
-    # flagged, answered in private and never echoed. Single quotes keep backslashes.
-    sensitive_patterns: []   # e.g. ['CUST-\\d{6}']
+    # flagged, answered in private and never echoed; shared texts say "[LABEL removed]"
+    # instead. A pattern alone, or with a label. Single quotes keep backslashes.
+    sensitive_patterns: []   # e.g. ['CUST-\\d{6}', {pattern: 'C-\\d{8}', label: contract number}]
 
     # Days to keep clear (a price change, an incident): sessions and announcements within
     # 48 hours of one are flagged.

@@ -404,3 +404,10 @@ def quiet_shorthands(value: object) -> object:
     if isinstance(value, list):
         return [{"date": item} if isinstance(item, date | str) else item for item in value]
     return value
+
+
+def pattern_shorthand(value: object) -> object:
+    """`- 'CUST-\\d{6}'` means {pattern: 'CUST-\\d{6}'} (found things called private data)."""
+    if isinstance(value, str):
+        return {"pattern": value}
+    return value
