@@ -186,10 +186,52 @@ def test_text_too_long_for_the_platform() -> None:
     assert codes(session_yaml(platform="bluesky", opening=f"'{long} {{hashtag}}'")) == []
 
 
-def test_length_limits_of_the_caller() -> None:
-    found = lints(session_yaml(), length_limits=lambda name: (100, "chars"))
+class Rules:
+    """A platform's length rules as the registry gives them (max_length, length, too_long)."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def length(self, text: str) -> int:
+        return len(text)
+
+    def too_long(self, text: str) -> str | None:
+        return f"{len(text)}/{self.max_length}" if len(text) > self.max_length else None
+
+
+def test_length_rules_come_from_the_platform_and_its_settings() -> None:
+    asked: list[tuple[str, object]] = []
+
+    def capabilities(name: str, settings: dict[str, object] | None) -> Rules:
+        asked.append((name, settings))
+        return Rules(int((settings or {}).get("max_length", 280)))
+
+    text = session_yaml(opening="'Live now {hashtag}'", local="{max_length: 100}")
+    found = lints(text, capabilities=capabilities)
+    assert asked == [("local", {"max_length": 100})]
+    assert {lint.code for lint in found} == {"too-long"}
+    assert len(found) >= 2  # some default texts are longer than 100
+    assert all("too long for local: " in lint.message and "/100" in lint.message for lint in found)
+    assert lints(session_yaml(), capabilities=capabilities) == []
+
+
+def test_the_former_length_limits_shape_still_works() -> None:
+    # (platform) -> (max length, counting method), as session/schedule.py passes it
+    text = session_yaml()
+    found = lint_plan(parse_plan(text), NOW, lambda name: (100, "chars"))
     assert {lint.code for lint in found} == {"too-long"}
     assert all("(chars count), over the limit of 100" in lint.message for lint in found)
+
+
+def test_default_rules_use_the_local_max_length_setting_when_the_registry_can() -> None:
+    from qasession.platforms import registry
+
+    text = session_yaml(local="{max_length: 100}")
+    found = codes(text)
+    if hasattr(registry, "capabilities_for"):
+        assert "too-long" in found
+    else:  # before the registry knew capabilities_for: its fixed table
+        assert found == []
 
 
 def test_weighted_length_counts_cjk_double() -> None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qasession import triage
 from qasession.errors import ExitCode, PlanError
-from qasession.plan import parse_plan, ranking_defaults, render_init
+from qasession.plan import lint_plan, parse_plan, ranking_defaults, render_init
 from qasession.platforms.base import Capabilities, Platform, SearchPage
 from qasession.session.loop import weights_for
 from tests.conftest import ROOT
@@ -117,6 +117,9 @@ def test_a_plugin_adapter_can_be_named_and_its_settings_validated() -> None:
     assert session.platform == "fakebook"
     assert session.platform_settings == {"page": 3, "region": "us"}
     assert session.platform_settings_line == 5
+    # its declared length limit (100, counted in characters) is what the lints use
+    found = [lint for lint in lint_plan(plan, NOW) if lint.code == "too-long"]
+    assert found and all("too long for fakebook" in lint.message for lint in found)
 
 
 @pytest.mark.usefixtures("fakebook")

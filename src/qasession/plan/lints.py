@@ -6,6 +6,8 @@ overlaps), so a plan at the caps lints as fast as it parses.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 import unicodedata
 from bisect import bisect_left
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, Protocol, cast
 
 from qasession.errors import QAError
 from qasession.plan.messages import one_line, suggest
@@ -27,6 +29,7 @@ NIGHT_START, NIGHT_END = time(22, 0), time(7, 0)
 QUIET_MARGIN = timedelta(hours=48)
 _SLACK = timedelta(days=4)  # the margin in whole days, and a daylight-saving hour to spare
 
+# Used only when the platform registry can't say (before it knew capabilities_for).
 DEFAULT_LENGTH_LIMITS: dict[str, tuple[int, str]] = {
     "local": (280, "x"),
     "x": (280, "x"),
@@ -35,7 +38,22 @@ DEFAULT_LENGTH_LIMITS: dict[str, tuple[int, str]] = {
 }
 
 
-# (platform name) -> (max length, counting method)
+class LengthRules(Protocol):
+    """How long a post may be on a platform, and how it counts."""
+
+    @property
+    def max_length(self) -> int: ...
+
+    def length(self, text: str) -> int: ...
+
+    def too_long(self, text: str) -> str | None:
+        """Why `text` can't be posted as one post, or None when it fits."""
+        ...
+
+
+# (platform name, the session's settings of that platform) -> its length rules
+CapabilitiesFor = Callable[[str, dict[str, Any] | None], LengthRules]
+# The former shape: (platform name) -> (max length, counting method)
 LengthLimits = Callable[[str], tuple[int, str]]
 
 
@@ -75,8 +93,40 @@ def _at_most(text: str, method: str) -> int:
     return len(text) * 1000  # an unknown method: always count
 
 
-def _table_rules(name: str) -> tuple[int, str]:
-    return DEFAULT_LENGTH_LIMITS.get(name, (280, "x"))
+def _table_rules(name: str) -> CountedLimit:
+    from qasession.platforms import registry
+
+    try:
+        limit, method = registry.length_limit(name)
+    except QAError:
+        limit, method = DEFAULT_LENGTH_LIMITS.get(name, (280, "x"))
+    return CountedLimit(limit, method)
+
+
+def default_capabilities(name: str, settings: dict[str, Any] | None) -> LengthRules:
+    """The platform's own rules (`registry.capabilities_for`: a local `max_length` setting
+    counts), else the registry's table of limits."""
+    registry = importlib.import_module("qasession.platforms.registry")
+    capabilities_for = getattr(registry, "capabilities_for", None)
+    if capabilities_for is not None:
+        try:
+            return cast(LengthRules, capabilities_for(name, settings))
+        except QAError:
+            pass  # an adapter not in this version: its table entry still knows the limit
+    return _table_rules(name)
+
+
+def _as_capabilities(given: CapabilitiesFor | LengthLimits | None) -> CapabilitiesFor:
+    if given is None:
+        return default_capabilities
+    try:
+        inspect.signature(given).bind("local", None)
+    except TypeError:  # the former one-argument shape
+        limits = cast(LengthLimits, given)
+        return lambda name, settings: CountedLimit(*limits(name))
+    except ValueError:  # no signature to inspect (a builtin): take it as the new shape
+        pass
+    return cast(CapabilitiesFor, given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +150,7 @@ class _Linter:
 
     plan: Plan
     now: datetime
-    limits: LengthLimits
+    capabilities: CapabilitiesFor
     found: list[Lint] = field(default_factory=list)
     # quiet date and zone -> the window around it (the same dates recur in every session)
     windows: dict[tuple[date, str], tuple[datetime, datetime]] = field(default_factory=dict)
@@ -112,11 +162,12 @@ class _Linter:
 def lint_plan(
     plan: Plan,
     now: datetime,
-    length_limits: LengthLimits | None = None,
+    capabilities: CapabilitiesFor | LengthLimits | None = None,
 ) -> list[Lint]:
-    """Warnings about `plan` as of `now` (aware), sorted by line. `length_limits(platform)`
-    gives (max length, counting method); the default knows the four built-in platforms."""
-    linter = _Linter(plan, now, length_limits or _table_rules)
+    """Warnings about `plan` as of `now` (aware), sorted by line. `capabilities(platform,
+    settings)` gives the length rules of a platform (default: the platform registry's);
+    the former `(platform) -> (max length, method)` shape is accepted too."""
+    linter = _Linter(plan, now, _as_capabilities(capabilities))
     for session in plan.sessions:
         _lint_session(linter, session)
     _lint_overlaps(linter)
@@ -237,9 +288,10 @@ def _image_problem(image: str) -> str | None:
     return "not found"
 
 
-def _rules_of(linter: _Linter, session: Session) -> CountedLimit | None:
+def _rules_of(linter: _Linter, session: Session) -> LengthRules | None:
+    settings = session.platform_settings or None
     try:
-        return CountedLimit(*linter.limits(session.platform))
+        return linter.capabilities(session.platform, settings)
     except QAError:
         return None  # an adapter that can't load: `qa plan` says so in its own lint
 
