@@ -22,6 +22,7 @@ from qasession.plan import (
     timeline,
 )
 from qasession.text.length import count_length
+from qasession.triage import Weights
 
 PLANS = Path(__file__).parent / "plans"
 PARIS = ZoneInfo("Europe/Paris")
@@ -76,7 +77,7 @@ def test_two_line_plan_is_valid_and_sensible(tmp_path: Path) -> None:
     assert session.answers.repost_first and session.answers.append_hashtag
     assert session.answers.target == 12
     assert session.moderation.flood_limit == 5
-    assert session.ranking.pinned == 100.0
+    assert session.ranking.pinned == Weights().pinned  # the ranking's own default
     assert session.sensitive_patterns == []
     assert session.quiet_dates == []
     assert session.crisis_plan is None
@@ -143,14 +144,18 @@ def test_full_plan_every_key() -> None:
     assert one.ranking.age == -0.1
     assert one.ranking.pinned == 50.0
     assert one.ranking.reposts == 2.0  # untouched default
-    assert one.sensitive_patterns == [r"CUST-\d{6}", r"IBAN\s*\w+"]
+    assert one.sensitive_patterns == [
+        (r"CUST-\d{6}", "private data"),
+        (r"IBAN\s*\w+", "private data"),
+        (r"C-\d{8}", "contract number"),
+    ]
     assert [q.date.isoformat() for q in one.quiet_dates] == ["2026-11-20", "2026-10-01"]
     assert one.quiet_dates[0].note == "price change announced"
     assert one.crisis_plan is not None
     assert one.crisis_plan.moderator == "@sam" and one.crisis_plan.complete
     assert one.next == "full-two"
-    assert one.platform_settings == {"tier": "basic", "poll_seconds": 15}
-    assert one.platform_settings_line == 51
+    assert one.platform_settings == {"mentions": True, "timeout": 15}
+    assert one.platform_settings_line == 54
     assert one.after_party is None
     assert one.closing is not None and one.closing.text == "Thanks, bye #AskAcmeEng"
     assert one.opening is not None
@@ -458,15 +463,15 @@ def test_line_of_and_settings_error_point_into_the_file() -> None:
 
     class Settings(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        tier: str
-        poll_seconds: int = 10
+        mentions: bool
+        timeout: int = 10
 
     Settings.model_validate(session.platform_settings)
     with pytest.raises(ValidationError) as info:
-        Settings.model_validate({**session.platform_settings, "poll_seconds": "often"})
+        Settings.model_validate({**session.platform_settings, "timeout": "often"})
     err = session.settings_error(info.value)
-    assert str(err).startswith(f"{PLANS / 'full.yaml'}:53:")
-    assert err.field == "sessions[0].x.poll_seconds"
+    assert str(err).startswith(f"{PLANS / 'full.yaml'}:56:")
+    assert err.field == "sessions[0].x.timeout"
 
 
 # -- qa init --------------------------------------------------------------------------------

@@ -6,8 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qasession.plan import Lint, lint_plan, load_plan, parse_plan
+from qasession.plan.lints import _at_most
+from qasession.text.length import count_length
 
 PLANS = Path(__file__).parent / "plans"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -174,16 +178,60 @@ def test_text_too_long_for_the_platform() -> None:
     long = "x" * 275
     text = session_yaml(opening=f"'{long} {{hashtag}}'")
     lint = only(text, "too-long")
-    assert "284 characters" in lint.message and "280" in lint.message
-    assert "opening" in lint.message
+    assert "284" in lint.message and "280" in lint.message
+    assert "opening" in lint.message and "too long for local" in lint.message
     assert lint.line == 7
     # fine on mastodon (500), too long for bluesky (300) only past 300
     assert codes(session_yaml(platform="mastodon", opening=f"'{long} {{hashtag}}'")) == []
     assert codes(session_yaml(platform="bluesky", opening=f"'{long} {{hashtag}}'")) == []
-    found = lints(text, length_limits=lambda name: (100, "chars"))
+
+
+class Rules:
+    """A platform's length rules as the registry gives them (max_length, length, too_long)."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def length(self, text: str) -> int:
+        return len(text)
+
+    def too_long(self, text: str) -> str | None:
+        return f"{len(text)}/{self.max_length}" if len(text) > self.max_length else None
+
+
+def test_length_rules_come_from_the_platform_and_its_settings() -> None:
+    asked: list[tuple[str, object]] = []
+
+    def capabilities(name: str, settings: dict[str, object] | None) -> Rules:
+        asked.append((name, settings))
+        return Rules(int((settings or {}).get("max_length", 280)))
+
+    text = session_yaml(opening="'Live now {hashtag}'", local="{max_length: 100}")
+    found = lints(text, capabilities=capabilities)
+    assert asked == [("local", {"max_length": 100})]
     assert {lint.code for lint in found} == {"too-long"}
-    assert len(found) >= 3
-    assert all("(chars count); the limit on local is 100" in lint.message for lint in found)
+    assert len(found) >= 2  # some default texts are longer than 100
+    assert all("too long for local: " in lint.message and "/100" in lint.message for lint in found)
+    assert lints(session_yaml(), capabilities=capabilities) == []
+
+
+def test_the_former_length_limits_shape_still_works() -> None:
+    # (platform) -> (max length, counting method), as session/schedule.py passes it
+    text = session_yaml()
+    found = lint_plan(parse_plan(text), NOW, lambda name: (100, "chars"))
+    assert {lint.code for lint in found} == {"too-long"}
+    assert all("(chars count), over the limit of 100" in lint.message for lint in found)
+
+
+def test_default_rules_use_the_local_max_length_setting_when_the_registry_can() -> None:
+    from qasession.platforms import registry
+
+    text = session_yaml(local="{max_length: 100}")
+    found = codes(text)
+    if hasattr(registry, "capabilities_for"):
+        assert "too-long" in found
+    else:  # before the registry knew capabilities_for: its fixed table
+        assert found == []
 
 
 def test_weighted_length_counts_cjk_double() -> None:
@@ -260,3 +308,31 @@ def test_lints_are_sorted_by_line() -> None:
     found = lints(text)
     assert [lint.line for lint in found] == sorted(lint.line or 0 for lint in found)
     assert {lint.code for lint in found} == {"hashtag-ask", "duration", "night"}
+
+
+_PIECES = [
+    "a",
+    "Z",
+    " ",
+    ".",
+    "。",
+    "://",
+    "http",
+    "x.com",
+    "t.co/x",
+    "日本",
+    "é",
+    "👩‍👧",
+    "ﬁ",
+    "שּׁ",
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(_PIECES), max_size=40).map("".join) | st.text(max_size=40),
+    method=st.sampled_from(["x", "chars", "graphemes"]),
+)
+def test_the_quick_length_bound_never_undercounts(text: str, method: str) -> None:
+    # the length lint skips the exact (slow) count below this bound: it must be an upper one
+    assert _at_most(text, method) >= count_length(text, method)  # type: ignore[arg-type]

@@ -66,7 +66,8 @@ def main() -> None:
     try:
         app(args=_global_flags_first(sys.argv[1:]), standalone_mode=False, prog_name="qa")
     except QAError as exc:
-        _error(str(exc))
+        for each in getattr(exc, "errors", None) or [exc]:  # a plan's mistakes: one line each
+            _error(str(each))
         sys.exit(int(exc.exit_code))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
