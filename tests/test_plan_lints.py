@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qasession.plan import Lint, lint_plan, load_plan, parse_plan
-from qasession.plan.lints import _at_most
-from qasession.text.length import count_length
+from qasession.text.length import count_length, upper_bound
 
 PLANS = Path(__file__).parent / "plans"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -215,23 +214,9 @@ def test_length_rules_come_from_the_platform_and_its_settings() -> None:
     assert lints(session_yaml(), capabilities=capabilities) == []
 
 
-def test_the_former_length_limits_shape_still_works() -> None:
-    # (platform) -> (max length, counting method), as session/schedule.py passes it
-    text = session_yaml()
-    found = lint_plan(parse_plan(text), NOW, lambda name: (100, "chars"))
-    assert {lint.code for lint in found} == {"too-long"}
-    assert all("(chars count), over the limit of 100" in lint.message for lint in found)
-
-
-def test_default_rules_use_the_local_max_length_setting_when_the_registry_can() -> None:
-    from qasession.platforms import registry
-
-    text = session_yaml(local="{max_length: 100}")
-    found = codes(text)
-    if hasattr(registry, "capabilities_for"):
-        assert "too-long" in found
-    else:  # before the registry knew capabilities_for: its fixed table
-        assert found == []
+def test_default_rules_use_the_local_max_length_setting() -> None:
+    assert "too-long" in codes(session_yaml(local="{max_length: 100}"))
+    assert "too-long" not in codes(session_yaml(local="{max_length: 1000}"))
 
 
 def test_weighted_length_counts_cjk_double() -> None:
@@ -335,4 +320,4 @@ _PIECES = [
 )
 def test_the_quick_length_bound_never_undercounts(text: str, method: str) -> None:
     # the length lint skips the exact (slow) count below this bound: it must be an upper one
-    assert _at_most(text, method) >= count_length(text, method)  # type: ignore[arg-type]
+    assert upper_bound(text, method) >= count_length(text, method)  # type: ignore[arg-type]

@@ -9,15 +9,13 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
 
 from qasession import triage
 from qasession.errors import ExitCode, PlanError
 from qasession.plan import lint_plan, parse_plan, ranking_defaults, render_init
-from qasession.platforms.base import Capabilities, Platform, SearchPage
 from qasession.session.loop import weights_for
 from tests.conftest import ROOT
 
@@ -41,46 +39,6 @@ def problems(text: str) -> list[PlanError]:
 # -- a third-party adapter, registered through the entry point ---------------------------
 
 
-class FakebookSettings(BaseModel):
-    """Settings under `fakebook:` in the plan."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    page: int = Field(1, ge=1)
-    region: Literal["eu", "us"] = "eu"
-
-
-class FakebookPlatform(Platform):
-    """A plug-in adapter as a third party would write it (it never goes online here)."""
-
-    name: ClassVar[str] = "fakebook"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_length=100, length_method="chars")
-    Settings: ClassVar[type[BaseModel]] = FakebookSettings
-
-    def me(self) -> str:
-        return "@acme"
-
-    def search(self, hashtag: str, cursor: str | None = None) -> SearchPage:
-        return SearchPage([], cursor)
-
-    def repost(self, post_id: str, *, idempotency_key: str | None = None) -> str:
-        return post_id
-
-    def post(
-        self,
-        text: str,
-        *,
-        reply_to: str | None = None,
-        quote_of: str | None = None,
-        media: list[str] | None = None,
-        idempotency_key: str | None = None,
-    ) -> str:
-        return "1"
-
-    def send_dm(self, handle: str, text: str, *, idempotency_key: str | None = None) -> str:
-        return "1"
-
-
 @pytest.fixture
 def fakebook(monkeypatch: pytest.MonkeyPatch) -> None:
     """`fakebook` registered under the `qasession.platforms` entry point, as an installed
@@ -88,7 +46,7 @@ def fakebook(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.metadata.entry_points
     point = importlib.metadata.EntryPoint(
         name="fakebook",
-        value=f"{__name__}:FakebookPlatform",
+        value="tests.support.fakebook:FakebookPlatform",
         group="qasession.platforms",
     )
 
@@ -120,6 +78,25 @@ def test_a_plugin_adapter_can_be_named_and_its_settings_validated() -> None:
     # its declared length limit (100, counted in characters) is what the lints use
     found = [lint for lint in lint_plan(plan, NOW) if lint.code == "too-long"]
     assert found and all("too long for fakebook" in lint.message for lint in found)
+
+
+@pytest.mark.usefixtures("fakebook")
+def test_a_plugin_adapter_passes_the_contract_through_the_registry(tmp_path: Path) -> None:
+    from qasession.platforms import registry
+    from tests.contract import Harness, check_contract
+    from tests.support import fakebook
+
+    assert "fakebook" in registry.names()
+    adapter = registry.create("fakebook", {"page": 4}, home=tmp_path, account="@acme")
+    assert adapter.capabilities.max_length == 100 and not adapter.capabilities.quote
+
+    def fail_next(fault: str) -> bool:
+        fakebook.NETWORK.faults.append(fault)
+        return True
+
+    check_contract(
+        Harness(adapter, lambda a, t: fakebook.NETWORK.add(a, t), fail_next, page_size=4)
+    )
 
 
 @pytest.mark.usefixtures("fakebook")

@@ -18,13 +18,11 @@ from __future__ import annotations
 from qasession.plan.adapters import platform_names
 from qasession.plan.errors import PlanErrors
 from qasession.plan.lints import (
-    DEFAULT_LENGTH_LIMITS,
     HASHTAG_MAX,
     NIGHT_END,
     NIGHT_START,
     QUIET_MARGIN,
     CapabilitiesFor,
-    CountedLimit,
     LengthRules,
     Lint,
     default_capabilities,
@@ -68,7 +66,6 @@ from qasession.plan.values import (
 
 __all__ = [
     "DEFAULT_ANNOUNCEMENTS",
-    "DEFAULT_LENGTH_LIMITS",
     "DEFAULT_TEXTS",
     "HASHTAG_MAX",
     "INIT_TEMPLATE",
@@ -80,7 +77,6 @@ __all__ = [
     "AnnouncementSpec",
     "AnswerSettings",
     "CapabilitiesFor",
-    "CountedLimit",
     "CrisisPlan",
     "Handle",
     "LabelledPattern",

@@ -6,36 +6,24 @@ overlaps), so a plan at the caps lints as fast as it parses.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import re
-import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from qasession.errors import QAError
 from qasession.plan.messages import one_line, suggest
 from qasession.plan.resolve import Plan, PlannedItem, Session, timeline
 from qasession.plan.texts import human_duration
 from qasession.plan.values import localize, shift_days
-from qasession.text.length import LengthMethod, count_length
 
 HASHTAG_MAX = 20
 NIGHT_START, NIGHT_END = time(22, 0), time(7, 0)
 QUIET_MARGIN = timedelta(hours=48)
 _SLACK = timedelta(days=4)  # the margin in whole days, and a daylight-saving hour to spare
-
-# Used only when the platform registry can't say (before it knew capabilities_for).
-DEFAULT_LENGTH_LIMITS: dict[str, tuple[int, str]] = {
-    "local": (280, "x"),
-    "x": (280, "x"),
-    "mastodon": (500, "chars"),
-    "bluesky": (300, "graphemes"),
-}
 
 
 class LengthRules(Protocol):
@@ -52,81 +40,18 @@ class LengthRules(Protocol):
 
 
 # (platform name, the session's settings of that platform) -> its length rules
-CapabilitiesFor = Callable[[str, dict[str, Any] | None], LengthRules]
-# The former shape: (platform name) -> (max length, counting method)
-LengthLimits = Callable[[str], tuple[int, str]]
+CapabilitiesFor = Callable[[str, dict[str, Any] | None], LengthRules | None]
 
 
-@dataclass(frozen=True, slots=True)
-class CountedLimit:
-    """A limit and a counting method of text.length (the registry's table)."""
-
-    max_length: int
-    method: str
-
-    def length(self, text: str) -> int:
-        return count_length(text, cast(LengthMethod, self.method))
-
-    def too_long(self, text: str) -> str | None:
-        if _at_most(text, self.method) <= self.max_length:
-            return None  # fits whatever the exact count (which is slow for X's weighting)
-        length = self.length(text)
-        if length <= self.max_length:
-            return None
-        return f"{length} characters ({self.method} count), over the limit of {self.max_length}"
-
-
-def _at_most(text: str, method: str) -> int:
-    """An upper bound of `count_length(text, method)`, in microseconds rather than a
-    millisecond: X weighs a character 1 or 2 (after NFC, which may lengthen a text) and a
-    link, which holds a dot, 23; Mastodon counts a link (with "://") as 23; a grapheme holds
-    one code point or more."""
-    if method == "x":
-        if text.isascii():
-            return len(text) + 23 * text.count(".")
-        dots = sum(text.count(dot) for dot in ".。．｡")  # full-width dots may split domains too
-        return 2 * len(unicodedata.normalize("NFC", text)) + 23 * dots
-    if method == "chars":
-        return len(text) + 23 * text.count("://")
-    if method == "graphemes":
-        return len(text)
-    return len(text) * 1000  # an unknown method: always count
-
-
-def _table_rules(name: str) -> CountedLimit:
+def default_capabilities(name: str, settings: dict[str, Any] | None) -> LengthRules | None:
+    """The platform's own rules (`registry.capabilities_for`: a local `max_length` setting
+    counts); None when this installation has no such adapter (its lint says so)."""
     from qasession.platforms import registry
 
     try:
-        limit, method = registry.length_limit(name)
+        return registry.capabilities_for(name, settings)
     except QAError:
-        limit, method = DEFAULT_LENGTH_LIMITS.get(name, (280, "x"))
-    return CountedLimit(limit, method)
-
-
-def default_capabilities(name: str, settings: dict[str, Any] | None) -> LengthRules:
-    """The platform's own rules (`registry.capabilities_for`: a local `max_length` setting
-    counts), else the registry's table of limits."""
-    registry = importlib.import_module("qasession.platforms.registry")
-    capabilities_for = getattr(registry, "capabilities_for", None)
-    if capabilities_for is not None:
-        try:
-            return cast(LengthRules, capabilities_for(name, settings))
-        except QAError:
-            pass  # an adapter not in this version: its table entry still knows the limit
-    return _table_rules(name)
-
-
-def _as_capabilities(given: CapabilitiesFor | LengthLimits | None) -> CapabilitiesFor:
-    if given is None:
-        return default_capabilities
-    try:
-        inspect.signature(given).bind("local", None)
-    except TypeError:  # the former one-argument shape
-        limits = cast(LengthLimits, given)
-        return lambda name, settings: CountedLimit(*limits(name))
-    except ValueError:  # no signature to inspect (a builtin): take it as the new shape
-        pass
-    return cast(CapabilitiesFor, given)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +87,11 @@ class _Linter:
 def lint_plan(
     plan: Plan,
     now: datetime,
-    capabilities: CapabilitiesFor | LengthLimits | None = None,
+    capabilities: CapabilitiesFor | None = None,
 ) -> list[Lint]:
     """Warnings about `plan` as of `now` (aware), sorted by line. `capabilities(platform,
-    settings)` gives the length rules of a platform (default: the platform registry's);
-    the former `(platform) -> (max length, method)` shape is accepted too."""
-    linter = _Linter(plan, now, _as_capabilities(capabilities))
+    settings)` gives the length rules of a platform (default: the platform registry's)."""
+    linter = _Linter(plan, now, capabilities or default_capabilities)
     for session in plan.sessions:
         _lint_session(linter, session)
     _lint_overlaps(linter)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from qasession.clock import Clock, SystemClock
 from qasession.errors import TooLong, Unsupported
-from qasession.text.length import LengthMethod, count_length
+from qasession.text.length import LengthMethod, count_length, upper_bound
 
 PostKind = Literal["post", "repost", "reply", "quote", "dm"]
 
@@ -137,6 +137,11 @@ class Capabilities:
 
     def too_long(self, text: str) -> str | None:
         """Why `text` does not fit ("312 > 280 characters"), or None when it does."""
+        over_bytes = (
+            self.max_bytes is not None and len(text.encode("utf-8", "replace")) > self.max_bytes
+        )
+        if not over_bytes and upper_bound(text, self.length_method) <= self.max_length:
+            return None  # fits whatever the exact count, which is slow for X's weighting
         size = self.length(text)
         if size > self.max_length:
             return f"{size} > {self.max_length} characters"

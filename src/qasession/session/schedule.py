@@ -240,7 +240,7 @@ def plan_report(
     entries = timeline_states(session, store, now, grace)
     lints = [
         lint
-        for lint in lint_plan(plan, now, _length_limit)
+        for lint in lint_plan(plan, now)
         if every_session or lint.session_id in (None, session.id)
     ]
     limit, lengths = 0, [0] * len(entries)
@@ -262,18 +262,6 @@ def plan_report(
             )
         )
     return PlanReport(session, entries, lints, now, lengths, limit, cost)
-
-
-def _length_limit(platform: str) -> tuple[int, str]:
-    """(limit, counting) of a platform for the plan's lints, before connecting."""
-    from qasession.errors import QAError
-    from qasession.platforms import registry
-
-    try:
-        capabilities = registry.capabilities_for(platform)
-    except QAError:
-        return 280, "x"
-    return capabilities.max_length, capabilities.length_method
 
 
 def estimate_cost(session: Session) -> dict[str, Any] | None:
