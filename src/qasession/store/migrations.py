@@ -219,11 +219,19 @@ def apply_migrations(db: sqlite3.Connection) -> list[str]:
     The check happens inside the write transaction, so two processes opening a new database at
     once cannot both apply the same migration.
     """
+    try:  # a plain read first: every command opens the store, few need to migrate it
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    except sqlite3.OperationalError:
+        done = set()
+    if all(name in done for name, _ in MIGRATIONS):
+        return []
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
     applied = []
     for name, fn in MIGRATIONS:
+        if name in done:
+            continue
         db.execute("BEGIN IMMEDIATE")
         try:
             if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
