@@ -21,6 +21,8 @@ def qa_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyP
     home = tmp_path_factory.mktemp("qa-home")
     monkeypatch.setenv("QA_HOME", str(home))
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("user-home")))
+    for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)  # they would lead back into the real home
     monkeypatch.setenv("QA_WIDTH", "120")
     monkeypatch.delenv("QA_FILE", raising=False)
     monkeypatch.delenv("QA_CRASH_AT", raising=False)

@@ -1,15 +1,20 @@
-"""Hostile post texts come out inert in headless events and in every listing (bytes checked)."""
+"""Hostile post texts come out inert in headless events and in every listing: the text as
+shown, and every string of the JSON once decoded."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from qasession.platforms.local import LocalNetwork
 from tests.conftest import ROOT, qa, write_plan
+from tests.support.inert import assert_inert, assert_json_inert
 
 HOSTILE = [
     "\x1b[31mred alert\x1b[0m? #AskAcme",
@@ -22,18 +27,12 @@ HOSTILE = [
     "\x9b31m C1 control? \x85 #AskAcme",
     "Why " + "a" * 10_000 + "? #AskAcme",
 ]
-FORBIDDEN = ["\x1b", "\x9b", "\x85", "\x07", "\u202e", "\u202c", "\u200b", "\u200d", "\u2060"]
 
 
 def seed(home: Path) -> None:
     network = LocalNetwork(home)
     for i, text in enumerate(HOSTILE):
         network.add(author=f"@evil{i}", text=text, created_at=datetime.now(UTC))
-
-
-def assert_inert(output: str) -> None:
-    for char in FORBIDDEN:
-        assert char not in output, f"{char!r} leaked"
 
 
 def test_headless_events_are_inert(tmp_path: Path, home: Path) -> None:
@@ -48,29 +47,54 @@ def test_headless_events_are_inert(tmp_path: Path, home: Path) -> None:
         capture_output=True, timeout=120, cwd=ROOT,
     )  # fmt: skip
     raw = result.stdout.decode("ascii")  # ASCII-only JSON: decoding itself proves it
-    assert_inert(raw)
+    assert_json_inert(raw, lines=True)  # and what it says, every string of every event
     events = [json.loads(line) for line in raw.splitlines()]
     questions = [e for e in events if e["event"] == "question"]
     assert len(questions) == len(HOSTILE)
     for event in questions:
-        assert_inert(event["text"])
         assert len(event["text"]) <= 1000
     assert any("[red]markup[/red]" in e["text"] for e in questions)
 
 
-def test_listings_are_inert(tmp_path: Path, home: Path) -> None:
+@pytest.fixture
+def listing(tmp_path: Path, home: Path) -> Callable[..., str]:
+    """Runs a listing command on a home that holds the hostile posts; returns its stdout."""
     seed(home)
     start = datetime.now(UTC) + timedelta(minutes=50)
     plan = write_plan(tmp_path / "p.yaml", start=start.strftime("%Y-%m-%d %H:%M"))
     assert qa("plan", "--post", "-f", str(plan)).returncode == 0  # collects the posts
-    for args in (
-        ["queue"],
-        ["local", "timeline"],
-        ["queue", "--json"],
-        ["local", "timeline", "--json"],
-    ):
+
+    def run(*args: str) -> str:
         result = qa(*args, "-f", str(plan))
         assert result.returncode == 0, result.stderr
-        assert_inert(result.stdout)
-        if "--json" not in args:
-            assert "[red]markup" in result.stdout  # markup shown literally, not applied
+        return result.stdout
+
+    return run
+
+
+def test_listings_are_inert(listing: Callable[..., str]) -> None:
+    for args in (["queue"], ["local", "timeline"]):
+        shown = listing(*args)
+        assert_inert(shown)
+        assert "[red]markup" in shown  # markup shown literally, not applied
+
+
+# The JSON listings pass post texts through as they came: JSON-escaped, so the bytes are
+# ASCII, but a script that reads them (`jq -r .[].text`) gets the ESC sequences, bidi overrides
+# and zero-width characters back. The check below used to look at the bytes and could not see
+# it. Strict: once the listings make their texts inert, these pass and the marks must go.
+RAW_TEXTS = pytest.mark.xfail(
+    strict=True, reason="qa queue --json and qa local timeline --json emit post texts as posted"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["queue", "--json"], marks=RAW_TEXTS),
+        pytest.param(["local", "timeline", "--json"], marks=RAW_TEXTS),
+    ],
+    ids=["queue", "local timeline"],
+)
+def test_json_listings_are_inert_once_decoded(listing: Callable[..., str], args: list[str]) -> None:
+    assert_json_inert(listing(*args))

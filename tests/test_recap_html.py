@@ -14,6 +14,7 @@ from qasession.recap import build_recap
 from qasession.recap.render import to_html
 from qasession.store import Store
 from tests.conftest import ROOT
+from tests.support.require import require
 from tests.test_recap import PLAN, fill_store
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -95,10 +96,17 @@ def _console_errors(stderr: str) -> list[str]:
     ]
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (CI installs it with apt)"
-)
-def test_opens_in_headless_chromium(page: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def chromium() -> Path:
+    return require(
+        CHROMIUM,
+        "Chromium",
+        hint="./dev test installs it with apt-get when run as root",
+        opt_out="QA_NO_BROWSER",
+    )
+
+
+def test_opens_in_headless_chromium(page: Path, tmp_path: Path, chromium: Path) -> None:
     dumped = _chromium(tmp_path, "--dump-dom", page.as_uri())
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     assert _console_errors(dumped.stderr) == []

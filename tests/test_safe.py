@@ -13,9 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from qasession.text.safe import escape_markup, for_terminal, inert
-
-BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
-ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
+from tests.support.inert import BIDI, ZERO_WIDTH, assert_inert
 
 HOSTILE = {
     "ansi colour": "\x1b[31;1mred alert\x1b[0m normal",
@@ -40,15 +38,6 @@ HOSTILE = {
     "esc in the middle of escape": "\x1b\u200b[31mnot a colour",
 }
 LONG = ("A long body with [red]markup[/red] and \x1b[5mblink\x1b[0m. " * 250)[:10_000]
-
-
-def assert_inert(out: str) -> None:
-    assert "\x1b" not in out
-    assert not any(0x80 <= ord(ch) <= 0x9F for ch in out), "C1 control left"
-    assert not any(ord(ch) < 0x20 and ch not in "\n\t" for ch in out), "C0 control left"
-    assert "\x7f" not in out
-    assert not (set(out) & BIDI), "bidi control left"
-    assert not (set(out) & ZERO_WIDTH), "zero-width character left"
 
 
 @pytest.mark.parametrize("text", [*HOSTILE.values(), LONG], ids=[*HOSTILE, "10k body"])

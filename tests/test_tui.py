@@ -542,8 +542,9 @@ async def test_after_the_closing_and_its_tail_q_just_quits(world: World) -> None
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app, 4)
         await pilot.press("ctrl+c", "y")
-        await until(pilot, lambda: app.ended)
-        assert "ended" in text_of(app, "#status") and not app.loop_running
+        # the loop reports the end (`ended`), then stops (`loop_running`): wait for both
+        await until(pilot, lambda: app.ended and not app.loop_running)
+        assert "ended" in text_of(app, "#status")
         log = "\n".join(line.text for line in app.log_view.lines)
         assert "posted closing" in log and "session ended" in log
         await pilot.press("q")

@@ -43,8 +43,9 @@ from qasession.platforms.x import (
 from qasession.platforms.x_wire import snowflake_time, tweet_to_post
 from tests.support.refs import image, ref, who
 from tests.support.x_fake import XFake
+from tests.support.require import require, shared_dir
 
-CASSETTES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "tweepy"
+CASSETTES = shared_dir() / "fixtures" / "tweepy"
 API = "https://api.twitter.com"
 TWEEPY_DEV_ID = "1072250532645998596"  # tweepy's test account, owner of the cassettes
 SECRETS = {
@@ -54,12 +55,19 @@ SECRETS = {
 }
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
-needs_cassettes = pytest.mark.skipif(
-    not CASSETTES.is_dir(), reason="shared/fixtures/tweepy is not beside the checkout"
-)
+needs_cassettes = pytest.mark.usefixtures("cassettes")
 
 
 # -- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cassettes() -> Path:
+    return require(
+        CASSETTES,
+        "tweepy's recorded cassettes",
+        hint="shared/ beside the checkout or QA_SHARED_DIR",
+    )
 
 
 def set_credentials(monkeypatch: pytest.MonkeyPatch, access_token: str) -> None:

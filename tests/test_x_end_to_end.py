@@ -212,7 +212,7 @@ def test_headless_rehearsal_on_x(
         docs = fake.inject("@lee", "Where are the API docs? #AskAcme")
         run = subprocess.Popen(
             [sys.executable, "-m", "qasession", "run", "--headless", "-f", str(plan),
-             "--start-now", "--speed", "120", "--tail", "1"],
+             "--start-now", "--speed", "60", "--tail", "1"],
             stdout=subprocess.PIPE, text=True, env=dict(os.environ), cwd=ROOT,
         )  # fmt: skip
         assert run.stdout is not None

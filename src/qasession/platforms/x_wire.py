@@ -234,10 +234,15 @@ def decode_payload(body: bytes | str) -> Payload:
     """The posts of one response body or archive line (see the module docstring)."""
     try:
         wire = _DECODER.decode(body)
-    except UnicodeDecodeError:
-        assert isinstance(body, bytes)  # a str is already text
-        return decode_payload(body.decode("utf-8", "replace"))
-    except msgspec.DecodeError:
+    except (UnicodeDecodeError, msgspec.DecodeError):
+        # msgspec 0.22 raised UnicodeDecodeError for invalid UTF-8, 0.23 a DecodeError: either
+        # way a body that is not valid UTF-8 is read with U+FFFD, and any other is parsed
+        # the slow way (which raises a ValueError when it is no JSON at all)
+        if isinstance(body, bytes):
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                return decode_payload(body.decode("utf-8", "replace"))
         return payload_from_json(json.loads(body))
     data = wire.data
     if data is None:
