@@ -19,7 +19,8 @@ from tests.conftest import ROOT, qa
 POINTS = ["before-send", "after-send", "before-save", "after-save"]
 RUN = [
     sys.executable, "-m", "tests.support.crash",  # qa, with crash points armed
-    "run", "--headless", "--simulate", "examples/crowd.yaml", "--speed", "20", "--start-now", "--tail", "2", "--seed", "5",
+    "run", "--headless", "--simulate", "examples/crowd.yaml", "--speed", "20",
+    "--start-now", "--tail", "2", "--seed", "5",
 ]  # fmt: skip
 
 

@@ -42,8 +42,8 @@ from qasession.platforms.x import (
 )
 from qasession.platforms.x_wire import snowflake_time, tweet_to_post
 from tests.support.refs import image, ref, who
-from tests.support.x_fake import XFake
 from tests.support.require import require, shared_dir
+from tests.support.x_fake import XFake
 
 CASSETTES = shared_dir() / "fixtures" / "tweepy"
 API = "https://api.twitter.com"
