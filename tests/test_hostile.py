@@ -79,20 +79,15 @@ def test_listings_are_inert(listing: Callable[..., str]) -> None:
         assert "[red]markup" in shown  # markup shown literally, not applied
 
 
-# The JSON listings pass post texts through as they came: JSON-escaped, so the bytes are
-# ASCII, but a script that reads them (`jq -r .[].text`) gets the ESC sequences, bidi overrides
-# and zero-width characters back. The check below used to look at the bytes and could not see
-# it. Strict: once the listings make their texts inert, these pass and the marks must go.
-RAW_TEXTS = pytest.mark.xfail(
-    strict=True, reason="qa queue --json and qa local timeline --json emit post texts as posted"
-)
+# The JSON listings make every text inert too: a script that reads them (`jq -r .[].text`)
+# must not get ESC sequences, bidi overrides or zero-width characters back.
 
 
 @pytest.mark.parametrize(
     "args",
     [
-        pytest.param(["queue", "--json"], marks=RAW_TEXTS),
-        pytest.param(["local", "timeline", "--json"], marks=RAW_TEXTS),
+        ["queue", "--json"],
+        ["local", "timeline", "--json"],
     ],
     ids=["queue", "local timeline"],
 )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from qasession.text.safe import for_terminal
+from qasession.text.safe import for_terminal, inert
 
 if TYPE_CHECKING:
     from qasession.session.schedule import PlanReport
@@ -22,14 +22,27 @@ def stdout_console() -> Console:
     return Console(file=sys.stdout, highlight=False, width=width, emoji=False)
 
 
+def inert_data(data: Any) -> Any:
+    """`data` with every string made inert (no terminal escapes, controls, bidi or zero-width
+    characters): a script reading a listing (`jq -r .[].text`) gets nothing a post smuggled."""
+    if isinstance(data, str):
+        return inert(data)
+    if isinstance(data, dict):
+        return {inert_data(k): inert_data(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [inert_data(v) for v in data]
+    return data
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=True, indent=2, default=str) + "\n")
+    text = json.dumps(inert_data(data), ensure_ascii=True, indent=2, default=str)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
 def print_jsonl(rows: Iterable[Any]) -> None:
     for row in rows:
-        sys.stdout.write(json.dumps(row, ensure_ascii=True, default=str) + "\n")
+        sys.stdout.write(json.dumps(inert_data(row), ensure_ascii=True, default=str) + "\n")
     sys.stdout.flush()
 
 
