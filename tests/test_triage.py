@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qasession import triage
 from qasession.platforms.base import Post
 from qasession.triage import (
     Classification,
@@ -25,6 +24,7 @@ from qasession.triage import (
     find_sensitive,
     is_question,
     normalize_question,
+    private,
     rank,
     redact,
     score,
@@ -167,12 +167,12 @@ def test_the_seven_digit_precheck_never_hides_a_number(text: str) -> None:
     patterns = compile_patterns([r"ACME-\d{6}"])
     found = find_sensitive(text, patterns)
     always = re.compile("")  # the scan without its pre-check
-    saved = triage._SEVEN_DIGITS
-    triage._SEVEN_DIGITS = always
+    saved = private._SEVEN_DIGITS
+    private._SEVEN_DIGITS = always
     try:
         assert find_sensitive(text, patterns) == found
     finally:
-        triage._SEVEN_DIGITS = saved
+        private._SEVEN_DIGITS = saved
 
 
 def test_the_precheck_is_linear_on_long_texts() -> None:
