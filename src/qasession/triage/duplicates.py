@@ -122,11 +122,18 @@ class DuplicateIndex:
             hit = self._similar(sorted_key, postings, content)
             if hit is not None:
                 return self._merge(qid, hit)
+        self._exact[key] = self._insert(qid, sorted_key, content, postings)
+        return None
+
+    def _insert(
+        self, qid: str, sorted_key: str, content: list[str], postings: dict[str, list[int]]
+    ) -> int:
+        """Index `qid` as a new canonical question; its position."""
         position = len(self._ids)
         self._ids.append(qid)
         self._sorted.append(sorted_key)
         self._position[qid] = position
-        self._exact[key] = position
+        df = self._df
         for word in content:
             df[word] = df.get(word, 0) + 1
         for word in content[: self.index_words]:
@@ -135,7 +142,7 @@ class DuplicateIndex:
                 postings[word] = [position]
             else:
                 posting.append(position)
-        return None
+        return position
 
     def _merge(self, qid: str, position: int) -> str:
         canonical = self._ids[position]

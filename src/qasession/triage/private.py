@@ -222,43 +222,8 @@ def find_sensitive(
     found: list[Finding] = []
     if "@" in text and _EMAIL_HINT.search(text):
         found.extend(Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text))
-    phone_budget = _MAX_PHONE_CANDIDATES
-    worth_scanning = _SEVEN_DIGITS.match(text) or _IBAN_START.search(text)
-    numbers = _NUMBERS.finditer(text) if worth_scanning else ()
-    for match in numbers:
-        start, end = match.span()
-        if match.lastgroup == "iban":
-            if start and text[start - 1].isalnum():
-                continue
-            iban = _find_iban(text, start, end)
-            if iban is not None:
-                found.append(iban)
-                continue
-            # Not an IBAN: look for numbers inside the candidate instead.
-            inner = [(m.start(), m.end()) for m in _NUMBERS.finditer(text, start + 2, end)]
-        else:
-            inner = [(start, end)]
-        for s, e in inner:
-            if e - s < 7:
-                continue
-            card_found = False
-            if e - s >= 13:
-                for card in _CARD.finditer(text, s, e):
-                    digits = card.group().replace(" ", "").replace("-", "")
-                    if _luhn(digits):
-                        found.append(Finding("card", card.start(), card.end()))
-                        card_found = True
-            if card_found or phone_budget <= 0:
-                continue
-            run = text[s:e]
-            for a, b in _phone_spans(run):
-                if _phone_like(text, s + a, s + b):
-                    phone_budget -= 1
-                    if _is_phone(run[a:b].strip(), regions):
-                        found.append(Finding("phone", s + a, s + b))
-                        break
-                    if phone_budget <= 0:
-                        break
+    if _SEVEN_DIGITS.match(text) or _IBAN_START.search(text):
+        found.extend(_find_numbers(text, regions))
     for pattern in extra:
         regex, label = pattern if isinstance(pattern, SensitivePattern) else (pattern, None)
         found.extend(
@@ -269,6 +234,58 @@ def find_sensitive(
     if len(found) > 1:
         found.sort(key=lambda f: (f.start, -f.end))
     return found
+
+
+def _find_numbers(text: str, regions: tuple[str, ...]) -> list[Finding]:
+    """IBANs, then card numbers, then phone numbers in the candidates of the number scan."""
+    found: list[Finding] = []
+    runs: list[tuple[int, int]] = []
+    for match in _NUMBERS.finditer(text):
+        start, end = match.span()
+        if match.lastgroup != "iban":
+            runs.append((start, end))
+        elif not (start and text[start - 1].isalnum()):
+            iban = _find_iban(text, start, end)
+            if iban is not None:
+                found.append(iban)
+            else:  # not an IBAN: look for numbers inside the candidate instead
+                runs.extend(m.span() for m in _NUMBERS.finditer(text, start + 2, end))
+    budget = _MAX_PHONE_CANDIDATES
+    for s, e in runs:
+        if e - s < 7:
+            continue
+        cards = _find_cards(text, s, e) if e - s >= 13 else []
+        if cards:
+            found.extend(cards)
+        elif budget > 0:
+            phone, budget = _find_phone(text, s, e, regions, budget)
+            if phone is not None:
+                found.append(phone)
+    return found
+
+
+def _find_cards(text: str, start: int, end: int) -> list[Finding]:
+    found = []
+    for card in _CARD.finditer(text, start, end):
+        if _luhn(card.group().replace(" ", "").replace("-", "")):
+            found.append(Finding("card", card.start(), card.end()))
+    return found
+
+
+def _find_phone(
+    text: str, start: int, end: int, regions: tuple[str, ...], budget: int
+) -> tuple[Finding | None, int]:
+    """A phone number in `text[start:end]` (the whole run, or the run less its first or last
+    chunk), and what is left of the `budget` of candidates checked with phonenumbers."""
+    run = text[start:end]
+    for a, b in _phone_spans(run):
+        if _phone_like(text, start + a, start + b):
+            budget -= 1
+            if _is_phone(run[a:b].strip(), regions):
+                return Finding("phone", start + a, start + b), budget
+            if budget <= 0:
+                break
+    return None, budget
 
 
 def redact(text: str, findings: Iterable[Finding]) -> str:
