@@ -3,7 +3,8 @@
 Each job has its module; this package re-exports what the rest of qasession uses:
 - `cleaning`: links, mentions and hashtags stripped before any detector reads a text;
 - `questions`: `is_question`;
-- `private`: private data (`find_sensitive`, `mask_private`, `redact`);
+- `private`: private data (`find_sensitive`, `mask_private`, `redact`, and
+  `EXAMPLES` of what each detector finds);
 - `trolls`: `troll_signals`;
 - `duplicates`: `DuplicateIndex`, `normalize_question`;
 - `ranking`: `Weights`, `QuestionFeatures`, `score`, `rank` and the score in SQL;

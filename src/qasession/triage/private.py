@@ -4,6 +4,7 @@ own patterns; finding them, redacting them and masking them for public output.""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -12,12 +13,19 @@ import phonenumbers
 
 __all__ = [
     "DEFAULT_PHONE_REGIONS",
+    "EXAMPLES",
+    "EXAMPLE_PATTERNS",
+    "EXAMPLE_PLAN_PATTERN",
     "LABELS",
     "MASK",
+    "NEAR_MISSES",
+    "PHONE_CANDIDATES",
+    "Example",
     "Finding",
     "SensitivePattern",
     "compile_patterns",
     "find_sensitive",
+    "leaks",
     "mask",
     "mask_private",
     "redact",
@@ -93,7 +101,9 @@ _IBAN_LENGTHS = {
     "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
     "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }  # fmt: skip
-_MAX_PHONE_CANDIDATES = 4  # a post full of numbers is no reason to spend milliseconds on it
+# Triage checks at most this many phone-like runs per post: a post full of numbers is no reason
+# to spend milliseconds on it. Masking for output checks them all.
+PHONE_CANDIDATES = 4
 
 
 def compile_patterns(
@@ -216,14 +226,16 @@ def find_sensitive(
     extra: Sequence[SensitivePattern | re.Pattern[str]] = (),
     *,
     regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
+    phone_candidates: int = PHONE_CANDIDATES,
 ) -> list[Finding]:
     """Private data in `text`, by position: e-mail addresses, phone numbers (any country's
-    format), Luhn-valid card numbers, mod-97-valid IBANs and the caller's `extra` patterns."""
+    format), Luhn-valid card numbers, mod-97-valid IBANs and the caller's `extra` patterns.
+    Only the first `phone_candidates` runs of digits that may be phone numbers are checked."""
     found: list[Finding] = []
     if "@" in text and _EMAIL_HINT.search(text):
         found.extend(Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text))
     if _SEVEN_DIGITS.match(text) or _IBAN_START.search(text):
-        found.extend(_find_numbers(text, regions))
+        found.extend(_find_numbers(text, regions, phone_candidates))
     for pattern in extra:
         regex, label = pattern if isinstance(pattern, SensitivePattern) else (pattern, None)
         found.extend(
@@ -236,7 +248,7 @@ def find_sensitive(
     return found
 
 
-def _find_numbers(text: str, regions: tuple[str, ...]) -> list[Finding]:
+def _find_numbers(text: str, regions: tuple[str, ...], budget: int) -> list[Finding]:
     """IBANs, then card numbers, then phone numbers in the candidates of the number scan."""
     found: list[Finding] = []
     runs: list[tuple[int, int]] = []
@@ -250,7 +262,6 @@ def _find_numbers(text: str, regions: tuple[str, ...]) -> list[Finding]:
                 found.append(iban)
             else:  # not an IBAN: look for numbers inside the candidate instead
                 runs.extend(m.span() for m in _NUMBERS.finditer(text, start + 2, end))
-    budget = _MAX_PHONE_CANDIDATES
     for s, e in runs:
         if e - s < 7:
             continue
@@ -360,6 +371,167 @@ def mask(text: str, findings: Iterable[Finding]) -> str:
 def mask_private(
     text: str, patterns: Sequence[SensitivePattern | re.Pattern[str]] = ()
 ) -> tuple[str, bool]:
-    """`text` masked (see `mask`) and whether anything was masked."""
-    findings = find_sensitive(text, patterns)
+    """`text` masked (see `mask`) and whether anything was masked. Every run of digits that
+    may be a phone number is checked, however many the text holds (triage stops at a few)."""
+    findings = find_sensitive(text, patterns, phone_candidates=sys.maxsize)
     return (mask(text, findings), True) if findings else (text, False)
+
+
+# --------------------------------------------------------------------------------------------
+# Examples: what the detectors must find, and what they must leave alone
+# --------------------------------------------------------------------------------------------
+
+
+class Example(NamedTuple):
+    """A post a user might write, and the private data in it exactly as written."""
+
+    text: str
+    private: str
+
+
+# The plan pattern the "pattern" examples need, labelled as the plan would label it.
+EXAMPLE_PLAN_PATTERN = r"CUST-\d{6}"
+EXAMPLE_PATTERNS: tuple[SensitivePattern, ...] = (
+    SensitivePattern(re.compile(EXAMPLE_PLAN_PATTERN), "contract number"),
+)
+
+# Every detector's examples, by Finding.kind: each is found as exactly one finding, the whole
+# of `private`, by find_sensitive(text, EXAMPLE_PATTERNS). Tests run them through every
+# shared output (a recap, a draft, a transcript) to prove none of it is printed. The numbers
+# are the well-known test ones (cards that pass Luhn, IBANs from the registry's examples,
+# fictional phone ranges where the country has one).
+EXAMPLES: dict[str, tuple[Example, ...]] = {
+    "email": (
+        Example(
+            "Can someone from billing write to me at john.doe+acme@example.co.uk?",
+            "john.doe+acme@example.co.uk",
+        ),
+        Example(
+            "My login is marie-claire.dupont+askacme@orange.fr, why can't I sign in?",
+            "marie-claire.dupont+askacme@orange.fr",
+        ),
+        Example(
+            "Please reply to j_smith@mail.company.de, why does the app keep logging me out?",
+            "j_smith@mail.company.de",
+        ),
+        Example(
+            "Why was my refund sent to sam.lee+orders@gmail.com and not to my card?",
+            "sam.lee+orders@gmail.com",
+        ),
+        Example(
+            "Can you move my account from a.kowalski@wp.pl to my new address?",
+            "a.kowalski@wp.pl",
+        ),
+    ),
+    "phone": (
+        Example("I'm on +33 6 12 34 56 78, call me?", "+33 6 12 34 56 78"),
+        Example("Can support call me back on 06 12 34 56 78 tonight?", "06 12 34 56 78"),
+        Example("Pouvez-vous me rappeler au 01 42 68 53 00 ?", "01 42 68 53 00"),
+        Example("My number is (415) 555-2671, could someone call me?", "(415) 555-2671"),
+        Example("Can you ring me on +1 415 555 2671 after 6?", "+1 415 555 2671"),
+        Example("Can you call me on 416-555-0199 in Toronto?", "416-555-0199"),
+        Example("Could your London team call 020 7946 0958 about my order?", "020 7946 0958"),
+        Example("Text me at +44 7911 123456 when my parcel ships?", "+44 7911 123456"),
+        Example("Ruft ihr mich unter +49 30 12345678 zurück?", "+49 30 12345678"),
+        Example("Rufen Sie mich unter 0151 23456789 an?", "0151 23456789"),
+        Example("¿Me podéis llamar al +34 612 34 56 78?", "+34 612 34 56 78"),
+        Example("Mi chiamate al +39 312 345 6789 per il rimborso?", "+39 312 345 6789"),
+        Example("Bel me terug op 06-12345678?", "06-12345678"),
+        Example("Can someone in Zurich reach me on 0041 44 668 18 00?", "0041 44 668 18 00"),
+        Example("Can you WhatsApp me on +91 98765 43210?", "+91 98765 43210"),
+        Example("Could you call my mobile 0412 345 678 in Sydney?", "0412 345 678"),
+        Example("Why has nobody called 090-1234-5678 back yet?", "090-1234-5678"),
+        Example("Pode me ligar no +55 11 91234-5678?", "+55 11 91234-5678"),
+    ),
+    "card": (
+        Example("Why was my Visa 4111 1111 1111 1111 charged twice?", "4111 1111 1111 1111"),
+        Example("My Mastercard 5555 5555 5555 4444 was declined, why?", "5555 5555 5555 4444"),
+        Example("Can you refund the Amex 3782 822463 10005 instead?", "3782 822463 10005"),
+        Example("Is card 6011-1111-1111-1117 still on file?", "6011-1111-1111-1117"),
+        Example("My JCB 3530 1113 3330 0000 was refused, any idea?", "3530 1113 3330 0000"),
+        Example("Why does 4012888888881881 fail at checkout?", "4012888888881881"),
+    ),
+    "iban": (
+        Example(
+            "Can you send the refund to FR76 3000 6000 0112 3456 7890 189?",
+            "FR76 3000 6000 0112 3456 7890 189",
+        ),
+        Example(
+            "Why was DE89 3704 0044 0532 0130 00 debited twice this month?",
+            "DE89 3704 0044 0532 0130 00",
+        ),
+        Example(
+            "My IBAN is GB82 WEST 1234 5698 7654 32, when will the refund arrive?",
+            "GB82 WEST 1234 5698 7654 32",
+        ),
+        Example(
+            "¿Podéis devolverlo a ES91 2100 0418 4502 0005 1332?", "ES91 2100 0418 4502 0005 1332"
+        ),
+        Example(
+            "Why hasn't IT60 X054 2811 1010 0000 0123 456 been credited?",
+            "IT60 X054 2811 1010 0000 0123 456",
+        ),
+        Example("Can you pay into NL91ABNA0417164300 instead?", "NL91ABNA0417164300"),
+        Example("Is BE68 5390 0754 7034 the right account for the refund?", "BE68 5390 0754 7034"),
+        Example(
+            "Can you use CH93 0076 2011 6238 5295 7 for the payout?", "CH93 0076 2011 6238 5295 7"
+        ),
+    ),
+    "pattern": (
+        Example("My contract is CUST-004211, why did the price go up?", "CUST-004211"),
+        Example("Can you check CUST-123456? I was billed twice.", "CUST-123456"),
+        Example("Why is contract CUST-987654 still not cancelled?", "CUST-987654"),
+    ),
+}
+
+# Posts that look like private data and are not: versions, dates, prices, counts, order and
+# ticket numbers, an IBAN and a card number whose check digits are wrong, a Mastodon handle.
+NEAR_MISSES: tuple[str, ...] = (
+    "Will version 10.0.19041.1234 get the fix?",
+    "Does v2.10.4 fix the login bug?",
+    "Is the 2024-05-12 release still on?",
+    "Why did my delivery slip from 12.05.2024 to 19.05.2024?",
+    "Does the meeting run 10:30-11:30 or 14:00?",
+    "What changed between 2019 and 2024?",
+    "Were 2019 2020 2021 your best years?",
+    "Is build 20240512 the one with the fix?",
+    "Is it really $1 299 000 for the enterprise plan?",
+    "Why does the pro plan cost 1 299 000 € a year?",
+    "Why is it 1,299,000 USD now?",
+    "How did you reach 1 000 000 users so fast?",
+    "Why 1000000 views and no reply?",
+    "Between 1500000 and 2500000 downloads, right?",
+    "My order #12345678 is late, any news?",
+    "Why is my order 12345678 still not shipped?",
+    "Can you ship order 98765432 by Friday?",
+    "Ticket 4521-8876 was closed without an answer, why?",
+    "Tracking 1Z999AA10123456784 shows nothing, why?",
+    "Why did I get HTTP 404 then 500?",
+    "Is FR76 3000 6000 0112 3456 7890 188 a valid IBAN?",
+    "Why is DE89 3704 0044 0532 0130 01 refused?",
+    "Card 4111 1111 1111 1112 fails, is that why?",
+    "Is CUST-12345 a contract number?",
+    "Is @alice@mastodon.social your account?",
+)
+
+_DIGIT_GROUP = re.compile(r"\d(?:[ \u00a0().\-/]?\d)*")
+
+
+def leaks(output: str, private: str) -> list[str]:
+    """What of `private` (one of the EXAMPLES' values) `output` still shows: the value as
+    written or without its separators, an e-mail's local part, and any four digits of the
+    value in a row, read across separators. Masking keeps a phone number's prefix and last
+    two digits, which are shorter."""
+    whole = dict.fromkeys((private, re.sub(r"[\s().\-/]", "", private)))
+    found = [piece for piece in whole if piece in output]
+    if "@" in private:
+        local = private.split("@", 1)[0]
+        if local in output:
+            found.append(local)
+    digits = "".join(filter(str.isdigit, private))
+    shown = ["".join(filter(str.isdigit, m.group())) for m in _DIGIT_GROUP.finditer(output)]
+    for i in range(len(digits) - 3):
+        window = digits[i : i + 4]
+        if any(window in group for group in shown):
+            found.append(window)
+    return found
