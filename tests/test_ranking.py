@@ -28,6 +28,9 @@ FLAGS = ("sensitive", "troll", "ahead")
 def test_every_weight_is_one_term_of_the_score() -> None:
     assert sorted(t.weight for t in TERMS) == sorted(f.name for f in dataclasses.fields(Weights))
     assert COUNT_COLUMNS == ("likes", "reposts", "duplicates")
+    # counts first and flags last: the order both the Python scorer and the SQL add them in
+    kinds = [t.kind for t in TERMS]
+    assert kinds == sorted(kinds, key=lambda k: (k != "count", k == "flag"))
 
 
 def test_the_defaults_are_the_documented_ones() -> None:

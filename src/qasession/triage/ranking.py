@@ -102,7 +102,8 @@ class Term(NamedTuple):
     name: str
 
 
-# Summed in this order, by Python and by SQLite alike.
+# Summed in this order, by Python and by SQLite alike (the generated Python adds the counts
+# first and groups the flags last, so they stay first and last here).
 TERMS: tuple[Term, ...] = (
     Term("likes", "count", "likes"),
     Term("reposts", "count", "reposts"),
