@@ -25,6 +25,7 @@ from qasession.triage import (
     compile_patterns,
     find_sensitive,
     is_question,
+    mask_private,
     rank,
     troll_signals,
 )
@@ -203,8 +204,28 @@ def bench_rank(total: int = 10_000) -> None:
     print(f"rank, {total:,} questions: top 20 {top:.2f} ms, full sort {full:.2f} ms")
 
 
+def bench_private() -> None:
+    from qasession.triage.private import EXAMPLE_PATTERNS, EXAMPLES, NEAR_MISSES
+
+    texts = [e.text for examples in EXAMPLES.values() for e in examples] + list(NEAR_MISSES)
+    n = len(texts)
+    counter = iter(range(10**9))
+
+    def found() -> None:
+        find_sensitive(texts[next(counter) % n], EXAMPLE_PATTERNS)
+
+    def masked() -> None:
+        mask_private(texts[next(counter) % n], EXAMPLE_PATTERNS)
+
+    print(
+        f"private data, {n} example posts and near-misses: find_sensitive "
+        f"{_per_call(found, 5_000):.1f} µs, mask_private {_per_call(masked, 5_000):.1f} µs"
+    )
+
+
 if __name__ == "__main__":
     bench_classify()
     bench_precheck()
+    bench_private()
     bench_duplicates()
     bench_rank()

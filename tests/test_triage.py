@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qasession import triage
 from qasession.platforms.base import Post
 from qasession.triage import (
     Classification,
@@ -22,9 +21,11 @@ from qasession.triage import (
     Weights,
     classify,
     compile_patterns,
+    duplicates,
     find_sensitive,
     is_question,
     normalize_question,
+    private,
     rank,
     redact,
     score,
@@ -167,12 +168,12 @@ def test_the_seven_digit_precheck_never_hides_a_number(text: str) -> None:
     patterns = compile_patterns([r"ACME-\d{6}"])
     found = find_sensitive(text, patterns)
     always = re.compile("")  # the scan without its pre-check
-    saved = triage._SEVEN_DIGITS
-    triage._SEVEN_DIGITS = always
+    saved = private._SEVEN_DIGITS
+    private._SEVEN_DIGITS = always
     try:
         assert find_sensitive(text, patterns) == found
     finally:
-        triage._SEVEN_DIGITS = saved
+        private._SEVEN_DIGITS = saved
 
 
 class Spy:
@@ -197,12 +198,12 @@ class Spy:
 
 def test_the_precheck_is_one_pass_on_long_texts(monkeypatch: pytest.MonkeyPatch) -> None:
     # How long it takes is for benchmarks/triage_bench.py; what makes it linear is proven here.
-    seven = Spy(triage._SEVEN_DIGITS)
-    iban = Spy(triage._IBAN_START)
-    numbers = Spy(triage._NUMBERS)
-    monkeypatch.setattr(triage, "_SEVEN_DIGITS", seven)
-    monkeypatch.setattr(triage, "_IBAN_START", iban)
-    monkeypatch.setattr(triage, "_NUMBERS", numbers)
+    seven = Spy(private._SEVEN_DIGITS)
+    iban = Spy(private._IBAN_START)
+    numbers = Spy(private._NUMBERS)
+    monkeypatch.setattr(private, "_SEVEN_DIGITS", seven)
+    monkeypatch.setattr(private, "_IBAN_START", iban)
+    monkeypatch.setattr(private, "_NUMBERS", numbers)
     text = "x " * 50_000 + "12 34 56"  # six digits after 100,000 characters
     assert find_sensitive(text) == []
     # One anchored match whose \D*+ is possessive (it never gives back what it took, so the
@@ -400,8 +401,8 @@ def test_adding_compares_a_bounded_number_of_candidates(monkeypatch: pytest.Monk
     # The time per add() as the index grows is for benchmarks/triage_bench.py; here, the work:
     # each add() scores at most query_words postings of posting_cap candidates, however many
     # questions the index holds.
-    spy = Spy(triage.process)
-    monkeypatch.setattr(triage, "process", spy)
+    spy = Spy(duplicates.process)
+    monkeypatch.setattr(duplicates, "process", spy)
     texts = generated_questions(20_000, seed=11)
     index = DuplicateIndex()
     for i, text in enumerate(texts):

@@ -306,49 +306,26 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         limit: int,
     ) -> list[Any]:
         """The queued questions that can be among the `limit` best: SQLite scores every one
-        (the arithmetic of `triage.rank`, less its common `now` term; dates to the
-        millisecond) and returns all those scoring within a slack of the limit-th best. The
-        caller ranks these exactly, so a queue of 100,000 questions costs one scan in C
-        rather than 100,000 rows in Python."""
-        age = weights.age_per_minute / 60.0
-        score = (
-            "(? * likes + ? * reposts + ? * duplicates"
-            " + CASE WHEN first_time THEN ? ELSE 0 END + CASE WHEN pinned THEN ? ELSE 0 END"
-            " + CASE WHEN instr(',' || flags || ',', ',sensitive,') THEN ? ELSE 0 END"
-            " + CASE WHEN instr(',' || flags || ',', ',troll,') THEN ? ELSE 0 END"
-            " - ? * min(max((julianday(created_at) - 2440587.5) * 86400.0, ?), ?))"
-        )
-        params = (
-            weights.likes,
-            weights.reposts,
-            weights.duplicates,
-            weights.first_time,
-            weights.pinned,
-            weights.sensitive,
-            weights.troll,
-            age,
-            max(start_ts, -1e18),
-            now_ts,
-        )
+        (`triage.ranking.sql_score`, the score of `triage.rank` to SQLite's precision) and
+        returns all those scoring within its tolerance of the limit-th best. The caller ranks
+        these exactly, so a queue of 100,000 questions costs one scan in C rather than 100,000
+        rows in Python."""
+        from qasession.triage.ranking import COUNT_COLUMNS, sql_score, sql_tolerance
+
+        score, params = sql_score(weights, now_ts=now_ts, start_ts=start_ts)
         where = f"{_QUESTIONS} AND status = 'queued'"
-        total, likes, reposts, duplicates, undated = self.db.execute(
-            f"SELECT count(*), max(likes), max(reposts), max(duplicates), "
-            f"count(*) - count(julianday(created_at)) FROM posts WHERE {where}",
+        maxima = ", ".join(f"max({column})" for column in COUNT_COLUMNS)
+        total, undated, *largest = self.db.execute(
+            f"SELECT count(*), count(*) - count(julianday(created_at)), {maxima} "
+            f"FROM posts WHERE {where}",
             (session_id,),
         ).fetchone()
-        # SQLite and Python add the terms in other orders, so their sums may differ by a few
-        # ulps of the largest a score can hold; SQLite's dates are to the millisecond.
-        magnitude = (
-            abs(weights.likes) * (likes or 0)
-            + abs(weights.reposts) * (reposts or 0)
-            + abs(weights.duplicates) * (duplicates or 0)
-            + abs(weights.first_time)
-            + abs(weights.pinned)
-            + abs(weights.sensitive)
-            + abs(weights.troll)
-            + abs(age) * 2 * max(abs(now_ts), abs(params[8]))
+        slack = sql_tolerance(
+            weights,
+            now_ts=now_ts,
+            start_ts=start_ts,
+            largest={c: v or 0 for c, v in zip(COUNT_COLUMNS, largest, strict=True)},
         )
-        slack = abs(age) * 0.01 + magnitude * 1e-14
         if total <= limit or undated or not math.isfinite(slack):
             # all of them; or a date SQLite cannot read, or scores that overflow: rank in full
             return self.question_rows(session_id, ("queued",))
