@@ -61,9 +61,9 @@ def test_a_plan_without_ranking_keeps_a_pinned_question_on_top(tmp_path: Path) -
     store.set_pinned("s1", "quiet", True)
     now = START + timedelta(minutes=10)
     queue = queue_rows(session, store, now)
-    assert [q["id"] for q in queue] == ["quiet", "popular"]
+    assert [q["post_id"] for q in queue] == ["quiet", "popular"]
     assert queue[0]["score"] == pytest.approx(1000 - 0.05 * 8)
-    assert queue_rows(session, store, now, limit=1)[0]["id"] == "quiet"
+    assert queue_rows(session, store, now, limit=1)[0]["post_id"] == "quiet"
 
 
 # -- SQL and Python, property tests -----------------------------------------------------------

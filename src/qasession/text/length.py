@@ -21,9 +21,10 @@ def count_length(text: str, method: LengthMethod) -> int:
     - "graphemes": user-perceived characters (Bluesky's 300-grapheme limit).
     """
     if method == "x":
-        if text.isascii() and "." not in text:
-            # X weighs every ASCII character 1, and a link needs a dot: the count is the
-            # length, without importing twitter-text (a quarter of a second or more)
+        if text.isascii() and "." not in text and "\r" not in text:
+            # X weighs every ASCII character 1 (but counts "\r\n" once), and a link needs a
+            # dot: the count is the length, without importing twitter-text (a quarter of a
+            # second or more)
             return len(text)
         from twitter_text import parse_tweet
 
