@@ -37,6 +37,7 @@ __all__ = ["LiveSession", "LiveSettings", "Runner", "queue_rows", "weights_for"]
 
 Emit = Callable[[dict[str, Any]], None]
 CUES = (("half-time", 0.5), ("10 minutes left", 10), ("5 minutes left", 5))
+GIVE_UP_AFTER = 8  # failed reads in a row, past the end, before the session ends without them
 
 
 @dataclass(slots=True)
@@ -280,11 +281,13 @@ class LiveSession:
 
     def _poll(self, now: datetime) -> float:
         assert self.ingestor is not None
-        if not self._collecting(now):
-            return self.settings.poll_ceiling
+        collecting = self._collecting(now)
         remaining = (self.closed_at() - now).total_seconds()
         waits = []
         for source in self.sources.values():
+            if not collecting and source.caught_up:
+                continue
+            # past the tail, a run that restarts still reads what came while it was down
             wait, records = source.poll(
                 self.session,
                 self.store,
@@ -371,6 +374,14 @@ class LiveSession:
             return  # the after-party line still has to go out
         if self.store.outbox(s.id, ("intent", "sending")):
             return  # something is still to be sent (or reconciled)
+        behind = [s for s in self.sources.values() if not s.caught_up]
+        if any(source.poll_failures < GIVE_UP_AFTER for source in behind):
+            return  # what was posted while no run was reading is read first
+        for source in behind:  # a platform still failing after the end: say what is missing
+            self.warn(
+                f"{source.name} could not be read to the end ({source.failure}): posts made "
+                "there since the last read are not in the recap; `qa run` again reads them"
+            )
         self.ended = True
         self.store.set_session_fields(s.id, ended_at=to_iso(now))
         self.emit(

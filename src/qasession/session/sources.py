@@ -74,6 +74,7 @@ class SourceState:
     budget_warned: bool = False
     budget_spent: bool = False
     failure: str | None = None  # why it is degraded (None: healthy)
+    caught_up: bool = False  # read until caught up at least once in this process
     rng: random.Random = field(default_factory=random.Random)
 
     @property
@@ -169,6 +170,7 @@ class SourceState:
         if page.more:
             self.next_poll = now  # follow pagination on the next tick
             return 0.0, records
+        self.caught_up = True
         delay = self.interval(session, store, now, pacing, warn, remaining)
         self.next_poll = now + timedelta(seconds=delay)
         return delay, records
