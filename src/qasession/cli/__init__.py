@@ -64,7 +64,7 @@ def main() -> None:
     from qasession.errors import ExitCode, QAError
 
     try:
-        app(args=_global_flags_first(sys.argv[1:]), standalone_mode=False, prog_name="qa")
+        app(args=_checked_args(sys.argv[1:]), standalone_mode=False, prog_name="qa")
     except QAError as exc:
         for each in getattr(exc, "errors", None) or [exc]:  # a plan's mistakes: one line each
             _error(str(each))
@@ -89,6 +89,22 @@ def main() -> None:
         _error(f"internal error: {type(exc).__name__}: {exc} (rerun with QA_DEBUG=1 and report it)")
         sys.exit(int(ExitCode.FAILURE))
     sys.exit(int(ExitCode.OK))
+
+
+def _checked_args(args: list[str]) -> list[str]:
+    """The command line, refused when it is not valid text: bytes that are not UTF-8 reach
+    Python as lone surrogates, which can be neither stored nor posted."""
+    from qasession.errors import UsageError
+
+    for number, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(
+                f"argument {number} is not valid UTF-8 text",
+                hint="check the terminal's or the script's encoding",
+            ) from None
+    return _global_flags_first(args)
 
 
 def _global_flags_first(args: list[str]) -> list[str]:

@@ -44,7 +44,7 @@ def queue(
     from qasession import render
     from qasession.session.queue import queue_rows
 
-    c = load(ctx, file, home, session_id)
+    c = load(ctx, file, home, session_id, writes=False)
     rows = queue_rows(c.session, c.store, datetime.now(UTC), limit=limit)
     if json:
         render.print_json(rows)

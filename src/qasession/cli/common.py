@@ -109,14 +109,21 @@ class Context:
     plan: Plan
     session: Session
     home: Path
+    writes: bool = True  # False: a command that only reads works on a read-only home too
     _store: Store | None = None
 
     @property
     def store(self) -> Store:
         if self._store is None:
+            from qasession.errors import StoreError
             from qasession.store import Store
 
-            self._store = Store.open(self.home)
+            try:
+                self._store = Store.open(self.home)
+            except StoreError as exc:
+                if self.writes or "corrupt" in exc.message or exc.retryable:
+                    raise
+                self._store = Store.open(self.home, readonly=True)
         return self._store
 
     def platform(self, clock: Clock | None = None) -> Platform:
@@ -140,12 +147,13 @@ def load(
     session_id: str | None,
     *,
     rehearsal: bool | None = None,
+    writes: bool = True,
 ) -> Context:
     from qasession.plan import load_plan
 
     plan_file, home_dir = resolve(ctx, file, home, rehearsal=rehearsal)
     plan = load_plan(plan_file)
-    return Context(plan=plan, session=plan.get(session_id), home=home_dir)
+    return Context(plan=plan, session=plan.get(session_id), home=home_dir, writes=writes)
 
 
 def out(text: str) -> None:

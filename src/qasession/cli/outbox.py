@@ -43,7 +43,7 @@ def listing(
     if state is not None and state not in OUTBOX_STATES:
         raise UsageError(f"unknown state {state!r}", hint=f"use one of: {', '.join(OUTBOX_STATES)}")
 
-    c = load(ctx, file, home, session_id)
+    c = load(ctx, file, home, session_id, writes=False)
     items = c.store.outbox(c.session.id, (state,) if state else None)
     rows = [
         {

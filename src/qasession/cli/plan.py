@@ -80,7 +80,7 @@ def plan(
     from qasession.errors import PlanError
     from qasession.session import schedule
 
-    c = load(ctx, file, home, session_id)
+    c = load(ctx, file, home, session_id, writes=post or watch)
     grace_window = timedelta(minutes=grace)
     every = session_id is None  # `qa plan` lints the whole file; `qa plan ID` one session
     report = schedule.plan_report(

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from qasession.clock import Clock, SystemClock, VirtualClock
-from qasession.errors import DuplicatePost, NotFound, PlatformError, RateLimited
+from qasession.errors import DuplicatePost, NotFound, PlatformError, RateLimited, StoreError
 from qasession.platforms.base import (
     Author,
     Capabilities,
@@ -35,6 +35,7 @@ from qasession.platforms.base import (
     RateBudget,
     SearchPage,
 )
+from qasession.text.safe import valid_text
 
 NETWORK_FILE = "local-platform.db"
 DEFAULT_HOST = "@host"
@@ -93,26 +94,48 @@ class LocalNetwork:
     """The shared SQLite file behind the local platform (usable without a `Platform`)."""
 
     def __init__(self, home: Path) -> None:
-        home.mkdir(parents=True, exist_ok=True)
+        from qasession.store.engine import explain
+
         self.path = home / NETWORK_FILE
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        with self.transaction() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute("PRAGMA journal_mode=WAL")
+            with self.transaction() as db:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) from None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot use the local platform's file {self.path}: {exc.strerror}",
+                hint="point --home at a folder you can write",
+            ) from None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        from qasession.store.engine import explain
+
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) from None
         try:
             yield self.db
+        except sqlite3.Error as exc:
+            self.db.execute("ROLLBACK")
+            raise explain(exc, self.path) from None
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.db.execute("ROLLBACK")
+            raise explain(exc, self.path) from None
 
     def close(self) -> None:
         self.db.close()
@@ -193,7 +216,8 @@ class LocalNetwork:
     ) -> str:
         """Insert a post and return its id. A `client_key` already used returns the existing
         post's id instead (idempotent writes)."""
-        author = normalize_handle(author)
+        author = normalize_handle(valid_text(author))
+        text = valid_text(text)
         with self.transaction() as db:
             if client_key is not None:
                 found = db.execute(

@@ -22,6 +22,7 @@ from qasession.platforms.local import LocalNetwork
 _AFTER = re.compile(r"^\s*([+-])?\s*((?:\d+\s*[dhms]\s*)+)\s*$", re.IGNORECASE)
 _PART = re.compile(r"(\d+)\s*([dhms])", re.IGNORECASE)
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+CROWD_MAX_BYTES = 500_000_000  # a twarc2 archive of a large session; YAML scripts are small
 
 
 @dataclass(slots=True)
@@ -44,6 +45,15 @@ class CrowdScript:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def _valid(text: str) -> bool:
+    """Valid Unicode without control characters (but newline and tab)."""
+    from qasession.text.safe import valid_text
+
+    if valid_text(text) != text:
+        return False
+    return not any((ord(ch) < 0x20 and ch not in "\n\t") or 0x7F <= ord(ch) < 0xA0 for ch in text)
+
+
 def parse_after(value: Any, *, path: str, line: int | None, index: int) -> timedelta:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(minutes=float(value))
@@ -63,9 +73,26 @@ def parse_after(value: Any, *, path: str, line: int | None, index: int) -> timed
 def load_crowd(path: Path, session_start: datetime | None = None) -> CrowdScript:
     """Read a crowd script: a YAML list of entries, or a twarc2 JSONL archive (by content)."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        data = path.read_bytes() if path.is_file() else b""
+        if not path.is_file():
+            raise PlanError("the crowd file is not a regular file", path=str(path))
+        if len(data) > CROWD_MAX_BYTES:
+            raise PlanError(
+                f"the crowd file is over {CROWD_MAX_BYTES // 1_000_000} MB",
+                path=str(path),
+                hint="replay a smaller script or archive",
+            )
+        raw = data.decode("utf-8")
     except OSError as exc:
         raise PlanError(f"cannot read the crowd file: {exc.strerror}", path=str(path)) from None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PlanError(
+            f"invalid UTF-8 (byte 0x{data[exc.start]:02x})",
+            path=str(path),
+            line=line,
+            hint="save the file as UTF-8",
+        ) from None
     stripped = raw.lstrip()
     if stripped.startswith("{"):
         return _load_twarc(path, raw, session_start)
@@ -141,6 +168,14 @@ def _load_yaml(path: Path, raw: str) -> CrowdScript:
                     **where,  # type: ignore[arg-type]
                 )
             counts[count] = value
+        for name in ("author", "text"):
+            if not _valid(item[name]):
+                raise PlanError(
+                    "invalid character (a lone surrogate or a control character)",
+                    field=f"[{index}].{name}",
+                    hint="remove it: posts are valid Unicode text",
+                    **where,  # type: ignore[arg-type]
+                )
         entries.append(
             CrowdEntry(
                 after=parse_after(item.get("after", 0), path=str(path), line=line, index=index),

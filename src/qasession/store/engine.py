@@ -40,7 +40,7 @@ def explain(exc: sqlite3.Error, path: Path) -> StoreError:
             f"the state database {path} cannot be written (read-only home or file)",
             hint="point --home at a folder you can write, or fix its permissions",
         )
-    if "disk is full" in message or "disk full" in message or "no space" in message:
+    if any(word in message for word in ("disk is full", "disk full", "no space", "disk i/o")):
         return StoreError(
             f"the disk holding {path} is full; nothing collected so far is lost",
             hint="free some space and run the command again",
@@ -84,18 +84,35 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         ) from None
 
 
+def _empty() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.row_factory = sqlite3.Row
+    apply_migrations(db)
+    return db
+
+
 def _connect_readonly(path: Path) -> sqlite3.Connection:
-    if not path.exists():
-        db = sqlite3.connect(":memory:", isolation_level=None)
-        db.row_factory = sqlite3.Row
-        apply_migrations(db)
-        return db
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    except OSError as exc:  # a folder on the way that cannot be entered: say so
+        raise StoreError(
+            f"cannot read the state database {path}: {exc.strerror}",
+            hint="check the permissions of the home folder",
+        ) from None
+    if size == 0:
+        return _empty()  # nothing stored yet: an empty store to read
     try:
         db = _open_uri(f"file:{path}?mode=ro")
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError:
         # WAL needs its shared-memory file; a read-only folder has none: read the file as is
         db = _open_uri(f"file:{path}?immutable=1")
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "_migrations" not in tables:
+        db.close()
+        return _empty()  # created, never written (a full disk, an interrupted first run)
     applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
     if any(name not in applied for name, _ in MIGRATIONS):
         raise StoreError(

@@ -35,7 +35,7 @@ def inert(text: str, max_length: int | None = None, *, single_line: bool = False
     `max_length` characters (the last one "…"); newlines and tabs become spaces when
     `single_line`. Rich markup is left alone: see `escape_markup`."""
     if "\x1b" in text or not text.isascii():
-        text = _ESCAPES.sub("", text)
+        text = _ESCAPES.sub("", valid_text(text))
     text = text.translate(_SINGLE_LINE if single_line else _MULTI_LINE)
     if max_length is not None and len(text) > max_length:
         if max_length <= 0:
