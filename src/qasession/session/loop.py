@@ -37,6 +37,7 @@ __all__ = ["LiveSession", "LiveSettings", "Runner", "queue_rows", "weights_for"]
 
 Emit = Callable[[dict[str, Any]], None]
 CUES = (("half-time", 0.5), ("10 minutes left", 10), ("5 minutes left", 5))
+WAKE_EVERY = 0.1  # real seconds between two looks for the operator's work while waiting
 GIVE_UP_AFTER = 8  # failed reads in a row, past the end, before the session ends without them
 
 
@@ -97,6 +98,7 @@ class LiveSession:
         self.closing_requested = False
         self.cues_done: set[str] = set()
         self.last_command = 0
+        self._seen_work: tuple[int, int] | None = None
 
     @property
     def platform(self) -> Platform:
@@ -404,10 +406,32 @@ class LiveSession:
             self.start()
         while not self.ended and not should_stop():
             wait = max(self.tick(), 0.05)
-            # sleep in slices, so a stop request (SIGTERM) is honoured within a second
+            # sleep in slices of a tenth of a real second: a stop request (SIGTERM) is
+            # honoured at once, and an answer accepted in another shell goes out at once
+            slice_ = WAKE_EVERY * float(getattr(self.clock, "speed", 1.0))
             while wait > 0 and not self.ended and not should_stop():
-                self.clock.sleep(min(wait, 1.0))
-                wait -= 1.0
+                step = min(wait, slice_)
+                self.clock.sleep(step)
+                wait -= step
+                if self.has_new_work():
+                    break
+
+    def has_new_work(self) -> bool:
+        """Whether an operator acted since the last tick (an answer's steps or a command
+        written from any shell): one indexed read, cheap enough to ask ten times a second."""
+        (outbox, commands) = self.store.db.execute(
+            "SELECT (SELECT max(id) FROM outbox WHERE session_id = ?), "
+            "(SELECT max(id) FROM commands WHERE session_id = ?)",
+            (self.session.id, self.session.id),
+        ).fetchone()
+        seen = (outbox or 0, commands or 0)
+        if self._seen_work is None:
+            self._seen_work = seen
+            return False
+        if seen != self._seen_work:
+            self._seen_work = seen
+            return True
+        return False
 
 
 class Runner:

@@ -8,6 +8,7 @@ from typing import Literal
 
 LengthMethod = Literal["x", "chars", "graphemes"]
 
+_DOT_IN_WORD = re.compile(r"\.[0-9A-Za-z]")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _MASTODON_URL_LENGTH = 23  # Mastodon counts every link as 23 characters, like X
 
@@ -21,10 +22,10 @@ def count_length(text: str, method: LengthMethod) -> int:
     - "graphemes": user-perceived characters (Bluesky's 300-grapheme limit).
     """
     if method == "x":
-        if text.isascii() and "." not in text and "\r" not in text:
+        if text.isascii() and "\r" not in text and not _DOT_IN_WORD.search(text):
             # X weighs every ASCII character 1 (but counts "\r\n" once), and a link needs a
-            # dot: the count is the length, without importing twitter-text (a quarter of a
-            # second or more)
+            # dot inside a word ("example.com"): the count is the length, without importing
+            # twitter-text (a quarter of a second or more)
             return len(text)
         from twitter_text import parse_tweet
 

@@ -9,27 +9,57 @@ Each job has its module; this package re-exports what the rest of qasession uses
 - `duplicates`: `DuplicateIndex`, `normalize_question`;
 - `ranking`: `Weights`, `QuestionFeatures`, `score`, `rank` and the score in SQL;
 - `classify`: `text_facts` and `classify`, one call per incoming post.
+
+Names are imported on first use (PEP 562): a command that only ranks or answers does not pay
+for the phone-number metadata and the fuzzy matcher.
 """
 
 from __future__ import annotations
 
-from qasession.triage.classify import Classification, TextFacts, classify, text_facts
-from qasession.triage.duplicates import DuplicateIndex, normalize_question
-from qasession.triage.private import (
-    DEFAULT_PHONE_REGIONS,
-    LABELS,
-    MASK,
-    Finding,
-    SensitivePattern,
-    compile_patterns,
-    find_sensitive,
-    mask,
-    mask_private,
-    redact,
-)
-from qasession.triage.questions import is_question
-from qasession.triage.ranking import QuestionFeatures, Weights, rank, score
-from qasession.triage.trolls import troll_signals
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qasession.triage.classify import Classification, TextFacts, classify, text_facts
+    from qasession.triage.duplicates import DuplicateIndex, normalize_question
+    from qasession.triage.private import (
+        DEFAULT_PHONE_REGIONS,
+        LABELS,
+        MASK,
+        Finding,
+        SensitivePattern,
+        compile_patterns,
+        find_sensitive,
+        mask,
+        mask_private,
+        redact,
+    )
+    from qasession.triage.questions import is_question
+    from qasession.triage.ranking import QuestionFeatures, Weights, rank, score
+    from qasession.triage.trolls import troll_signals
+
+_HOMES = {
+    "classify": ("Classification", "TextFacts", "classify", "text_facts"),
+    "duplicates": ("DuplicateIndex", "normalize_question"),
+    "private": (
+        "DEFAULT_PHONE_REGIONS", "LABELS", "MASK", "Finding", "SensitivePattern",
+        "compile_patterns", "find_sensitive", "mask", "mask_private", "redact",
+    ),
+    "questions": ("is_question",),
+    "ranking": ("QuestionFeatures", "Weights", "rank", "score"),
+    "trolls": ("troll_signals",),
+}  # fmt: skip
+_WHERE = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qasession.triage' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"qasession.triage.{module}"), name)
+    globals()[name] = value  # once found, a plain attribute
+    return value
+
 
 __all__ = [
     "DEFAULT_PHONE_REGIONS",

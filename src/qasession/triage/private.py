@@ -9,8 +9,6 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-import phonenumbers
-
 __all__ = [
     "DEFAULT_PHONE_REGIONS",
     "EXAMPLES",
@@ -153,6 +151,8 @@ def _find_iban(text: str, start: int, end: int) -> Finding | None:
 @lru_cache(maxsize=1024)
 def _region_plausible(region: str) -> tuple[str | None, frozenset[int]]:
     """The region's trunk prefix and possible national number lengths."""
+    import phonenumbers  # its metadata loads on the first number worth checking
+
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if meta is None or meta.general_desc is None:
         return None, frozenset()
@@ -161,6 +161,8 @@ def _region_plausible(region: str) -> tuple[str | None, frozenset[int]]:
 
 @lru_cache(maxsize=4096)
 def _is_phone(candidate: str, regions: tuple[str, ...]) -> bool:
+    import phonenumbers
+
     digits = "".join(ch for ch in candidate if ch.isdigit())
     international = candidate.lstrip("(").startswith("+") or digits.startswith("00")
     try:
