@@ -8,7 +8,7 @@ Each job has its module; this package re-exports what the rest of qasession uses
 - `trolls`: `troll_signals`;
 - `duplicates`: `DuplicateIndex`, `normalize_question`;
 - `ranking`: `Weights`, `QuestionFeatures`, `score`, `rank` and the score in SQL;
-- `classify`: `text_facts` and `classify`, one call per incoming post.
+- `classification`: `text_facts` and `classify`, one call per incoming post.
 
 Names are imported on first use (PEP 562): a command that only ranks or answers does not pay
 for the phone-number metadata and the fuzzy matcher.
@@ -20,7 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qasession.triage.classify import Classification, TextFacts, classify, text_facts
+    from qasession.triage.classification import Classification, TextFacts, classify, text_facts
     from qasession.triage.duplicates import DuplicateIndex, normalize_question
     from qasession.triage.private import (
         DEFAULT_PHONE_REGIONS,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from qasession.triage.trolls import troll_signals
 
 _HOMES = {
-    "classify": ("Classification", "TextFacts", "classify", "text_facts"),
+    "classification": ("Classification", "TextFacts", "classify", "text_facts"),
     "duplicates": ("DuplicateIndex", "normalize_question"),
     "private": (
         "DEFAULT_PHONE_REGIONS", "LABELS", "MASK", "Finding", "SensitivePattern",
