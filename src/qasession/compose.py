@@ -123,34 +123,8 @@ def compose_answer(
     Raises UsageError when a text is too long (with its count) and no thread was asked for.
     """
     caps = capabilities
-    max_length, length = caps.max_length, caps.length
-    reply_needs_mention, can_dm, can_quote, can_reply = (
-        caps.reply_needs_mention,
-        caps.dm,
-        caps.quote,
-        caps.reply,
-    )
     notes: list[str] = []
-    mode = spec.mode
-    if mode not in ANSWER_MODES:
-        raise UsageError(
-            f"unknown answer mode {mode!r}", hint=f"use one of: {', '.join(ANSWER_MODES)}"
-        )
-    if mode == "reply" and not can_reply:
-        notes.append("this platform has no replies; answering with a .@ post instead")
-        mode = "dot"
-    if mode == "reply" and reply_needs_mention and not _mentions(spec.question.text, host):
-        notes.append(
-            "the platform only allows replies to posts that mention the host; "
-            "answering with a repost and a .@ post instead"
-        )
-        mode = "dot"
-    if mode == "quote" and not can_quote:
-        notes.append("this platform has no quotes; answering with a .@ post instead")
-        mode = "dot"
-    if mode == "dm" and not can_dm:
-        raise UsageError("this platform has no direct messages", hint="answer publicly instead")
-
+    mode = _fitting_mode(spec, caps, host, notes)
     q = spec.question
     steps: list[OutboxItem] = []
 
@@ -168,17 +142,7 @@ def compose_answer(
         )
 
     def public_texts(body: str) -> list[str]:
-        suffix = f" {hashtag}" if spec.append_hashtag and not has_hashtag(body, hashtag) else ""
-        full = body.strip() + suffix
-        if caps.too_long(full) is None:
-            return [full]
-        if not spec.thread:
-            raise UsageError(
-                f"the answer is {length(full)} characters long; the limit here is {max_length}"
-                + (f" (and {caps.max_bytes} bytes)" if caps.max_bytes else ""),
-                hint="shorten it, or add --thread to post it as a numbered thread",
-            )
-        return split_thread(body.strip(), max_length, length, suffix, caps.too_long)
+        return _public_texts(body, spec, hashtag, caps)
 
     def dotted(body: str) -> str:
         return dot_text(body, q.author, leading_mention_hidden=caps.leading_mention_hidden)
@@ -200,24 +164,55 @@ def compose_answer(
                 add("answer", text=text)
         return steps, notes
 
-    if mode == "dot":
-        if spec.repost_first:
-            add("repost", repost_of=q.id)
-        texts = public_texts(dotted(spec.text))
-        for i, text in enumerate(texts):
-            add("answer", text=text, reply_to=None if i == 0 else "^")
-    elif mode == "reply":
-        texts = public_texts(spec.text)
-        for i, text in enumerate(texts):
-            add("answer", text=text, reply_to=q.id if i == 0 else "^")
-    else:  # quote
-        texts = public_texts(spec.text)
-        for i, text in enumerate(texts):
-            if i == 0:
-                add("answer", text=text, quote_of=q.id)
-            else:
-                add("answer", text=text, reply_to="^")
+    if mode == "dot" and spec.repost_first:
+        add("repost", repost_of=q.id)
+    body = dotted(spec.text) if mode == "dot" else spec.text
+    # the first post answers as the mode says; the rest of a thread replies to the one before
+    first = {"dot": {}, "reply": {"reply_to": q.id}, "quote": {"quote_of": q.id}}[mode]
+    for i, text in enumerate(public_texts(body)):
+        add("answer", text=text, **(first if i == 0 else {"reply_to": "^"}))
     return steps, notes
+
+
+def _public_texts(body: str, spec: AnswerSpec, hashtag: str, caps: Capabilities) -> list[str]:
+    """`body` with the hashtag, as one post, or as a thread when `spec` asks for one."""
+    suffix = f" {hashtag}" if spec.append_hashtag and not has_hashtag(body, hashtag) else ""
+    full = body.strip() + suffix
+    if caps.too_long(full) is None:
+        return [full]
+    if not spec.thread:
+        raise UsageError(
+            f"the answer is {caps.length(full)} characters long; "
+            f"the limit here is {caps.max_length}"
+            + (f" (and {caps.max_bytes} bytes)" if caps.max_bytes else ""),
+            hint="shorten it, or add --thread to post it as a numbered thread",
+        )
+    return split_thread(body.strip(), caps.max_length, caps.length, suffix, caps.too_long)
+
+
+def _fitting_mode(spec: AnswerSpec, caps: Capabilities, host: str | None, notes: list[str]) -> str:
+    """The answer mode the platform allows for `spec`: a reply or a quote it cannot take falls
+    back to a .@ post (said in `notes`); a DM it cannot send is refused."""
+    mode = spec.mode
+    if mode not in ANSWER_MODES:
+        raise UsageError(
+            f"unknown answer mode {mode!r}", hint=f"use one of: {', '.join(ANSWER_MODES)}"
+        )
+    if mode == "reply" and not caps.reply:
+        notes.append("this platform has no replies; answering with a .@ post instead")
+        mode = "dot"
+    if mode == "reply" and caps.reply_needs_mention and not _mentions(spec.question.text, host):
+        notes.append(
+            "the platform only allows replies to posts that mention the host; "
+            "answering with a repost and a .@ post instead"
+        )
+        mode = "dot"
+    if mode == "quote" and not caps.quote:
+        notes.append("this platform has no quotes; answering with a .@ post instead")
+        mode = "dot"
+    if mode == "dm" and not caps.dm:
+        raise UsageError("this platform has no direct messages", hint="answer publicly instead")
+    return mode
 
 
 def _mentions(text: str, host: str | None) -> bool:

@@ -135,8 +135,7 @@ class Context:
             home=self.home,
             clock=clock,
             account=self.session.account,
-            plan_path=str(self.plan.path),
-            settings_line=self.session.platform_settings_line,
+            settings_at=(str(self.plan.path), self.session.platform_settings_line),
         )
 
 

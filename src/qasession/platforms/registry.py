@@ -93,10 +93,10 @@ def create(
     clock: Clock | None = None,
     account: str | None = None,
     source: str | None = None,
-    plan_path: str = "sessions.yaml",
-    settings_line: int | None = None,
+    settings_at: tuple[str, int | None] = ("sessions.yaml", None),
 ) -> Platform:
-    """Build the adapter for a session; bad settings are plan errors pointing at their line."""
+    """Build the adapter for a session; bad settings are plan errors pointing at where they
+    were written, `settings_at` (the plan file, the line of the settings section)."""
     from pydantic import ValidationError
 
     cls = load_class(name)
@@ -107,8 +107,8 @@ def create(
         where = ".".join(str(part) for part in first["loc"])
         raise PlanError(
             first["msg"],
-            path=plan_path,
-            line=settings_line,
+            path=settings_at[0],
+            line=settings_at[1],
             field=f"{name}.{where}" if where else name,
             hint=f"see the {name} settings in the README",
         ) from None

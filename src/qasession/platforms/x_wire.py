@@ -69,15 +69,17 @@ def is_retweet(tweet: Mapping[str, Any]) -> bool:
 
 def _post(
     post_id: str,
-    author_id: str,
-    username: str | None,
+    author: tuple[str, str | None],
     text: str,
     created_at: datetime,
     refs: Iterable[tuple[str, str]],
-    likes: int,
-    reposts: int,
+    counts: tuple[int, int],
     lang: str | None,
 ) -> Post:
+    """A tweet's fields as a `Post`; `author` is (user id, username), `counts` (likes,
+    reposts)."""
+    author_id, username = author
+    likes, reposts = counts
     kind: PostKind = "post"
     ref: str | None = None
     by_type = dict(refs)
@@ -110,8 +112,7 @@ def tweet_to_post(tweet: Mapping[str, Any], users: Mapping[str, str] | None = No
     metrics = tweet.get("public_metrics") or {}
     return _post(
         post_id,
-        author_id,
-        username,
+        (author_id, username),
         str(tweet.get("text", "")),
         _parse_time(tweet.get("created_at"), post_id),
         (
@@ -119,8 +120,7 @@ def tweet_to_post(tweet: Mapping[str, Any], users: Mapping[str, str] | None = No
             for r in tweet.get("referenced_tweets") or []
             if isinstance(r, Mapping)
         ),
-        _count(metrics.get("like_count")),
-        _count(metrics.get("retweet_count")),
+        (_count(metrics.get("like_count")), _count(metrics.get("retweet_count"))),
         tweet.get("lang") or None,
     )
 
@@ -210,15 +210,16 @@ def _wire_post(tweet: _Tweet, users: dict[str, str]) -> Post:
         users[author_id] = username = inlined.username
     metrics = tweet.public_metrics
     refs = tweet.referenced_tweets
+    counts = (
+        (metrics.like_count or 0, metrics.retweet_count or 0) if metrics is not None else (0, 0)
+    )
     return _post(
         post_id,
-        author_id,
-        username,
+        (author_id, username),
         tweet.text,
         _parse_time(tweet.created_at, post_id),
         [(r.type, r.id) for r in refs] if refs else (),
-        (metrics.like_count or 0) if metrics is not None else 0,
-        (metrics.retweet_count or 0) if metrics is not None else 0,
+        counts,
         tweet.lang,
     )
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from qasession import triage
 from qasession.compose import AnswerSpec, Question, compose_answer
-from qasession.errors import UsageError
+from qasession.errors import QAError, UsageError
 from qasession.platforms.base import Billing, Capabilities
 from qasession.text.length import has_url
 
@@ -133,7 +133,7 @@ def bills(platform: str) -> bool:
 
     try:
         return issubclass(registry.load_class(platform.split(":", 1)[0]), Billing)
-    except Exception:
+    except (QAError, ImportError):  # an adapter that cannot load does not bill here
         return False
 
 

@@ -464,8 +464,7 @@ class Runner:
                 clock=clock,
                 account=spec.account,
                 source=spec.name,
-                plan_path=str(self.plan.path),
-                settings_line=spec.settings_line,
+                settings_at=(str(self.plan.path), spec.settings_line),
             )
             for spec in sources_of(self.session)
         }

@@ -124,71 +124,65 @@ def _load_yaml(path: Path, raw: str) -> CrowdScript:
             hint="- {after: 5m, author: '@alice', text: '...'}",
         )
     lines = [item.start_mark.line + 1 for item in node.value] if node is not None else []
-    entries = []
-    known = {"after", "author", "text", "likes", "reposts", "reply_to", "quote_of", "tags"}
-    for index, item in enumerate(data):
-        line = lines[index] if index < len(lines) else None
-        where = {"path": str(path), "line": line}
-        if not isinstance(item, dict):
-            raise PlanError("each entry is a mapping", field=f"[{index}]", **where)  # type: ignore[arg-type]
-        unknown = set(item) - known
-        if unknown:
-            raise PlanError(
-                f"unknown key {sorted(unknown)[0]!r}",
-                field=f"[{index}]",
-                hint=f"known keys: {', '.join(sorted(known))}",
-                **where,  # type: ignore[arg-type]
-            )
-        for required in ("author", "text"):
-            if not isinstance(item.get(required), str) or not item[required].strip():
-                raise PlanError(
-                    f"{required} is required (text)",
-                    field=f"[{index}].{required}",
-                    **where,  # type: ignore[arg-type]
-                )
-        refs: dict[str, int | None] = {}
-        for ref in ("reply_to", "quote_of"):
-            value = item.get(ref)
-            if value is not None and (
-                not isinstance(value, int) or not 0 <= value < len(data) or value == index
-            ):
-                raise PlanError(
-                    f"{ref} must be the index of another entry (0 to {len(data) - 1})",
-                    field=f"[{index}].{ref}",
-                    **where,  # type: ignore[arg-type]
-                )
-            refs[ref] = value
-        counts: dict[str, int] = {}
-        for count in ("likes", "reposts"):
-            value = item.get(count, 0)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise PlanError(
-                    f"{count} must be a whole number ≥ 0",
-                    field=f"[{index}].{count}",
-                    **where,  # type: ignore[arg-type]
-                )
-            counts[count] = value
-        for name in ("author", "text"):
-            if not _valid(item[name]):
-                raise PlanError(
-                    "invalid character (a lone surrogate or a control character)",
-                    field=f"[{index}].{name}",
-                    hint="remove it: posts are valid Unicode text",
-                    **where,  # type: ignore[arg-type]
-                )
-        entries.append(
-            CrowdEntry(
-                after=parse_after(item.get("after", 0), path=str(path), line=line, index=index),
-                author=item["author"].strip(),
-                text=item["text"],
-                likes=counts["likes"],
-                reposts=counts["reposts"],
-                reply_to=refs["reply_to"],
-                quote_of=refs["quote_of"],
-                line=line,
-            )
-        )
+    entries = [
+        _crowd_entry(item, index, len(data), path, lines[index] if index < len(lines) else None)
+        for index, item in enumerate(data)
+    ]
     return CrowdScript(entries, path, "yaml")
+
+
+_CROWD_KEYS = {"after", "author", "text", "likes", "reposts", "reply_to", "quote_of", "tags"}
+
+
+def _crowd_entry(item: Any, index: int, count: int, path: Path, line: int | None) -> CrowdEntry:
+    """Entry `index` of a crowd list of `count`, checked; the error names its file and line."""
+
+    def bad(message: str, field: str, hint: str | None = None) -> PlanError:
+        return PlanError(message, field=field, hint=hint, path=str(path), line=line)
+
+    if not isinstance(item, dict):
+        raise bad("each entry is a mapping", f"[{index}]")
+    unknown = set(item) - _CROWD_KEYS
+    if unknown:
+        raise bad(
+            f"unknown key {sorted(unknown)[0]!r}",
+            f"[{index}]",
+            f"known keys: {', '.join(sorted(_CROWD_KEYS))}",
+        )
+    for name in ("author", "text"):
+        if not isinstance(item.get(name), str) or not item[name].strip():
+            raise bad(f"{name} is required (text)", f"[{index}].{name}")
+        if not _valid(item[name]):
+            raise bad(
+                "invalid character (a lone surrogate or a control character)",
+                f"[{index}].{name}",
+                "remove it: posts are valid Unicode text",
+            )
+    refs: dict[str, int | None] = {}
+    for ref in ("reply_to", "quote_of"):
+        value = item.get(ref)
+        if value is not None and (
+            not isinstance(value, int) or not 0 <= value < count or value == index
+        ):
+            raise bad(f"{ref} must be the index of another entry (0 to {count - 1})",
+                      f"[{index}].{ref}")  # fmt: skip
+        refs[ref] = value
+    counts: dict[str, int] = {}
+    for name in ("likes", "reposts"):
+        value = item.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise bad(f"{name} must be a whole number ≥ 0", f"[{index}].{name}")
+        counts[name] = value
+    return CrowdEntry(
+        after=parse_after(item.get("after", 0), path=str(path), line=line, index=index),
+        author=item["author"].strip(),
+        text=item["text"],
+        likes=counts["likes"],
+        reposts=counts["reposts"],
+        reply_to=refs["reply_to"],
+        quote_of=refs["quote_of"],
+        line=line,
+    )
 
 
 def _load_twarc(path: Path, raw: str, session_start: datetime | None) -> CrowdScript:
