@@ -254,6 +254,8 @@ class Meta:
     schema: int = SCHEMA
     counts: dict[str, int] = field(default_factory=dict)
     next: NextSession | None = None
+    # what the sensitive detectors found and the recap masks ("phone number", ...)
+    masked: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -1037,7 +1039,7 @@ def _recap_and_authors(
         cost=_cost(row, session),
         next_session=next_session(plan, session),
     )
-    recap.drafts = default_drafts(recap)
+    share(recap, session)
     return recap, builder.participant_keys()
 
 
@@ -1143,6 +1145,42 @@ def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) 
                 add("teaser", 1, text)
                 break
     return drafts
+
+
+def public_drafts(
+    recap: Recap, session_like: Any, *, max_length: int, length: Callable[[str], int]
+) -> tuple[list[Draft], list[str]]:
+    """The drafts to post publicly, sized for the platform, and what to tell the operator
+    about them. They are made from the masked recap and masked once more (a plan text may
+    hold private data); a draft whose masked text no longer fits is left out."""
+    from qasession.recap.masking import mask_drafts, notice, patterns_of
+
+    drafts = make_drafts(recap, max_length=max_length, length=length)
+    changed, found = mask_drafts(drafts, patterns_of(session_like))
+    notes = []
+    kept = []
+    for draft in drafts:
+        draft.length = length(draft.text)
+        if draft.key in changed:
+            if draft.length > max_length:
+                notes.append(f"{draft.key}: left out (it held private data)")
+                continue
+            notes.append(f"{draft.key}: {notice(found, 'this draft')}")
+        kept.append(draft)
+    return kept, notes
+
+
+def share(recap: Recap, session_like: Any) -> Recap:
+    """Make `recap` fit to share: its texts masked with the detectors and the session's
+    `sensitive_patterns`, then its drafts made from the masked recap (and masked too)."""
+    from qasession.recap.masking import mask_drafts, mask_recap, patterns_of
+
+    patterns = patterns_of(session_like)
+    mask_recap(recap, patterns)
+    recap.drafts = default_drafts(recap)
+    _, found = mask_drafts(recap.drafts, patterns)
+    recap.meta.masked = list(dict.fromkeys([*recap.meta.masked, *found]))
+    return recap
 
 
 def default_drafts(recap: Recap) -> list[Draft]:

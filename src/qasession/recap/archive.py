@@ -46,9 +46,9 @@ from qasession.recap import (
     Recap,
     RecapBuilder,
     SessionInfo,
-    default_drafts,
     parse_time,
     post_url,
+    share,
 )
 
 META_KEY = "__qasession"
@@ -619,8 +619,7 @@ def recap_from_archive(
         next_session=next_session,
     )
     recap.meta.source = f"archive:{Path(str(path)).name}"
-    recap.drafts = default_drafts(recap)
-    return recap
+    return share(recap, session_like)
 
 
 def _scan_here(

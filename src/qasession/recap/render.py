@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from qasession import __version__
 from qasession.recap import Draft, Recap, Series, duration_text
+from qasession.recap.masking import notice
 from qasession.text.safe import for_terminal, inert
 
 if TYPE_CHECKING:
@@ -104,6 +105,8 @@ def to_markdown(recap: Recap) -> str:
         f"({md_escape(m.timezone)})"
     )
     lines += [f"*{md_escape(day)}, {span}, on {tag}*", ""]
+    if m.masked:
+        lines += [f"*{md_escape(notice(m.masked))}*", ""]
     intro = (
         f"{_plural(recap.participants, 'person', 'people')} took part in our Q&A on {tag} "
         f"and asked {_plural(q.received, 'question')}"
@@ -348,7 +351,8 @@ def to_html(recap: Recap) -> str:
     env.filters["duration"] = duration_text
     svgs = {name: Markup(svg) for name, svg in charts(recap).items()}
     template = env.get_template("recap.html.j2")
-    return template.render(r=recap, charts=svgs, version=__version__)
+    masked = notice(recap.meta.masked) if recap.meta.masked else None
+    return template.render(r=recap, charts=svgs, version=__version__, masked=masked)
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,6 +459,26 @@ def _tweet(row: Mapping[str, Any]) -> dict[str, Any]:
     return tweet
 
 
+# Characters a JSON line keeps as \\uXXXX escapes (readers decode them to the same text):
+# C1 controls and DEL, direction marks and overrides, zero-width and other invisible format
+# characters, line and paragraph separators, and lone surrogates.
+_INVISIBLE = re.compile(
+    "[\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+    "\ufff9-\ufffb\ud800-\udfff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def json_line(data: Any) -> str:
+    """`data` as one line of JSON, UTF-8 text kept readable, invisible and control
+    characters escaped (see `_INVISIBLE`): a terminal or editor showing the file is not
+    bent by them, and `json.loads` gives back the same strings."""
+    return _INVISIBLE.sub(_escape, json.dumps(data, ensure_ascii=False))
+
+
 def to_jsonl(rows: Iterable[Mapping[str, Any]], recap: Recap, out: TextIO) -> int:
     """twarc2 JSONL: one line per page of up to 100 tweets, with `includes.users` and
     `__twarc`, as `twarc2 search` writes it (twarc's tools read it). Each line also carries
@@ -505,7 +529,7 @@ def to_jsonl(rows: Iterable[Mapping[str, Any]], recap: Recap, out: TextIO) -> in
             "__twarc": twarc,
             META_KEY: {"v": 1, "session": session, "triage": marks},
         }
-        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        out.write(json_line(line) + "\n")
 
     for row in rows:
         page.append(row)
@@ -557,6 +581,8 @@ def show(recap: Recap, console: Console) -> None:
             f"–{local_time(recap, m.window_end)} {safe(m.timezone)}"
         )
     console.print(head + f"  [dim](session {safe(m.session_id)}, {safe(m.source)})[/dim]")
+    if m.masked:
+        console.print(f"[dim]{safe(notice(m.masked))}[/dim]")
 
     numbers = Table(show_header=False, show_edge=False, box=None, pad_edge=False)
     numbers.add_column(style="bold", no_wrap=True)
