@@ -65,6 +65,8 @@ TOP_CLUSTERS = 20
 CLUSTER_MEMBERS = 10  # ids kept per duplicate cluster
 FOLLOW_UP_POSTS = 50
 MAX_BUCKETS = 1440  # an activity chart wider than this gets wider buckets
+# what masking leaves in a text: "[contract number removed]", "+33 6 •• •• •• 78"
+MASKED_MARK = re.compile(r"\[[^\[\]]* removed\]|••")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1156,16 +1158,17 @@ def public_drafts(
     from qasession.recap.masking import mask_drafts, notice, patterns_of
 
     drafts = make_drafts(recap, max_length=max_length, length=length)
-    changed, found = mask_drafts(drafts, patterns_of(session_like))
+    changed = mask_drafts(drafts, patterns_of(session_like))
     notes = []
     kept = []
     for draft in drafts:
         draft.length = length(draft.text)
-        if draft.key in changed:
-            if draft.length > max_length:
-                notes.append(f"{draft.key}: left out (it held private data)")
-                continue
-            notes.append(f"{draft.key}: {notice(found, 'this draft')}")
+        if draft.key in changed and draft.length > max_length:
+            notes.append(f"{draft.key}: left out (it held private data)")
+            continue
+        if draft.key in changed or MASKED_MARK.search(draft.text):
+            # masked here, or made of a text the recap masked (the next session's title)
+            notes.append(f"{draft.key}: {notice(changed.get(draft.key, ()), 'this draft')}")
         kept.append(draft)
     return kept, notes
 
@@ -1178,7 +1181,7 @@ def share(recap: Recap, session_like: Any) -> Recap:
     patterns = patterns_of(session_like)
     mask_recap(recap, patterns)
     recap.drafts = default_drafts(recap)
-    _, found = mask_drafts(recap.drafts, patterns)
+    found = [label for labels in mask_drafts(recap.drafts, patterns).values() for label in labels]
     recap.meta.masked = list(dict.fromkeys([*recap.meta.masked, *found]))
     return recap
 

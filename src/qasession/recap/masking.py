@@ -89,8 +89,8 @@ def _mask_view(view: PostView, masker: Masker) -> None:
 
 
 def mask_recap(recap: Recap, patterns: Iterable[SensitivePattern] = ()) -> Recap:
-    """Mask every platform text of `recap` in place (posts, questions, answers, topics) and
-    record in `recap.meta.masked` what was masked. Returns `recap`."""
+    """Mask every text of `recap` in place (posts, questions, answers, topics, the plan's
+    titles) and record in `recap.meta.masked` what was masked. Returns `recap`."""
     masker = Masker(patterns)
     for view in recap.top_posts:
         _mask_view(view, masker)
@@ -106,24 +106,30 @@ def mask_recap(recap: Recap, patterns: Iterable[SensitivePattern] = ()) -> Recap
         _mask_view(view, masker)
     # a recurring phrase that holds private data (a plan pattern matching words) is left out
     recap.topics = [t for t in recap.topics if masker.text(t.phrase) == t.phrase]
+    # the plan's own texts are shared too (a title naming a hotline, an address)
+    meta = recap.meta
+    meta.title = masker(meta.title)
+    if meta.next is not None:
+        meta.next.title = masker.text(meta.next.title)
     recap.meta.masked = _merge(recap.meta.masked, masker.masked)
     return recap
 
 
 def mask_drafts(
     drafts: Iterable[Draft], patterns: Iterable[SensitivePattern] = ()
-) -> tuple[list[str], list[str]]:
+) -> dict[str, list[str]]:
     """Mask the drafts' texts in place (they are public posts: the thanks, the follow-up and
     the teaser are built from the masked recap, and a plan text may still hold private
-    data); returns the keys of the drafts that changed and what was masked in them."""
-    masker = Masker(patterns)
-    changed = []
+    data); returns what was masked, by key of the drafts that changed."""
+    patterns = tuple(patterns)
+    changed = {}
     for draft in drafts:
+        masker = Masker(patterns)
         masked = masker.text(draft.text)
         if masked != draft.text:
             draft.text = masked
-            changed.append(draft.key)
-    return changed, masker.masked
+            changed[draft.key] = masker.masked
+    return changed
 
 
 def _merge(first: list[str], more: list[str]) -> list[str]:
