@@ -43,6 +43,7 @@ from qasession.errors import PlanError, UsageError
 from qasession.recap import (
     Answer,
     NextSession,
+    PostRow,
     Recap,
     RecapBuilder,
     SessionInfo,
@@ -325,7 +326,7 @@ class _Scanner:
         else:
             status, flags, is_q = "chatter", "", False
         builder.add_post(
-            pid, author, text, created, kind, ref, likes, reposts, None, is_q, status, flags, None
+            (pid, author, text, created, kind, ref, likes, reposts, None, is_q, status, flags, None)
         )
 
     def _author(self, tweet: Any, author_id: Any) -> str:
@@ -399,13 +400,11 @@ class _Resolver:
                     self.merged_of[pid] = dup
             else:
                 status, flags, dup = self.question(pid, text, created, raw, screened)
-            builder.add_post(
-                pid, author, text, created, kind, ref, likes, reposts, None, True, status, flags,
-                dup,
-            )  # fmt: skip
+            row = (pid, author, text, created, kind, ref, likes, reposts, None, True, status,
+                   flags, dup)  # fmt: skip
+            builder.add_post(row)
             if self.on_post is not None:
-                self.on_post(_row(pid, author, text, created, kind, ref, likes, reposts,
-                                  True, status, flags, dup))  # fmt: skip
+                self.on_post(_row(row))
 
     def question(
         self, pid: str, text: str, created: str, raw: int, screened: str
@@ -485,10 +484,9 @@ class _Resolver:
             )
 
 
-def _row(
-    pid: str, author: str, text: str, created: str, kind: str, ref: str | None, likes: int,
-    reposts: int, is_question: bool, status: str, flags: str, dup: str | None,
-) -> dict[str, Any]:  # fmt: skip
+def _row(post: PostRow) -> dict[str, Any]:
+    """A post as a row of the CSV export."""
+    pid, author, text, created, kind, ref, likes, reposts, _, is_question, status, flags, dup = post
     return {
         "id": pid,
         "created_at": created,
@@ -513,11 +511,9 @@ class _RowBuilder(RecapBuilder):
         super().__init__(info, hosts=hosts, source="archive")
         self.on_post = on_post
 
-    def add_post(self, *args: Any) -> None:
-        super().add_post(*args)
-        pid, author, text, created, kind, ref, likes, reposts, _, is_q, status, flags, dup = args
-        self.on_post(_row(pid, author, text, created, kind, ref, likes, reposts, is_q, status,
-                          flags, dup))  # fmt: skip
+    def add_post(self, row: PostRow) -> None:
+        super().add_post(row)
+        self.on_post(_row(row))
 
 
 class _RowScanner(_Scanner):
