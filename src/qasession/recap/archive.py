@@ -649,7 +649,8 @@ def recap_from_archive(
         except _Failed as exc:
             raise PlanError(exc.message, path=str(path), line=exc.line, hint=exc.hint) from None
     if scanned is None:  # posts seen twice, by both processes: once more, in one process
-        return recap_from_archive(path, hashtag, session_like, **{**options, "parallel": False})
+        again: ReadOptions = {**options, "parallel": False}
+        return recap_from_archive(path, hashtag, session_like, **again)
     resolver.builder.merge(scanned)
     resolver.answers()
     moderation = getattr(session_like, "moderation", None)
