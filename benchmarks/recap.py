@@ -86,46 +86,61 @@ def _time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def generate(path: Path, posts: int, authors: int, seed: int = 7) -> dict[str, int]:
-    """Write the archive; returns what it holds (for the record)."""
-    rng = random.Random(seed)
-    # a long tail: a few very active accounts, most post once or twice
-    weights = [1.0 / (rank + 10) ** 0.9 for rank in range(authors)]
-    cumulative = []
-    total = 0.0
-    for w in weights:
-        total += w
-        cumulative.append(total)
-    author_of = rng.choices(range(authors), cum_weights=cumulative, k=posts)
-    users = [
-        {"id": str(10_000 + i), "username": f"fan_{i:05d}", "name": f"Fan {i}"}
-        for i in range(authors)
-    ]
-    host_user = {"id": "42", "username": HOST, "name": "The Rapper"}
-    popular = [rng.choice(QUESTION_FORMS).format(t=rng.choice(TOPICS)) for _ in range(400)]
-    syllables = ["ka", "lo", "mi", "ren", "tsu", "vel", "dor", "pa", "qui", "sha", "bel", "tor"]
-    vocabulary = list({"".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(20_000)})
+_Tweet = tuple[datetime, dict[str, object], dict[str, str]]
 
-    # times: 10% in the two days before, 80% during the 7 hours, 10% in the day after
-    span = DURATION.total_seconds()
 
-    def when(i: int) -> datetime:
+class _Crowd:
+    """The generator's state: its random source, the authors, the questions asked so far."""
+
+    def __init__(self, rng: random.Random, authors: int) -> None:
+        self.rng = rng
+        self.users = [
+            {"id": str(10_000 + i), "username": f"fan_{i:05d}", "name": f"Fan {i}"}
+            for i in range(authors)
+        ]
+        self.popular: list[str] = []
+        self.vocabulary: list[str] = []
+        self.recent_questions: list[tuple[str, str]] = []
+        self.counts = {"questions": 0, "retweets": 0, "replies": 0, "chatter": 0, "host": 0}
+
+    def authors_of(self, posts: int) -> list[int]:
+        """Who writes each post: a long tail, a few very active accounts, most post once or
+        twice."""
+        weights = [1.0 / (rank + 10) ** 0.9 for rank in range(len(self.users))]
+        cumulative = []
+        total = 0.0
+        for w in weights:
+            total += w
+            cumulative.append(total)
+        return self.rng.choices(range(len(self.users)), cum_weights=cumulative, k=posts)
+
+    def words(self) -> None:
+        rng = self.rng
+        self.popular = [rng.choice(QUESTION_FORMS).format(t=rng.choice(TOPICS)) for _ in range(400)]
+        syllables = ["ka", "lo", "mi", "ren", "tsu", "vel", "dor", "pa", "qui", "sha", "bel", "tor"]
+        # dict, not set: the same words in the same order in every process (a set's order
+        # follows the hash seed), so one seed makes one archive
+        self.vocabulary = list(
+            dict.fromkeys(
+                "".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(20_000)
+            )
+        )
+
+    def when(self) -> datetime:
+        """10% in the two days before, 80% during the 7 hours, 10% in the day after."""
+        rng = self.rng
         r = rng.random()
         if r < 0.10:
             return START - timedelta(seconds=rng.random() * 2 * 86400)
         if r < 0.90:
-            return START + timedelta(seconds=rng.random() * span)
+            return START + timedelta(seconds=rng.random() * DURATION.total_seconds())
         return START + DURATION + timedelta(seconds=rng.random() * 86400)
 
-    tweets: list[tuple[datetime, dict[str, object], dict[str, str]]] = []
-    recent_questions: list[tuple[str, str]] = []
-    counts = {"questions": 0, "retweets": 0, "replies": 0, "chatter": 0, "host": 0}
-    base_id = 1_800_000_000_000_000_000
-    for i in range(posts):
-        user = users[author_of[i]]
-        created = when(i)
+    def tweet(self, i: int, user: dict[str, str]) -> _Tweet:
+        rng = self.rng
+        created = self.when()
         tweet: dict[str, object] = {
-            "id": str(base_id + i),
+            "id": str(1_800_000_000_000_000_000 + i),
             "author_id": user["id"],
             "created_at": _time(created),
             "lang": "en",
@@ -136,71 +151,91 @@ def generate(path: Path, posts: int, authors: int, seed: int = 7) -> dict[str, i
                 "quote_count": 0,
             },
         }
+        self.fill(tweet)
+        return created, tweet, user
+
+    def fill(self, tweet: dict[str, object]) -> None:
+        """A tweet's text: a retweet, a question (a flood's or one's own), a reply, chatter."""
+        rng, recent, counts = self.rng, self.recent_questions, self.counts
         r = rng.random()
-        if r < 0.35 and recent_questions:
-            source_id, source_text = rng.choice(recent_questions[-500:])
+        if r < 0.35 and recent:
+            source_id, source_text = rng.choice(recent[-500:])
             tweet["text"] = f"RT @fan: {source_text}"[:140]
             tweet["referenced_tweets"] = [{"type": "retweeted", "id": source_id}]
             counts["retweets"] += 1
         elif r < 0.57:
-            if rng.random() < 0.45:  # a flood: the same questions, copied or reworded
-                text = rng.choice(popular) + rng.choice(EXTRAS)
-                if rng.random() < 0.3:
-                    text = text.lower()
-            else:  # a question of one's own: the topic, and words of one's own
-                text = rng.choice(QUESTION_FORMS).format(t=rng.choice(TOPICS))
-                text = f"{' '.join(rng.sample(vocabulary, 4))}, {text[0].lower()}{text[1:]}"
-            tweet["text"] = f"{text} {HASHTAG}"
-            recent_questions.append((str(tweet["id"]), str(tweet["text"])))
+            tweet["text"] = f"{self.question()} {HASHTAG}"
+            recent.append((str(tweet["id"]), str(tweet["text"])))
             counts["questions"] += 1
-        elif r < 0.67 and recent_questions:
-            target = rng.choice(recent_questions[-2000:])[0]
+        elif r < 0.67 and recent:
+            target = rng.choice(recent[-2000:])[0]
             tweet["text"] = f"@fan {rng.choice(CHATTER)} {HASHTAG}"
             tweet["referenced_tweets"] = [{"type": "replied_to", "id": target}]
             counts["replies"] += 1
         else:
             tweet["text"] = f"{rng.choice(CHATTER)} {rng.randrange(1000)} {HASHTAG}"
             counts["chatter"] += 1
-        tweets.append((created, tweet, user))
 
-    # the host answers about one question in 2,000: a repost, then a `.@asker` post
-    by_id = {str(t[1]["id"]): t for t in tweets}
-    answered = rng.sample(recent_questions, k=max(1, min(60, len(recent_questions) // 2000)))
-    for n, (qid, _) in enumerate(answered):
-        asked_at, _, asker = by_id[qid]
-        at = max(asked_at, START) + timedelta(seconds=30 + rng.random() * 900)
-        repost = {
-            "id": str(9_000_000_000_000_000_000 + 2 * n),
-            "author_id": "42",
-            "created_at": _time(at),
-            "text": "RT",
-            "lang": "en",
-            "referenced_tweets": [{"type": "retweeted", "id": qid}],
-            "public_metrics": {
-                "retweet_count": 0,
-                "reply_count": 0,
-                "like_count": 0,
-                "quote_count": 0,
-            },
-        }
-        answer = {
-            "id": str(9_000_000_000_000_000_001 + 2 * n),
-            "author_id": "42",
-            "created_at": _time(at + timedelta(seconds=20)),
-            "text": f".@{asker['username']} Great question, here's the story {HASHTAG}",
-            "lang": "en",
-            "public_metrics": {
-                "retweet_count": 40,
-                "reply_count": 9,
-                "like_count": 900,
-                "quote_count": 3,
-            },
-        }
-        tweets.append((at, repost, host_user))
-        tweets.append((at + timedelta(seconds=20), answer, host_user))
-        counts["host"] += 2
+    def question(self) -> str:
+        rng = self.rng
+        if rng.random() < 0.45:  # a flood: the same questions, copied or reworded
+            text = rng.choice(self.popular) + rng.choice(EXTRAS)
+            if rng.random() < 0.3:
+                text = text.lower()
+            return text
+        # a question of one's own: the topic, and words of one's own
+        text = rng.choice(QUESTION_FORMS).format(t=rng.choice(TOPICS))
+        return f"{' '.join(rng.sample(self.vocabulary, 4))}, {text[0].lower()}{text[1:]}"
 
-    tweets.sort(key=lambda t: t[0], reverse=True)  # newest first, like `twarc2 search`
+    def host_answers(self, tweets: list[_Tweet]) -> None:
+        """The host answers about one question in 2,000: a repost, then a `.@asker` post."""
+        rng = self.rng
+        host_user = {"id": "42", "username": HOST, "name": "The Rapper"}
+        by_id = {str(t[1]["id"]): t for t in tweets}
+        recent = self.recent_questions
+        answered = rng.sample(recent, k=max(1, min(60, len(recent) // 2000)))
+        for n, (qid, _) in enumerate(answered):
+            asked_at, _, asker = by_id[qid]
+            at = max(asked_at, START) + timedelta(seconds=30 + rng.random() * 900)
+            repost = _host_tweet(9_000_000_000_000_000_000 + 2 * n, at, "RT", (0, 0, 0, 0), qid)
+            text = f".@{asker['username']} Great question, here's the story {HASHTAG}"
+            answer = _host_tweet(
+                9_000_000_000_000_000_001 + 2 * n, at + timedelta(seconds=20), text, (40, 9, 900, 3)
+            )
+            tweets.append((at, repost, host_user))
+            tweets.append((at + timedelta(seconds=20), answer, host_user))
+            self.counts["host"] += 2
+
+
+def _host_tweet(
+    tweet_id: int,
+    at: datetime,
+    text: str,
+    metrics: tuple[int, int, int, int],
+    repost_of: str | None = None,
+) -> dict[str, object]:
+    retweets, replies, likes, quotes = metrics
+    tweet: dict[str, object] = {
+        "id": str(tweet_id),
+        "author_id": "42",
+        "created_at": _time(at),
+        "text": text,
+        "lang": "en",
+    }
+    if repost_of is not None:
+        tweet["referenced_tweets"] = [{"type": "retweeted", "id": repost_of}]
+    tweet["public_metrics"] = {
+        "retweet_count": retweets,
+        "reply_count": replies,
+        "like_count": likes,
+        "quote_count": quotes,
+    }
+    return tweet
+
+
+def _write_pages(path: Path, tweets: list[_Tweet]) -> None:
+    """Pages of 100 tweets, newest first, like `twarc2 search`."""
+    tweets.sort(key=lambda t: t[0], reverse=True)
     retrieved = _time(START + DURATION + timedelta(days=1))
     with path.open("w", encoding="utf-8") as out:
         for start in range(0, len(tweets), 100):
@@ -217,6 +252,17 @@ def generate(path: Path, posts: int, authors: int, seed: int = 7) -> dict[str, i
                 },
             }
             out.write(json.dumps(page, ensure_ascii=False) + "\n")
+
+
+def generate(path: Path, posts: int, authors: int, seed: int = 7) -> dict[str, int]:
+    """Write the archive; returns what it holds (for the record)."""
+    crowd = _Crowd(random.Random(seed), authors)
+    author_of = crowd.authors_of(posts)
+    crowd.words()
+    tweets = [crowd.tweet(i, crowd.users[author_of[i]]) for i in range(posts)]
+    crowd.host_answers(tweets)
+    _write_pages(path, tweets)
+    counts = crowd.counts
     counts["posts"] = len(tweets)
     return counts
 

@@ -1,10 +1,11 @@
 """`qa recap`: the recap in the terminal, as files (md, html, json, csv, jsonl), drafts, series."""
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from qasession.cli.common import Context
     from qasession.plan import Plan, Session
     from qasession.recap import Recap
+    from qasession.recap.masking import Masker
 
 FORMATS = ("md", "html", "json", "csv", "jsonl")
 
@@ -54,7 +56,7 @@ def _confirm(question: str) -> bool:
         return False
 
 
-def recap(
+def recap(  # noqa: PLR0913, RUF100 - a Typer command: one parameter per option
     ctx: typer.Context,
     session_id: SessionArg = None,
     format: Annotated[
@@ -93,10 +95,50 @@ def recap(
         typer.Option("--post-drafts", help="Post the thank-you, follow-up and teaser drafts."),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Post without asking.")] = False,
+    include_private: Annotated[
+        bool,
+        typer.Option(
+            "--include-private",
+            help="Keep the private data (phone numbers, e-mail addresses...) in a csv or "
+            "jsonl export; every other output masks it.",
+        ),
+    ] = False,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """The recap: who took part, answers, open questions, activity; files and drafts."""
+    format = _check(format, json, series, from_archive, post_drafts, include_private)
+    if from_archive is not None:
+        plan, session = _plan_session(ctx, file, home, session_id, hashtag)
+        source = _Archive(from_archive, hashtag, host, plan, session)
+        _archive(source, format, output, include_private=include_private)
+        return
+    c = load(ctx, file, home, session_id, writes=post_drafts)
+    if series:
+        _series(c, format, output)
+        return
+    from qasession.recap import build_recap
+
+    if c.store.session_row(c.session.id) is None:
+        say(f"note: nothing is stored for session {c.session.id} yet (see `qa run`)")
+    result = build_recap(c.store, c.session, plan=c.plan)
+    if post_drafts:
+        _post_drafts(c, result, yes)
+    elif format in ("csv", "jsonl"):
+        _export(c, result, format, output, include_private=include_private)
+    else:
+        _write(result, format, output)
+
+
+def _check(
+    format: str | None,
+    json: bool,
+    series: bool,
+    from_archive: Path | None,
+    post_drafts: bool,
+    include_private: bool,
+) -> str | None:
+    """The format asked for, once the options are known to agree."""
     from qasession.errors import UsageError
 
     if json:
@@ -111,33 +153,46 @@ def recap(
         raise UsageError(
             "drafts are posted for a stored session", hint="drop --from-archive to post them"
         )
+    if include_private and (format not in ("csv", "jsonl") or post_drafts or series):
+        raise UsageError(
+            "--include-private keeps private data in the csv and jsonl exports only",
+            hint="add --format csv (or jsonl), or drop --include-private",
+        )
+    return format
 
-    if from_archive is not None:
-        _archive(ctx, from_archive, session_id, hashtag, host, format, output, file, home)
-        return
 
-    c = load(ctx, file, home, session_id)
-    if series:
-        _series(c, format, output)
+def _privacy_note(masker: "Masker | None") -> None:
+    """One line on stderr: the export keeps the private data, or what it masked."""
+    if masker is None:
+        say(
+            "note: this export keeps private data (--include-private): "
+            "share it with the analytics team only"
+        )
         return
-    from qasession.recap import build_recap, export_rows
+    if masker.masked:
+        from qasession.recap.masking import notice
 
-    if c.store.session_row(c.session.id) is None:
-        say(f"note: nothing is stored for session {c.session.id} yet (see `qa run`)")
-    result = build_recap(c.store, c.session, plan=c.plan)
-    if post_drafts:
-        _post_drafts(c, result, yes)
-        return
-    if format in ("csv", "jsonl"):
-        from qasession.recap import render as recap_render
+        say(f"note: {notice(masker.masked, 'this export')} (--include-private keeps it)")
 
-        with _output(output) as handle:
-            if format == "csv":
-                recap_render.to_csv(export_rows(c.store, c.session), handle)
-            else:
-                recap_render.to_jsonl(export_rows(c.store, c.session), result, handle)
-        return
-    _write(result, format, output)
+
+def _export(
+    c: "Context", result: "Recap", format: str, output: str | None, *, include_private: bool
+) -> None:
+    """The csv or jsonl export of the stored session, masked unless `include_private`."""
+    from qasession.recap import export_rows
+    from qasession.recap import render as recap_render
+    from qasession.recap.masking import MaskedRows, Masker, patterns_of
+
+    masker = None if include_private else Masker(patterns_of(c.session))
+    rows: Iterable[Mapping[str, Any]] = export_rows(c.store, c.session)
+    if masker is not None:
+        rows = MaskedRows(rows, masker)
+    with _output(output) as handle:
+        if format == "csv":
+            recap_render.to_csv(rows, handle)
+        else:
+            recap_render.to_jsonl(rows, result, handle)
+    _privacy_note(masker)
 
 
 def _write(result: "Recap", format: str | None, output: str | None) -> None:
@@ -168,38 +223,49 @@ def _write(result: "Recap", format: str | None, output: str | None) -> None:
         handle.write(text)
 
 
+@dataclass(frozen=True)
+class _Archive:
+    """A twarc2 archive to recap, and what the plan (optional) says about it."""
+
+    path: Path
+    hashtag: str | None
+    host: str | None
+    plan: "Plan | None"
+    session: "Session | None"
+
+
 def _archive(
-    ctx: typer.Context,
-    path: Path,
-    session_id: str | None,
-    hashtag: str | None,
-    host: str | None,
-    format: str | None,
-    output: str | None,
-    file: Path | None,
-    home: Path | None,
+    source: _Archive, format: str | None, output: str | None, *, include_private: bool
 ) -> None:
-    """A recap of a twarc2 archive: the plan is optional (it names the window and the host
-    when one of its sessions matches the session id or the hashtag)."""
+    """A recap of a twarc2 archive: the plan is optional (it names the window, the host and
+    the sensitive patterns when one of its sessions matches the session id or the hashtag)."""
     from qasession.errors import UsageError
     from qasession.recap import next_session
     from qasession.recap.archive import recap_from_archive
 
-    plan, session = _plan_session(ctx, file, home, session_id, hashtag)
+    plan, session = source.plan, source.session
     nxt = next_session(plan, session) if plan is not None and session is not None else None
     if format == "jsonl":
         raise UsageError(
             "the archive already is twarc2 JSONL", hint="use --format json, md, html or csv"
         )
     if format == "csv":
+        from qasession.recap.masking import Masker, mask_row, patterns_of
         from qasession.recap.render import CsvSink
 
+        masker = None if include_private else Masker(patterns_of(session))
         with _output(output) as handle:
+            sink = CsvSink(handle)
+            on_post = sink if masker is None else (lambda row: sink(mask_row(row, masker)))
             recap_from_archive(
-                path, hashtag, session, host=host, on_post=CsvSink(handle), next_session=nxt
-            )
+                source.path, source.hashtag, session, host=source.host, on_post=on_post,
+                next_session=nxt,
+            )  # fmt: skip
+        _privacy_note(masker)
         return
-    result = recap_from_archive(path, hashtag, session, host=host, next_session=nxt)
+    result = recap_from_archive(
+        source.path, source.hashtag, session, host=source.host, next_session=nxt
+    )
     if not result.meta.host:
         say("note: no host known (--host): the host's answers cannot be told apart")
     _write(result, format, output)
@@ -255,13 +321,17 @@ def _series(c: "Context", format: str | None, output: str | None) -> None:
 
 def _post_drafts(c: "Context", result: "Recap", yes: bool) -> None:
     """Show the drafts, ask, then post each exactly once (a second run posts nothing)."""
-    from qasession.recap import drafts_to_post, make_drafts, post_drafts
+    from qasession.recap import drafts_to_post, post_drafts, public_drafts
     from qasession.recap.render import show_drafts
     from qasession.render import stdout_console
 
     platform = c.platform()
     try:
-        drafts = make_drafts(result, max_length=platform.max_length, length=platform.length)
+        drafts, notes = public_drafts(
+            result, c.session, max_length=platform.max_length, length=platform.length
+        )
+        for note in notes:
+            say(note)
         if not drafts:
             say("no drafts: nothing to thank for, follow up on or tease")
             return

@@ -65,6 +65,8 @@ TOP_CLUSTERS = 20
 CLUSTER_MEMBERS = 10  # ids kept per duplicate cluster
 FOLLOW_UP_POSTS = 50
 MAX_BUCKETS = 1440  # an activity chart wider than this gets wider buckets
+# what masking leaves in a text: "[contract number removed]", "+33 6 •• •• •• 78"
+MASKED_MARK = re.compile(r"\[[^\[\]]* removed\]|••")
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,6 +256,8 @@ class Meta:
     schema: int = SCHEMA
     counts: dict[str, int] = field(default_factory=dict)
     next: NextSession | None = None
+    # what the sensitive detectors found and the recap masks ("phone number", ...)
+    masked: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -465,6 +469,11 @@ class PhraseCounter:
 
 # A canonical question while accumulating: (ts, author, text, likes, reposts, status, url).
 _Question = tuple[float, str, str, int, int, str, str | None]
+# A post as the builder takes it: (id, author, text, created_at, kind, ref, likes, reposts,
+# url, is_question, status, flags, duplicate_of); `flags` is comma-separated.
+PostRow = tuple[
+    str, str, str, str, str, str | None, int, int, str | None, bool, str, str, str | None
+]
 
 
 class RecapBuilder:
@@ -541,25 +550,49 @@ class RecapBuilder:
                 pass
         return parse_time(text)
 
-    def add_post(
-        self,
-        post_id: str,
-        author: str,
-        text: str,
-        created_at: str,
-        kind: str,
-        ref: str | None,
-        likes: int,
-        reposts: int,
-        url: str | None,
-        is_question: bool,
-        status: str,
-        flags: str,
-        duplicate_of: str | None,
-    ) -> None:
-        """One stored (or archived) post with its triage. `flags` is comma-separated.
-        (Called once per post of a million-post archive: kept lean on purpose.)"""
+    def add_post(self, row: PostRow) -> None:
+        """One stored (or archived) post with its triage (see `PostRow`). Called once per
+        post of a million-post archive: kept lean on purpose, rare cases in helpers."""
+        (
+            post_id,
+            author,
+            _,
+            created_at,
+            kind,
+            ref,
+            likes,
+            reposts,
+            url,
+            is_question,
+            status,
+            flags,
+        ) = row[:12]
         ts = self.time_of(created_at)
+        self._count(ts, kind)
+        key = author.lower()
+        if status == "own" or key in self.hosts:
+            self._add_own(post_id, author, url)
+            return
+        stats = self.authors.get(key)
+        if stats is None:
+            stats = self.authors[key] = [0, 0, 0, author]
+        stats[0] += 1
+        if flags or status == "hidden":
+            self._add_flags(flags, status)
+        if kind == "repost":
+            return
+        engagement = likes + reposts
+        if engagement > 0:
+            stats[2] += engagement
+            self._add_top(engagement, ts, row)
+        if ref is not None and kind != "post":
+            self._add_reply(ref, ts, row)
+        if is_question:
+            stats[1] += 1
+            self._add_question(ts, row)
+
+    def _count(self, ts: float, kind: str) -> None:
+        """The post in the counts by kind, the span and the activity buckets."""
         self.posts += 1
         kinds = self.kinds
         kinds[kind] = kinds.get(kind, 0) + 1
@@ -575,60 +608,51 @@ class RecapBuilder:
         elif ts >= self.end_edge:
             _period_add(self.after, ts)
 
-        key = author.lower()
-        if status == "own" or key in self.hosts:
-            self.own += 1
-            self.own_authors[author] = self.own_authors.get(author, 0) + 1
-            if not self.own_known:
-                self.own_ids.add(post_id)
-            if url:
-                self.own_urls[post_id] = url
-            return
+    def _add_own(self, post_id: str, author: str, url: str | None) -> None:
+        self.own += 1
+        self.own_authors[author] = self.own_authors.get(author, 0) + 1
+        if not self.own_known:
+            self.own_ids.add(post_id)
+        if url:
+            self.own_urls[post_id] = url
 
-        stats = self.authors.get(key)
-        if stats is None:
-            stats = self.authors[key] = [0, 0, 0, author]
-        stats[0] += 1
-        if flags:
-            if "sensitive" in flags:
-                self.flag_sensitive += 1
-            if "troll" in flags:
-                self.flag_troll += 1
+    def _add_flags(self, flags: str, status: str) -> None:
+        if "sensitive" in flags:
+            self.flag_sensitive += 1
+        if "troll" in flags:
+            self.flag_troll += 1
         if status == "hidden":
             self.hidden += 1
-        if kind == "repost":
-            return
 
-        engagement = likes + reposts
-        if engagement > 0:
-            stats[2] += engagement
-            self.seq += 1
-            heap = self.top_posts
-            if len(heap) < TOP or (engagement, -ts, -self.seq) > heap[0][:3]:
-                view = PostView(post_id, author, text, _iso_ts(ts), kind, url, likes, reposts)
-                item = (engagement, -ts, -self.seq, view)
-                if len(heap) < TOP:
-                    heapq.heappush(heap, item)
-                else:
-                    heapq.heapreplace(heap, item)
+    @staticmethod
+    def _view(ts: float, row: PostRow) -> PostView:
+        post_id, author, text, _, kind, _, likes, reposts, url = row[:9]
+        return PostView(post_id, author, text, _iso_ts(ts), kind, url, likes, reposts)
 
-        if ref is not None and kind != "post":
-            if not self.own_known:
-                self.reply_refs[ref] = self.reply_refs.get(ref, 0) + 1
-            elif ref in self.own_ids:
-                # listed only when our ids are known up front (the store): in an archive
-                # the reply and our post may be read in different processes
-                self.reply_refs[ref] = self.reply_refs.get(ref, 0) + 1
-                if len(self.follow_posts) < FOLLOW_UP_POSTS:
-                    self.follow_posts.append(
-                        PostView(post_id, author, text, _iso_ts(ts), kind, url, likes, reposts)
-                    )
+    def _add_top(self, engagement: int, ts: float, row: PostRow) -> None:
+        self.seq += 1
+        heap = self.top_posts
+        if len(heap) < TOP or (engagement, -ts, -self.seq) > heap[0][:3]:
+            item = (engagement, -ts, -self.seq, self._view(ts, row))
+            if len(heap) < TOP:
+                heapq.heappush(heap, item)
+            else:
+                heapq.heapreplace(heap, item)
 
-        if not is_question:
-            return
+    def _add_reply(self, ref: str, ts: float, row: PostRow) -> None:
+        if not self.own_known:
+            self.reply_refs[ref] = self.reply_refs.get(ref, 0) + 1
+        elif ref in self.own_ids:
+            # listed only when our ids are known up front (the store): in an archive the
+            # reply and our post may be read in different processes
+            self.reply_refs[ref] = self.reply_refs.get(ref, 0) + 1
+            if len(self.follow_posts) < FOLLOW_UP_POSTS:
+                self.follow_posts.append(self._view(ts, row))
+
+    def _add_question(self, ts: float, row: PostRow) -> None:
+        post_id, author, text, _, _, _, likes, reposts, url, _, status, flags, duplicate_of = row
         q = self.questions
         q.received += 1
-        stats[1] += 1
         if flags and "ahead" in flags:
             q.ahead += 1
         if self.count_topics:
@@ -724,104 +748,92 @@ class RecapBuilder:
         cost: Cost | None = None,
         next_session: NextSession | None = None,
     ) -> Recap:
-        info = self.info
-        platform = info.platform
         muted_set = {_handle_key(h) for h in muted}
         blocked_set = {_handle_key(h) for h in blocked}
-        moderated = muted_set | blocked_set
-
         first = self.first_ts if self.posts else None
         start_ts = self.start_ts if self.start_ts is not None else first
         end_ts = self.end_ts
         if end_ts is None and self.posts:
             end_ts = self.last_ts + 1
-        activity = self._activity(start_ts, end_ts)
-
         q = self.questions
         q.canonical = q.received - q.merged
+        transcript, open_ids = self._answered_and_open(start_ts)
+        return Recap(
+            meta=self._meta(start_ts, end_ts, now, next_session),
+            participants=len(self.authors),
+            questions=q,
+            time_to_answer=_time_to_answer(transcript),
+            activity=self._activity(start_ts, end_ts),
+            top_contributors=self._top_contributors(muted_set | blocked_set),
+            top_posts=self._top_posts(),
+            topics=self.topics.top(),
+            duplicates=self._clusters(),
+            moderation=Moderation(
+                muted=len(muted_set),
+                blocked=len(blocked_set),
+                flagged_sensitive=self.flag_sensitive,
+                flagged_troll=self.flag_troll,
+                hidden=self.hidden,
+            ),
+            follow_ups=self._follow_ups(),
+            transcript=transcript,
+            open_questions=[
+                OpenQuestion(self._question_view(qid), self._duplicates_of(qid)) for qid in open_ids
+            ],
+            cost=cost,
+        )
+
+    def _duplicates_of(self, qid: str) -> int:
+        return self.clusters[qid][0] if qid in self.clusters else 0
+
+    def _question_view(self, qid: str) -> PostView:
+        """A canonical question as the recap shows it, with its link."""
+        record = self.canonical.get(qid)
+        if record is None:
+            return PostView(qid, "", "", "", "post")
+        ts, author, text, likes, reposts, _, url = record
+        link = post_url(self.info.platform, author, qid, url)
+        return PostView(qid, author, text, _iso_ts(ts), "post", link, likes, reposts)
+
+    def _answered_and_open(self, start_ts: float | None) -> tuple[list[TranscriptEntry], list[str]]:
+        """The transcript in answer order, and the most engaging open questions' ids; counts
+        the answered, skipped, hidden and open questions on the way."""
+        q = self.questions
         transcript: list[tuple[float, TranscriptEntry]] = []
-        waits: list[float] = []
         open_heap: list[tuple[int, float, str]] = []
-        for qid, (ts, author, text, likes, reposts, status, url) in self.canonical.items():
+        for qid, (ts, _, _, likes, reposts, status, _) in self.canonical.items():
             steps = self.answers.get(qid)
-            dups = self.clusters[qid][0] if qid in self.clusters else 0
+            dups = self._duplicates_of(qid)
             if steps:
                 q.answered += 1
                 steps.sort(key=lambda s: s[0])
                 answered_at = steps[0][0]
                 clock_from = max(ts, start_ts) if start_ts is not None else ts
                 wait = max(0.0, answered_at - clock_from)
-                waits.append(wait)
-                view = PostView(
-                    qid,
-                    author,
-                    text,
-                    _iso_ts(ts),
-                    "post",
-                    post_url(platform, author, qid, url),
-                    likes,
-                    reposts,
-                )
-                transcript.append(
-                    (answered_at, TranscriptEntry(view, dups, [s[1] for s in steps], wait))
-                )
+                entry = TranscriptEntry(self._question_view(qid), dups, [s[1] for s in steps], wait)
+                transcript.append((answered_at, entry))
             elif status == "skipped":
                 q.skipped += 1
             elif status == "hidden":
                 q.hidden += 1
             else:
                 q.open += 1
-                entry = (likes + reposts + dups, -ts, qid)
+                item = (likes + reposts + dups, -ts, qid)
                 if len(open_heap) < TOP_OPEN:
-                    heapq.heappush(open_heap, entry)
-                elif entry > open_heap[0]:
-                    heapq.heapreplace(open_heap, entry)
+                    heapq.heappush(open_heap, item)
+                elif item > open_heap[0]:
+                    heapq.heapreplace(open_heap, item)
         transcript.sort(key=lambda t: (t[0], t[1].question.id))
-        entries = [t[1] for t in transcript]
-        tta = TimeToAnswer(count=len(waits))
-        if waits:
-            ordered = sorted(waits)
-            tta.median_s = float(statistics.median(ordered))
-            tta.p90_s = nearest_rank(ordered, 0.9)
-            tta.min_s, tta.max_s = ordered[0], ordered[-1]
-            tta.values_s = [e.seconds_to_answer or 0.0 for e in entries]
+        return [t[1] for t in transcript], [qid for _, _, qid in sorted(open_heap, reverse=True)]
 
-        open_questions = []
-        for _, _, qid in sorted(open_heap, reverse=True):
-            ts, author, text, likes, reposts, _, url = self.canonical[qid]
-            dups = self.clusters[qid][0] if qid in self.clusters else 0
-            view = PostView(
-                qid,
-                author,
-                text,
-                _iso_ts(ts),
-                "post",
-                post_url(platform, author, qid, url),
-                likes,
-                reposts,
-            )
-            open_questions.append(OpenQuestion(view, dups))
-
-        clusters = []
+    def _clusters(self) -> list[DuplicateCluster]:
         biggest = heapq.nlargest(TOP_CLUSTERS, self.clusters.items(), key=lambda c: c[1][0])
-        for qid, (count, members) in biggest:
-            record = self.canonical.get(qid)
-            if record is None:
-                view = PostView(qid, "", "", "", "post")
-            else:
-                ts, author, text, likes, reposts, _, url = record
-                view = PostView(
-                    qid,
-                    author,
-                    text,
-                    _iso_ts(ts),
-                    "post",
-                    post_url(platform, author, qid, url),
-                    likes,
-                    reposts,
-                )
-            clusters.append(DuplicateCluster(view, count, list(members)))
+        return [
+            DuplicateCluster(self._question_view(qid), count, list(members))
+            for qid, (count, members) in biggest
+        ]
 
+    def _top_contributors(self, moderated: set[str]) -> TopContributors:
         eligible = [s for k, s in self.authors.items() if k not in moderated]
         by_questions = heapq.nsmallest(
             TOP, (s for s in eligible if s[1] > 0), key=lambda s: (-s[1], -s[2], s[3].lower())
@@ -829,28 +841,40 @@ class RecapBuilder:
         by_engagement = heapq.nsmallest(
             TOP, (s for s in eligible if s[2] > 0), key=lambda s: (-s[2], -s[1], s[3].lower())
         )
-        top = TopContributors(
+        return TopContributors(
             [Contributor(s[3], s[1], s[0], s[2]) for s in by_questions],
             [Contributor(s[3], s[1], s[0], s[2]) for s in by_engagement],
         )
+
+    def _top_posts(self) -> list[PostView]:
         top_posts = [item[3] for item in sorted(self.top_posts, reverse=True)]
         for view in top_posts:
-            view.url = post_url(platform, view.author, view.id, view.url)
+            view.url = post_url(self.info.platform, view.author, view.id, view.url)
+        return top_posts
 
+    def _follow_ups(self) -> FollowUps:
         follow = FollowUps()
         counts = [(self.reply_refs.get(pid, 0), pid) for pid in self.own_ids]
         counts = sorted((c for c in counts if c[0]), key=lambda c: (-c[0], c[1]))
         follow.count = sum(c for c, _ in counts)
         follow.by_post = [FollowUpCount(pid, self.answer_of.get(pid), c) for c, pid in counts]
         follow.posts = self.follow_posts
+        return follow
 
-        host = self.host()
-        meta = Meta(
+    def _meta(
+        self,
+        start_ts: float | None,
+        end_ts: float | None,
+        now: datetime | None,
+        next_session: NextSession | None,
+    ) -> Meta:
+        info = self.info
+        return Meta(
             session_id=info.id,
             hashtag=info.hashtag,
-            platform=platform,
+            platform=info.platform,
             title=info.title,
-            host=host,
+            host=self.host(),
             timezone=info.timezone,
             window_start=_iso_ts(start_ts) if start_ts is not None else None,
             window_end=_iso_ts(end_ts) if end_ts is not None else None,
@@ -863,32 +887,10 @@ class RecapBuilder:
                 "replies": self.kinds.get("reply", 0),
                 "quotes": self.kinds.get("quote", 0),
                 "own": self.own,
-                "questions": q.received,
+                "questions": self.questions.received,
                 "authors": len(self.authors),
             },
             next=next_session,
-        )
-        return Recap(
-            meta=meta,
-            participants=len(self.authors),
-            questions=q,
-            time_to_answer=tta,
-            activity=activity,
-            top_contributors=top,
-            top_posts=top_posts,
-            topics=self.topics.top(),
-            duplicates=clusters,
-            moderation=Moderation(
-                muted=len(muted_set),
-                blocked=len(blocked_set),
-                flagged_sensitive=self.flag_sensitive,
-                flagged_troll=self.flag_troll,
-                hidden=self.hidden,
-            ),
-            follow_ups=follow,
-            transcript=entries,
-            open_questions=open_questions,
-            cost=cost,
         )
 
     def _activity(self, start_ts: float | None, end_ts: float | None) -> Activity:
@@ -914,6 +916,18 @@ class RecapBuilder:
         activity.before = _period(self.before, start_ts, before=True)
         activity.after = _period(self.after, end_ts, before=False)
         return activity
+
+
+def _time_to_answer(transcript: list[TranscriptEntry]) -> TimeToAnswer:
+    waits = [e.seconds_to_answer or 0.0 for e in transcript]
+    tta = TimeToAnswer(count=len(waits))
+    if waits:
+        ordered = sorted(waits)
+        tta.median_s = float(statistics.median(ordered))
+        tta.p90_s = nearest_rank(ordered, 0.9)
+        tta.min_s, tta.max_s = ordered[0], ordered[-1]
+        tta.values_s = waits
+    return tta
 
 
 def _period_add(period: list[Any], ts: float) -> None:
@@ -1037,7 +1051,7 @@ def _recap_and_authors(
         cost=_cost(row, session),
         next_session=next_session(plan, session),
     )
-    recap.drafts = default_drafts(recap)
+    share(recap, session)
     return recap, builder.participant_keys()
 
 
@@ -1145,6 +1159,43 @@ def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) 
     return drafts
 
 
+def public_drafts(
+    recap: Recap, session_like: Any, *, max_length: int, length: Callable[[str], int]
+) -> tuple[list[Draft], list[str]]:
+    """The drafts to post publicly, sized for the platform, and what to tell the operator
+    about them. They are made from the masked recap and masked once more (a plan text may
+    hold private data); a draft whose masked text no longer fits is left out."""
+    from qasession.recap.masking import mask_drafts, notice, patterns_of
+
+    drafts = make_drafts(recap, max_length=max_length, length=length)
+    changed = mask_drafts(drafts, patterns_of(session_like))
+    notes = []
+    kept = []
+    for draft in drafts:
+        draft.length = length(draft.text)
+        if draft.key in changed and draft.length > max_length:
+            notes.append(f"{draft.key}: left out (it held private data)")
+            continue
+        if draft.key in changed or MASKED_MARK.search(draft.text):
+            # masked here, or made of a text the recap masked (the next session's title)
+            notes.append(f"{draft.key}: {notice(changed.get(draft.key, ()), 'this draft')}")
+        kept.append(draft)
+    return kept, notes
+
+
+def share(recap: Recap, session_like: Any) -> Recap:
+    """Make `recap` fit to share: its texts masked with the detectors and the session's
+    `sensitive_patterns`, then its drafts made from the masked recap (and masked too)."""
+    from qasession.recap.masking import mask_drafts, mask_recap, patterns_of
+
+    patterns = patterns_of(session_like)
+    mask_recap(recap, patterns)
+    recap.drafts = default_drafts(recap)
+    found = [label for labels in mask_drafts(recap.drafts, patterns).values() for label in labels]
+    recap.meta.masked = list(dict.fromkeys([*recap.meta.masked, *found]))
+    return recap
+
+
 def default_drafts(recap: Recap) -> list[Draft]:
     """Drafts sized with the platform's default limit (the CLI re-sizes them with the
     configured adapter before posting)."""
@@ -1164,11 +1215,11 @@ def default_drafts(recap: Recap) -> list[Draft]:
 
 
 def _feed(builder: RecapBuilder, r: Any) -> None:
-    builder.add_post(
+    builder.add_post((
         r["id"], r["author"], r["text"], r["created_at"], r["kind"], r["ref"], r["likes"],
         r["reposts"], r["url"], bool(r["is_question"]), r["status"], r["flags"],
         r["duplicate_of"],
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def sent_rows(store: Store, session_id: str, host: str) -> Iterator[dict[str, Any]]:

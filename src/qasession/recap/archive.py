@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict, Unpack
 
 from pydantic_core import from_json
 
@@ -43,12 +43,13 @@ from qasession.errors import PlanError, UsageError
 from qasession.recap import (
     Answer,
     NextSession,
+    PostRow,
     Recap,
     RecapBuilder,
     SessionInfo,
-    default_drafts,
     parse_time,
     post_url,
+    share,
 )
 
 META_KEY = "__qasession"
@@ -249,84 +250,75 @@ class _Scanner:
         hosts: list[HostPost],
     ) -> None:
         """One tweet (a million of these: kept lean on purpose)."""
-        try:
-            pid = tweet["id"]
-            text = tweet["text"]
-            created = tweet["created_at"]
-        except (KeyError, TypeError):
-            raise _Failed(
-                "a tweet without id, text or created_at",
-                number,
-                "expected twarc2 output (search or timeline)",
-            ) from None
-        if type(pid) is not str:
-            pid = str(pid)
-        if type(text) is not str or type(created) is not str:
-            text, created = str(text), str(created)
+        pid, text, created = _fields(tweet, number)
         if not self.seen.add(hash(pid)):
             return  # an archive collected twice overlaps: a post counts once
         author_id = tweet.get("author_id")
         author = self.handles.get(author_id) if type(author_id) is str else None
         if author is None:
             author = self._author(tweet, author_id)
-        kind, ref = "post", None
         refs = tweet.get("referenced_tweets")
-        if refs:
-            rank = 0
-            for r in refs:
-                k = _KINDS.get(r.get("type", ""))
-                if k is not None and _KIND_RANK[k] > rank:
-                    kind, ref, rank = k, str(r.get("id")), _KIND_RANK[k]
+        kind, ref = _kind_ref(refs) if refs else ("post", None)
         metrics = tweet.get("public_metrics")
-        if metrics:
-            likes = metrics.get("like_count") or 0
-            reposts = metrics.get("retweet_count") or 0
-            if type(likes) is not int or type(reposts) is not int:
-                likes, reposts = int(likes), int(reposts)
-        else:
-            likes = reposts = 0
+        likes, reposts = _metrics(metrics) if metrics else (0, 0)
 
-        builder = self.builder
+        status, flags = "chatter", ""
         if author.lower() in self.hosts:
             hosts.append((parse_time(created), pid, kind, ref, text, created))
-            status, flags, is_q = "own", "", False
+            status = "own"
         elif kind == "repost":
-            status, flags, is_q = "repost", "", False
+            status = "repost"
         elif marks is not None:
             mark = marks.get(pid)
             if mark and mark[0]:
-                builder.topics.add(text)
+                self.builder.topics.add(text)
                 questions.append(
                     (number, pid, author, text, created, kind, ref, likes, reposts, 0, "", mark)
                 )
                 return
-            status, flags, is_q = "chatter", "", False
             if mark:
                 status, flags = str(mark[1]), str(mark[2])
         elif triage.is_question(text):
-            builder.topics.add(text)
+            self.builder.topics.add(text)
             raw = hash(text.casefold())
-            screened = self.screened.get(raw)
-            if screened is None:
-                # floods repeat questions word for word: each distinct text is screened once
-                found = []
-                if triage.find_sensitive(text, self.patterns):
-                    found.append("sensitive")
-                if triage.troll_signals(text, 0, self.blocked_words):
-                    found.append("troll")
-                screened = ",".join(found)
-                if len(self.screened) > 200_000:
-                    self.screened.clear()
-                self.screened[raw] = screened
+            screened = self._screen(text, raw)
             questions.append(
                 (number, pid, author, text, created, kind, ref, likes, reposts, raw, screened, None)
             )
             return
-        else:
-            status, flags, is_q = "chatter", "", False
-        builder.add_post(
-            pid, author, text, created, kind, ref, likes, reposts, None, is_q, status, flags, None
+        self.builder.add_post(
+            (
+                pid,
+                author,
+                text,
+                created,
+                kind,
+                ref,
+                likes,
+                reposts,
+                None,
+                False,
+                status,
+                flags,
+                None,
+            )
         )
+
+    def _screen(self, text: str, raw: int) -> str:
+        """A question's screening flags ("sensitive,troll"); floods repeat questions word for
+        word: each distinct text (by `raw`, its hash) is screened once."""
+        screened = self.screened.get(raw)
+        if screened is None:
+            found = []
+            if triage.find_sensitive(text, self.patterns):
+                found.append("sensitive")
+            if triage.troll_signals(text, 0, self.blocked_words):
+                found.append("troll")
+            screened = ",".join(found)
+            if len(self.screened) > 200_000:
+                self.screened.clear()
+            self.screened[raw] = screened
+        return screened
 
     def _author(self, tweet: Any, author_id: Any) -> str:
         inline = tweet.get("author")
@@ -335,6 +327,44 @@ class _Scanner:
         if author_id is not None:
             return self.handles.get(str(author_id)) or f"@id{author_id}"
         return "@unknown"
+
+
+def _fields(tweet: Any, number: int) -> tuple[str, str, str]:
+    """A tweet's id, text and creation time, as strings."""
+    try:
+        pid = tweet["id"]
+        text = tweet["text"]
+        created = tweet["created_at"]
+    except (KeyError, TypeError):
+        raise _Failed(
+            "a tweet without id, text or created_at",
+            number,
+            "expected twarc2 output (search or timeline)",
+        ) from None
+    if type(pid) is not str:
+        pid = str(pid)
+    if type(text) is not str or type(created) is not str:
+        text, created = str(text), str(created)
+    return pid, text, created
+
+
+def _kind_ref(refs: Any) -> tuple[str, str | None]:
+    """What a tweet is (repost, reply, quote) and of which post, from its references."""
+    kind, ref, rank = "post", None, 0
+    for r in refs:
+        k = _KINDS.get(r.get("type", ""))
+        if k is not None and _KIND_RANK[k] > rank:
+            kind, ref, rank = k, str(r.get("id")), _KIND_RANK[k]
+    return kind, ref
+
+
+def _metrics(metrics: Any) -> tuple[int, int]:
+    """Likes and reposts of a tweet's `public_metrics`."""
+    likes = metrics.get("like_count") or 0
+    reposts = metrics.get("retweet_count") or 0
+    if type(likes) is not int or type(reposts) is not int:
+        likes, reposts = int(likes), int(reposts)
+    return likes, reposts
 
 
 # The scanner of a worker process, kept between chunks.
@@ -399,13 +429,11 @@ class _Resolver:
                     self.merged_of[pid] = dup
             else:
                 status, flags, dup = self.question(pid, text, created, raw, screened)
-            builder.add_post(
-                pid, author, text, created, kind, ref, likes, reposts, None, True, status, flags,
-                dup,
-            )  # fmt: skip
+            row = (pid, author, text, created, kind, ref, likes, reposts, None, True, status,
+                   flags, dup)  # fmt: skip
+            builder.add_post(row)
             if self.on_post is not None:
-                self.on_post(_row(pid, author, text, created, kind, ref, likes, reposts,
-                                  True, status, flags, dup))  # fmt: skip
+                self.on_post(_row(row))
 
     def question(
         self, pid: str, text: str, created: str, raw: int, screened: str
@@ -428,67 +456,88 @@ class _Resolver:
     def answers(self) -> None:
         """Match the host's posts with the questions they answer (see the module docstring)."""
         builder = self.builder
-        canonical = builder.canonical
         host = builder.host()
         platform = self.info.platform
-
-        def canon(ref: str | None) -> str | None:
-            if ref is None:
-                return None
-            return ref if ref in canonical else self.merged_of.get(ref)
-
         posts = sorted(self.host_posts)
+        matcher = _AnswerMatcher(builder.canonical, self.merged_of, posts)
+        for post in posts:
+            question = matcher.match(post)
+            if question is not None:
+                _, pid, _, _, text, created = post
+                builder.add_answer(
+                    question,
+                    Answer(pid, "answer", text, created, post_url(platform, host or "", pid, None)),
+                )
+
+
+class _AnswerMatcher:
+    """Which question each of the host's posts (in time order) answers: a reply to or quote
+    of it, the next part of a thread, or a `.@asker` post after a repost of the question (or
+    for the asker's latest open question)."""
+
+    def __init__(
+        self, canonical: dict[str, Any], merged_of: dict[str, str], posts: list[HostPost]
+    ) -> None:
+        self.canonical = canonical
+        self.merged_of = merged_of
         askers = {_dot_asker(p[4]) for p in posts if p[2] == "post"} - {None}
-        by_asker: dict[str, list[tuple[float, str]]] = {}
+        self.by_asker: dict[str, list[tuple[float, str]]] = {}
         if askers:
             for qid, record in canonical.items():
                 who = record[1].lower()
                 if who in askers:
-                    by_asker.setdefault(who, []).append((record[0], qid))
-            for questions in by_asker.values():
+                    self.by_asker.setdefault(who, []).append((record[0], qid))
+            for questions in self.by_asker.values():
                 questions.sort()
-        answer_of: dict[str, str] = {}
-        pending: dict[str, str] = {}  # asker -> question reposted, waiting for its answer
-        answered: set[str] = set()
-        for ts, pid, kind, ref, text, created in posts:
-            question: str | None = None
-            if kind == "repost":
-                reposted = canon(ref)
-                if reposted is not None:
-                    who = canonical[reposted][1].lower()
-                    pending.pop(who, None)  # re-inserted last: the most recent repost
-                    pending[who] = reposted
-                continue
-            if ref is not None and ref in answer_of:
-                question = answer_of[ref]  # the next part of a thread
-            elif ref is not None and kind in ("reply", "quote"):
-                question = canon(ref)
-            elif kind == "post":
-                asker = _dot_asker(text)
-                if asker is not None:
-                    question = pending.pop(asker, None)
-                    if question is None and pending and asker not in by_asker:
-                        # a repost of a merged duplicate: its asker is not the canonical's
-                        question = pending.pop(next(reversed(pending)))
-                    if question is None:
-                        for asked_at, qid in reversed(by_asker.get(asker, [])):
-                            if asked_at <= ts and qid not in answered:
-                                question = qid
-                                break
-            if question is None:
-                continue
-            answer_of[pid] = question
-            answered.add(question)
-            builder.add_answer(
-                question,
-                Answer(pid, "answer", text, created, post_url(platform, host or "", pid, None)),
-            )
+        self.answer_of: dict[str, str] = {}
+        self.pending: dict[str, str] = {}  # asker -> question reposted, waiting for its answer
+        self.answered: set[str] = set()
+
+    def canon(self, ref: str | None) -> str | None:
+        if ref is None:
+            return None
+        return ref if ref in self.canonical else self.merged_of.get(ref)
+
+    def match(self, post: HostPost) -> str | None:
+        """The question `post` answers, if any (a repost only marks its question pending)."""
+        ts, pid, kind, ref, text, _ = post
+        question: str | None = None
+        if kind == "repost":
+            reposted = self.canon(ref)
+            if reposted is not None:
+                who = self.canonical[reposted][1].lower()
+                self.pending.pop(who, None)  # re-inserted last: the most recent repost
+                self.pending[who] = reposted
+            return None
+        if ref is not None and ref in self.answer_of:
+            question = self.answer_of[ref]  # the next part of a thread
+        elif ref is not None and kind in ("reply", "quote"):
+            question = self.canon(ref)
+        elif kind == "post":
+            asker = _dot_asker(text)
+            if asker is not None:
+                question = self._dot_answer(asker, ts)
+        if question is not None:
+            self.answer_of[pid] = question
+            self.answered.add(question)
+        return question
+
+    def _dot_answer(self, asker: str, ts: float) -> str | None:
+        pending = self.pending
+        question = pending.pop(asker, None)
+        if question is None and pending and asker not in self.by_asker:
+            # a repost of a merged duplicate: its asker is not the canonical's
+            question = pending.pop(next(reversed(pending)))
+        if question is None:
+            for asked_at, qid in reversed(self.by_asker.get(asker, [])):
+                if asked_at <= ts and qid not in self.answered:
+                    return qid
+        return question
 
 
-def _row(
-    pid: str, author: str, text: str, created: str, kind: str, ref: str | None, likes: int,
-    reposts: int, is_question: bool, status: str, flags: str, dup: str | None,
-) -> dict[str, Any]:  # fmt: skip
+def _row(post: PostRow) -> dict[str, Any]:
+    """A post as a row of the CSV export."""
+    pid, author, text, created, kind, ref, likes, reposts, _, is_question, status, flags, dup = post
     return {
         "id": pid,
         "created_at": created,
@@ -513,11 +562,9 @@ class _RowBuilder(RecapBuilder):
         super().__init__(info, hosts=hosts, source="archive")
         self.on_post = on_post
 
-    def add_post(self, *args: Any) -> None:
-        super().add_post(*args)
-        pid, author, text, created, kind, ref, likes, reposts, _, is_q, status, flags, dup = args
-        self.on_post(_row(pid, author, text, created, kind, ref, likes, reposts, is_q, status,
-                          flags, dup))  # fmt: skip
+    def add_post(self, row: PostRow) -> None:
+        super().add_post(row)
+        self.on_post(_row(row))
 
 
 class _RowScanner(_Scanner):
@@ -556,22 +603,30 @@ def _dot_asker(text: str) -> str | None:
 # Reading
 
 
+class ReadOptions(TypedDict, total=False):
+    """How `recap_from_archive` reads: `host`, the host's handle (whose posts are answers);
+    `on_post`, a callback receiving every post as a row (the CSV export), in file order;
+    `now`, the recap's time; `next_session`, for the teaser; `parallel`, scan in a second
+    process (default: for large files, when there is a second core)."""
+
+    host: str | None
+    on_post: RowCallback | None
+    now: datetime | None
+    next_session: NextSession | None
+    parallel: bool | None
+
+
 def recap_from_archive(
     path: Path | str,
     hashtag: str | None,
     session_like: Any = None,
-    *,
-    host: str | None = None,
-    on_post: RowCallback | None = None,
-    now: datetime | None = None,
-    next_session: NextSession | None = None,
-    parallel: bool | None = None,
+    **options: Unpack[ReadOptions],
 ) -> Recap:
     """The recap of a twarc2 JSONL archive (`-` reads stdin). `session_like` (a plan session
-    or a `SessionInfo`) gives the window, the host and the platform; without it, the
-    archive's own annotation, else the span of its posts. `on_post` receives every post as a
-    row (the CSV export), in file order. `parallel`: scan in a second process (default: for
-    large files, when there is a second core)."""
+    or a `SessionInfo`) gives the window, the host, the platform and the sensitive patterns;
+    without it, the archive's own annotation, else the span of its posts. See `ReadOptions`
+    for the `options`."""
+    host, on_post = options.get("host"), options.get("on_post")
     given = _given_info(session_like, hashtag, host)
     with _open(path) as stream:
         lines = _numbered(stream)
@@ -582,45 +637,56 @@ def recap_from_archive(
             if first is None:
                 raise UsageError("the archive is empty and names no hashtag", hint="--hashtag")
             raise UsageError("which hashtag is this archive about?", hint="pass --hashtag '#AskUs'")
-        moderation = getattr(session_like, "moderation", None)
-        settings = _Settings(
-            info,
-            tuple(getattr(session_like, "sensitive_patterns", ()) or ()),
-            frozenset(w.lower() for w in getattr(moderation, "blocked_words", ()) or ()),
-        )
         resolver = _Resolver(info, on_post)
+        parallel = options.get("parallel")
         if parallel is None:
             parallel = (os.cpu_count() or 1) > 1 and _size(path) > PARALLEL_BYTES
         # a CSV export needs rows in file order; the worker must be forked (see IdSet)
         parallel = parallel and on_post is None and _can_fork()
-        restored = [first] if first is not None else []
-        chunks = _chunks(_chain(restored, lines))
+        chunks = _chunks(_chain([first] if first is not None else [], lines))
         try:
-            if parallel:
-                try:
-                    scanned = _scan_parallel(settings, chunks, resolver)
-                except _Overlap:
-                    scanned = None
-            else:
-                scanned = _scan_here(settings, chunks, resolver)
+            scanned = _scan(_settings(info, session_like), chunks, resolver, parallel=parallel)
         except _Failed as exc:
             raise PlanError(exc.message, path=str(path), line=exc.line, hint=exc.hint) from None
     if scanned is None:  # posts seen twice, by both processes: once more, in one process
-        return recap_from_archive(
-            path, hashtag, session_like, host=host, now=now, next_session=next_session,
-            parallel=False,
-        )  # fmt: skip
+        again: ReadOptions = {**options, "parallel": False}
+        return recap_from_archive(path, hashtag, session_like, **again)
     resolver.builder.merge(scanned)
     resolver.answers()
+    moderation = getattr(session_like, "moderation", None)
     recap = resolver.builder.finish(
-        now=now,
+        now=options.get("now"),
         muted=getattr(moderation, "muted", ()) or (),
         blocked=getattr(moderation, "blocked", ()) or (),
-        next_session=next_session,
+        next_session=options.get("next_session"),
     )
     recap.meta.source = f"archive:{Path(str(path)).name}"
-    recap.drafts = default_drafts(recap)
-    return recap
+    return share(recap, session_like)
+
+
+def _settings(info: SessionInfo, session_like: Any) -> _Settings:
+    moderation = getattr(session_like, "moderation", None)
+    return _Settings(
+        info,
+        tuple(getattr(session_like, "sensitive_patterns", ()) or ()),
+        frozenset(w.lower() for w in getattr(moderation, "blocked_words", ()) or ()),
+    )
+
+
+def _scan(
+    settings: _Settings,
+    chunks: Iterator[list[tuple[int, bytes]]],
+    resolver: _Resolver,
+    *,
+    parallel: bool,
+) -> RecapBuilder | None:
+    """What the scanners accumulated; None when both processes met a post (start over)."""
+    if not parallel:
+        return _scan_here(settings, chunks, resolver)
+    try:
+        return _scan_parallel(settings, chunks, resolver)
+    except _Overlap:
+        return None
 
 
 def _scan_here(
