@@ -87,6 +87,7 @@ LOOKUP_BATCH = 20  # ids per GET /api/v1/statuses
 LOOKUP_MAX = 40  # posts `lookup` refreshes per call (one call of the rate budget each batch)
 SENT_FILE = "mastodon-sent.jsonl"
 QUOTES_FROM = (4, 5)  # the first Mastodon version with quote posts
+BASE_VERSION = "4.0.0"  # assumed until the instance says (the first with /api/v2/instance)
 HOST = "host"
 MENTIONS = "mentions"
 
@@ -349,16 +350,22 @@ class MastodonPlatform(Platform):
             self._observe(instance, response)
 
         session.hooks["response"].append(observe)
-        instance.client = self._sdk.Mastodon(
-            api_base_url=url,
+        instance.client = self._client(instance, token, BASE_VERSION)
+        return instance
+
+    def _client(self, instance: _Instance, token: str | None, version: str) -> Any:
+        # The version is given, never looked up by Mastodon.py itself: its own look-up asks
+        # the instance again in the middle of other calls (and recurses when that fails).
+        return self._sdk.Mastodon(
+            api_base_url=instance.url,
             access_token=token,
             ratelimit_method="throw",
             request_timeout=self.settings.timeout,
-            session=session,
-            version_check_mode="none",
+            session=instance.session,
+            mastodon_version=version,
+            version_check_mode="created",
             user_agent="qasession",
         )
-        return instance
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -456,6 +463,9 @@ class MastodonPlatform(Platform):
         statuses = config.get("statuses") or {}
         limit = statuses.get("max_characters") or info.get("max_toot_chars")
         self._version = str(info.get("version") or "")
+        found = re.match(r"\d+\.\d+\.\d+", self._version)
+        if found:  # Mastodon.py checks each call against the instance's real version
+            host.client = self._client(host, self._token.get_secret_value(), found[0])
         caps = self.capabilities
         if isinstance(limit, int) and limit > 0:
             caps = replace(caps, max_length=limit, dm_max_length=limit)
@@ -468,6 +478,7 @@ class MastodonPlatform(Platform):
         try:
             info = self._call(instance, "instance", instance.client.instance_v2)
         except NotFound:  # before Mastodon 4.0
+            instance.client = self._client(instance, self._token.get_secret_value(), "3.5.0")
             info = self._call(instance, "instance", instance.client.instance_v1)
         return info if isinstance(info, Mapping) else {}
 
