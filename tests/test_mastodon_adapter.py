@@ -297,12 +297,12 @@ def test_image_with_alt_text(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("cassettes", "token")
 def test_404_and_422_recordings(tmp_path: Path) -> None:
-    with Replay(tmp_path, [*CONNECT, ("test_status_missing.yaml", 0)]):
-        with pytest.raises(NotFound):
-            make(tmp_path).repost(PostRef("mastodon", "0"))
-    with Replay(tmp_path, [*CONNECT, ("test_status_empty.yaml", 0)]):
-        with pytest.raises(PlatformError) as refused:
-            make(tmp_path).post("")
+    missing = Replay(tmp_path, [*CONNECT, ("test_status_missing.yaml", 0)])
+    with missing, pytest.raises(NotFound):
+        make(tmp_path).repost(PostRef("mastodon", "0"))
+    empty = Replay(tmp_path, [*CONNECT, ("test_status_empty.yaml", 0)])
+    with empty, pytest.raises(PlatformError) as refused:
+        make(tmp_path).post("")
     error = refused.value
     assert not error.retryable and not isinstance(error, NotFound)
     assert "refused the post" in str(error)
