@@ -10,15 +10,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from qasession.clock import ManualClock
+from qasession.errors import PlatformError
 from qasession.plan import load_plan
 from qasession.platforms.mastodon import TOKEN_VAR, MastodonPlatform
 from qasession.platforms.mastodon_text import status_text
@@ -61,7 +63,7 @@ def mastodon_harness(server: MastodonServer, platform: MastodonPlatform) -> Harn
             )
         elif fault == "5xx":
             server.server.fault(path="/api/v1/statuses", methods=["POST"], status=503, count=1)
-        else:  # the answer comes after the client gave up (the post goes through later)
+        else:  # the instance answers after the client gave up (a time-out)
             server.server.fault(
                 path="/api/v1/statuses", methods=["POST"], type="latency", delay_ms=1500, count=1
             )
@@ -264,7 +266,29 @@ def test_two_instances_one_question_stored_once_answered_once(
 # -- faults ----------------------------------------------------------------------------------------
 
 
-def test_faults_every_post_exactly_once(server: MastodonServer, tmp_path: Path, home: Path) -> None:
+def lose_next_answer(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The next status posted reaches the instance, and its answer is lost on the way back
+    (a read time-out after the post went through). mastodon-mock's own time-out and latency
+    faults hold the request before the instance reads it: the client gives up first and the
+    post is never made, so the loss is made here, between the client and the server."""
+    original = requests.Session.send
+    lost: list[str] = []
+
+    def send(session: requests.Session, request: Any, **kwargs: Any) -> Any:
+        response = original(session, request, **kwargs)
+        posting = request.method == "POST" and (request.url or "").endswith("/api/v1/statuses")
+        if posting and not lost and response.ok:
+            lost.append(str(response.json()["id"]))
+            raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=1)")
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    return lost
+
+
+def test_faults_every_post_exactly_once(
+    server: MastodonServer, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = wall_clock()
     loop, store, events = live(tmp_path, home, {"instance": server.url, "timeout": 1}, clock)
     questions = [server.post(f"fan{i}", f"Question {i}? #AskAcme") for i in range(3)]
@@ -272,10 +296,12 @@ def test_faults_every_post_exactly_once(server: MastodonServer, tmp_path: Path, 
     post = {"path": "/api/v1/statuses", "methods": ["POST"], "count": 1}
     server.server.fault(**post, type="ratelimit")  # a 429 with its reset, 5 minutes on
     server.server.fault(**post, status=503)
-    server.server.fault(**post, type="latency", delay_ms=1500)  # lost answer, post made
+    lost = lose_next_answer(monkeypatch)  # then a post made whose answer is lost
     for status in questions:
         row = store.posts("t", where="id = ?", params=(status["uri"],))[0]
-        store.add_command("t", "answer", {"question_id": row["id"], "text": f"Answer {row['id'][-4:]}"})
+        store.add_command(
+            "t", "answer", {"question_id": row["id"], "text": f"Answer {row['id'][-4:]}"}
+        )
     step(loop, clock, clock.now() + timedelta(minutes=40), pause=0.05)
     assert loop.ended
     host = server.statuses("acme")
@@ -287,6 +313,24 @@ def test_faults_every_post_exactly_once(server: MastodonServer, tmp_path: Path, 
     assert len(answered) == 3
     warned = " ".join(e["message"] for e in events if e["event"] == "warning")
     assert "rate limit" in warned and ("503" in warned or "failed" in warned)
-    assert any(e.get("reconciled") for e in events if e["event"] == "posted") or "timed out" in warned
+    assert "timed out" in warned and lost
+    reconciled = [e for e in events if e["event"] == "posted" and e.get("reconciled")]
+    assert [e["id"].rsplit("/", 1)[-1] for e in reconciled] == lost  # found, not sent again
 
 
+def test_lost_answer_found_among_recent_statuses_after_a_restart(
+    server: MastodonServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = {"instance": server.url, "timeout": 1}
+    first = MastodonPlatform(settings, home=tmp_path)
+    first.me()
+    lose_next_answer(monkeypatch)
+    with pytest.raises(PlatformError) as lost:
+        first.post("Lost in transit #AskAcme", idempotency_key="t:answer:9:0:answer")
+    assert lost.value.retryable and "timed out" in str(lost.value)
+    restarted = MastodonPlatform(settings, home=tmp_path)  # reads mastodon-sent.jsonl
+    found = restarted.find_sent("t:answer:9:0:answer")
+    made = [s for s in server.statuses("acme") if status_text(s) == "Lost in transit #AskAcme"]
+    assert found is not None and len(made) == 1
+    assert found.extra["local_id"] == str(made[0]["id"])
+    assert restarted.find_sent("t:answer:10:0:answer") is None
