@@ -383,3 +383,41 @@ def offline(tmp_path: Path, token: str) -> Iterator[MastodonPlatform]:
 
 def test_secrets_never_show(offline: MastodonPlatform) -> None:
     assert "SECRET" not in repr(offline) and "SECRET" not in repr(offline.settings)
+
+
+# -- the plan: lints and `qa init` ---------------------------------------------------------------
+
+
+def test_lints_know_mastodon() -> None:
+    from tests.test_plan_lints import codes, session_yaml
+
+    mastodon = {"platform": "mastodon"}
+    assert "hashtag-case" in codes(session_yaml(hashtag="'#askacme'", **mastodon))
+    assert "hashtag-case" in codes(session_yaml(hashtag="'#ASKACME'", **mastodon))
+    assert "hashtag-case" not in codes(session_yaml(**mastodon))  # #AskAcme
+    assert "hashtag-case" not in codes(session_yaml(hashtag="'#askacme'"))  # not asked on local
+    long = "x" * 490
+    opening = f"'{long} {{hashtag}}'"  # 499 with the tag: fits 500
+    assert "too-long" not in codes(session_yaml(opening=opening, **mastodon))
+    longer = f"'{long}xx {{hashtag}}'"
+    assert "too-long" in codes(session_yaml(opening=longer, **mastodon))
+    link = f"'{long} https://example.com/a/very/long/path/indeed/more {{hashtag}}'"
+    assert "too-long" in codes(session_yaml(opening=link, **mastodon))  # 490 + 1 + 23 + ...
+    bigger = "    mastodon: {instance: 'https://big.example', max_characters: 1000}\n"
+    assert "too-long" not in codes(session_yaml(bigger, opening=longer, **mastodon))
+
+
+def test_init_writes_a_mastodon_plan_that_works(tmp_path: Path) -> None:
+    from qasession.plan import load_plan
+    from qasession.plan.template import render_init
+
+    text = render_init(
+        "AskAcme", "2027-02-03 12:00", "mastodon", now=datetime(2027, 1, 1, tzinfo=UTC)
+    )
+    path = tmp_path / "sessions.yaml"
+    path.write_text(text, encoding="utf-8")
+    session = load_plan(path).sessions[0]
+    assert session.platform == "mastodon"
+    assert session.platform_settings == {"instance": "https://mastodon.social"}
+    settings = MastodonSettings.model_validate(session.platform_settings)
+    assert settings.instance == "https://mastodon.social"
