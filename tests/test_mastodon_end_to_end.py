@@ -30,8 +30,6 @@ from tests.conftest import ROOT, qa, write_plan
 from tests.contract import Harness, check_contract
 from tests.support.mastodon_server import MastodonServer
 
-pytestmark = pytest.mark.xdist_group("mastodon-mock")  # servers share one id counter per process
-
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonServer]:

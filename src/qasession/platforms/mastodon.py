@@ -508,7 +508,10 @@ class MastodonPlatform(Platform):
             "quotes": "yes" if caps.quote else "no (answers in quote mode fall back to dot)",
         }
         if self._others:
-            shown["also reads"] = ", ".join(i.url for i in self._others)
+            shown["also reads"] = ", ".join(
+                i.url + (f" (last read failed: {i.failure})" if i.failure else "")
+                for i in self._others
+            )
         return shown
 
     # -- reading -------------------------------------------------------------------------------
