@@ -134,6 +134,12 @@ class ReplyRestricted(PlatformError):
     """The platform forbids replying to this post (X: the author did not mention the host)."""
 
 
+class PostUnreachable(ReplyRestricted):
+    """The host's account cannot reach this post (a Mastodon post from another instance that
+    the host's instance cannot resolve): it cannot be reposted, replied to or quoted, and
+    the answer goes out as a stand-alone post that mentions the asker."""
+
+
 class StoreError(QAError):
     """The state database cannot be used (corrupt, read-only, disk full, locked too long)."""
 

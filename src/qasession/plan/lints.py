@@ -99,16 +99,17 @@ def lint_plan(
 
 
 def _lint_session(linter: _Linter, session: Session) -> None:
-    _lint_hashtag(linter, session)
+    rules = _rules_of(linter, session)  # the platform's rules, asked once per session
+    _lint_hashtag(linter, session, rules)
     _lint_timing(linter, session)
     _lint_announcements(linter, session)
     items = timeline(session)
-    _lint_items(linter, session, items)
+    _lint_items(linter, session, items, rules)
     _lint_quiet_dates(linter, session, items)
     _lint_next(linter, session)
 
 
-def _lint_hashtag(linter: _Linter, session: Session) -> None:
+def _lint_hashtag(linter: _Linter, session: Session, rules: LengthRules | None) -> None:
     tag, line = session.hashtag, session.line_of("hashtag")
     if len(tag) > HASHTAG_MAX:
         linter.warn(
@@ -126,6 +127,21 @@ def _lint_hashtag(linter: _Linter, session: Session) -> None:
             "that they can ask",
             line,
         )
+    if getattr(rules, "camelcase_hashtags", False) and _one_case(tag[1:]):
+        linter.warn(
+            session,
+            "hashtag-case",
+            f"hashtag {tag} is all in one case; on {session.platform} write the words of a "
+            "tag in CamelCase (#AskAcme) so that screen readers read them as words",
+            line,
+        )
+
+
+def _one_case(body: str) -> bool:
+    """A tag of several letters with no change of case (#askacme, #ASKACME): its words
+    cannot be told apart. Short ones (#ask, #faq) read as one word anyway."""
+    letters = [c for c in body if c.isalpha()]
+    return len(letters) > 5 and (body.lower() == body or body.upper() == body)
 
 
 def _lint_timing(linter: _Linter, session: Session) -> None:
@@ -220,8 +236,9 @@ def _rules_of(linter: _Linter, session: Session) -> LengthRules | None:
         return None  # an adapter that can't load: `qa plan` says so in its own lint
 
 
-def _lint_items(linter: _Linter, session: Session, items: list[PlannedItem]) -> None:
-    rules = _rules_of(linter, session)
+def _lint_items(
+    linter: _Linter, session: Session, items: list[PlannedItem], rules: LengthRules | None
+) -> None:
     carries = re.compile(re.escape(session.hashtag) + r"(?!\w)", re.IGNORECASE)
     lines = {
         a.key: session.line_of("announcements", i) for i, a in enumerate(session.announcements)

@@ -90,8 +90,7 @@ $ranking
 
     # Platform settings go under the platform's name (local, x, mastodon, bluesky);
     # `qa doctor` checks them. Credentials never go in this file: use environment variables.
-    # $platform_bare: {}
-"""
+$platform_settings"""
 )
 
 
@@ -194,8 +193,23 @@ def render_init(
         timezone_bare=tzname,
         start=_column("start", f"{wall:%Y-%m-%d %H:%M}"),
         ranking=_ranking_lines(),
+        platform_settings=_platform_settings(platform),
         **{name: _quote(DEFAULT_TEXTS[name]) for name in _TEXT_NAMES},
     )
+
+
+def _platform_settings(platform: str) -> str:
+    """The platform's settings section: the keys its adapter needs to work (a Mastodon
+    instance), with example values to replace; else a commented, empty one."""
+    from qasession.platforms import registry
+
+    cls = registry.adapter_class(platform)
+    needed = getattr(cls, "INIT_SETTINGS", None) or {}
+    if not needed:
+        return f"    # {platform}: {{}}\n"
+    lines = [f"    {platform}:                # replace the example values with your own"]
+    lines += [f"      {key}: {_quote(str(value))}" for key, value in needed.items()]
+    return "\n".join(lines) + "\n"
 
 
 _TEXT_NAMES = ("ahead", "tomorrow", "day", "opening", "closing", "after_party")

@@ -130,6 +130,9 @@ class Capabilities:
     can_lookup_sent: bool = False
     # Looking up a post's metrics is billed (a paid read): the loop does not refresh them.
     lookups_billed: bool = False
+    # Its readers expect hashtags in CamelCase (#AskAcme, not #askacme): screen readers read
+    # the words of a CamelCase tag and spell out a run of lower-case letters (Mastodon).
+    camelcase_hashtags: bool = False
 
     def length(self, text: str) -> int:
         """The length of `text` as this platform counts it."""
@@ -256,6 +259,9 @@ class Platform(abc.ABC):
     Settings: ClassVar[type[BaseModel]] = NoSettings
     # the host's handle when the plan names none (the local platform's "@host")
     DEFAULT_ACCOUNT: ClassVar[str | None] = None
+    # the settings `qa init --platform NAME` writes, when the adapter needs some to work
+    # (a Mastodon instance): key -> an example value the user replaces
+    INIT_SETTINGS: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,

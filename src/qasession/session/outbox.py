@@ -22,6 +22,7 @@ from qasession.errors import (
     AuthError,
     DuplicatePost,
     PlatformError,
+    PostUnreachable,
     RateLimited,
     ReplyRestricted,
 )
@@ -154,6 +155,12 @@ class Outbox:
         except RateLimited as exc:
             self.store.mark_state(item.id, "intent", str(exc), exc.reset_at)
             raise
+        except PostUnreachable as exc:
+            if item.kind == "repost":
+                self._skip_unreachable(item, str(exc))
+            else:
+                self._fall_back_to_dot(item, str(exc), repost=False)
+            return None
         except ReplyRestricted as exc:
             self._fall_back_to_dot(item, str(exc))
             return None
@@ -185,7 +192,8 @@ class Outbox:
         )
         if item.question_id and item.kind in ("answer", "dm"):
             steps = self.store.op_steps(item.op)
-            if all(step.state == "sent" for step in steps):
+            # a repost that could not be made (cancelled) does not hold the answer back
+            if all(step.state in ("sent", "cancelled") for step in steps):
                 self.store.set_status(
                     self.session_id,
                     item.question_id,
@@ -240,10 +248,24 @@ class Outbox:
         delay = min(MAX_BACKOFF, 2.0 ** max(item.attempts, 1))
         return self.clock.now() + timedelta(seconds=delay * self._jitter.uniform(0.5, 1.5))
 
-    def _fall_back_to_dot(self, item: OutboxItem, reason: str) -> None:
-        """The platform refused a reply (X: the asker did not mention us): post the answer as
-        a stand-alone `.@asker` post after a repost of the question (never a repost of a
-        question carrying private data), and say so."""
+    def _skip_unreachable(self, item: OutboxItem, reason: str) -> None:
+        """A repost of a post the host's account cannot reach (a Mastodon post its instance
+        cannot resolve): the operator is told, and the answer goes on without it."""
+        self.store.mark_state(item.id, "cancelled", f"cannot repost: {reason}")
+        self.emit(
+            {
+                "event": "warning",
+                "message": f"cannot repost this question: {reason}; the answer goes out as a "
+                "stand-alone post that mentions the asker",
+                "key": item.key,
+            }
+        )
+
+    def _fall_back_to_dot(self, item: OutboxItem, reason: str, *, repost: bool = True) -> None:
+        """The platform refused a reply (X: the asker did not mention us) or cannot reach the
+        question (a quote or reply of a post the host's instance cannot resolve): post the
+        answer as a stand-alone `.@asker` post, after a repost of the question when it can be
+        reposted (never a repost of a question carrying private data), and say so."""
         from qasession.compose import dot_text
 
         row = None
@@ -256,11 +278,11 @@ class Outbox:
         private = row is not None and "sensitive" in row["flags"].split(",")
         with self.store.transaction() as db:
             db.execute(
-                "UPDATE outbox SET state = 'intent', text = ?, reply_to = NULL, error = ? "
-                "WHERE id = ?",
+                "UPDATE outbox SET state = 'intent', text = ?, reply_to = NULL, quote_of = NULL, "
+                "error = ? WHERE id = ?",
                 (text, f"reply refused ({reason}); posted as a stand-alone answer", item.id),
             )
-        if item.question_id and not private:
+        if item.question_id and not private and repost:
             self.store.add_intents(
                 self.session_id,
                 [
@@ -276,15 +298,15 @@ class Outbox:
                     )
                 ],
             )
-        self.emit(
-            {
-                "event": "warning",
-                "message": "the platform refused a reply to this question; answering with "
+        if not repost:
+            message = f"{reason}; answering with a stand-alone post that mentions the asker"
+        else:
+            message = (
+                "the platform refused a reply to this question; answering with "
                 + ("a stand-alone post" if private else "a repost and a stand-alone post")
-                + " instead",
-                "key": item.key,
-            }
-        )
+                + " instead"
+            )
+        self.emit({"event": "warning", "message": message, "key": item.key})
 
     def _posted(self, item: OutboxItem, platform_id: str | None, reconciled: bool = False) -> None:
         event: dict[str, Any] = {
