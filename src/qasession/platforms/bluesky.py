@@ -278,6 +278,7 @@ class BlueskyPlatform(Platform):
         self._blocked: dict[str, datetime] = {}
         self._writes: deque[datetime] = deque()  # when this process created records
         self._last_pass: datetime | None = None
+        self._last_stamp: datetime | None = None
 
     def __repr__(self) -> str:
         return f"BlueskyPlatform(service={self.settings.service!r}, account={self.account!r})"
@@ -705,7 +706,10 @@ class BlueskyPlatform(Platform):
                 if not exc.retryable:
                     self._writes.pop()
                 raise
-            return existing[0], existing[1], False
+            # the record there is the one this call wrote (its answer was lost) when it
+            # carries this call's time; otherwise it was there before (a retry)
+            ours = existing[2].get("createdAt") == record.get("createdAt")
+            return existing[0], existing[1], ours
         uri, cid = _str(body.get("uri")), _str(body.get("cid"))
         if not uri:
             raise PlatformError("Bluesky accepted the record but returned no URI", retryable=True)
@@ -780,7 +784,13 @@ class BlueskyPlatform(Platform):
         return PostRef(self.source, uri, extra)
 
     def _now_iso(self) -> str:
-        return self.clock.wall_now().astimezone(UTC).isoformat().replace("+00:00", "Z")
+        """A record's `createdAt`: the wall clock, unique within this process (a record found
+        at its key after a failed call is known to be this call's by this stamp)."""
+        now = self.clock.wall_now().astimezone(UTC)
+        if self._last_stamp is not None and now <= self._last_stamp:
+            now = self._last_stamp + timedelta(microseconds=1)
+        self._last_stamp = now
+        return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def _embed(self, quote_of: PostRef | None, media: Sequence[Media]) -> dict[str, Any] | None:
         images = self._images(media) if media else None
