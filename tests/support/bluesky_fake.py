@@ -141,14 +141,17 @@ class FakeBluesky:
 
     # -- controls -------------------------------------------------------------------------
 
-    def account(self, handle: str, *, password: str = "", accepts_dms: bool = True) -> Account:
+    def account(
+        self, handle: str, *, password: str = "", accepts_dms: bool | None = None
+    ) -> Account:
         handle = handle.lstrip("@").lower()
         if handle not in self.accounts:
             seed = hashlib.sha256(handle.encode()).digest()
             did = "did:plc:" + base64.b32encode(seed).decode().lower()[:24]
-            self.accounts[handle] = Account(did, handle, password, accepts_dms)
+            self.accounts[handle] = Account(did, handle, password)
         account = self.accounts[handle]
-        account.accepts_dms = accepts_dms
+        if accepts_dms is not None:
+            account.accepts_dms = accepts_dms
         return account
 
     def _tid(self) -> str:
