@@ -90,7 +90,7 @@ $ranking
 
     # Platform settings go under the platform's name (local, x, mastodon, bluesky);
     # `qa doctor` checks them. Credentials never go in this file: use environment variables.
-    # $platform_bare: {}
+    $platform_settings
 """
 )
 
@@ -194,8 +194,27 @@ def render_init(
         timezone_bare=tzname,
         start=_column("start", f"{wall:%Y-%m-%d %H:%M}"),
         ranking=_ranking_lines(),
+        platform_settings=_settings_line(platform),
         **{name: _quote(DEFAULT_TEXTS[name]) for name in _TEXT_NAMES},
     )
+
+
+def _settings_line(platform: str) -> str:
+    """The platform's settings that a plan should state (those its adapter marks `init`),
+    or a commented empty mapping."""
+    from qasession.platforms.registry import adapter_class
+
+    cls = adapter_class(platform)
+    fields = cls.Settings.model_fields if cls is not None else {}
+    shown = {
+        name: info.default
+        for name, info in fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("init")
+    }
+    if not shown:
+        return f"# {platform}: {{}}"
+    pairs = ", ".join(f"{name}: {json.dumps(value)}" for name, value in shown.items())
+    return f"{platform}: {{{pairs}}}"
 
 
 _TEXT_NAMES = ("ahead", "tomorrow", "day", "opening", "closing", "after_party")

@@ -130,6 +130,9 @@ class Capabilities:
     can_lookup_sent: bool = False
     # Looking up a post's metrics is billed (a paid read): the loop does not refresh them.
     lookups_billed: bool = False
+    # A post that mentions the host notifies it where the hashtag search lags (Bluesky):
+    # the lints ask announcements to invite a mention of the host.
+    mentions_notify: bool = False
 
     def length(self, text: str) -> int:
         """The length of `text` as this platform counts it."""

@@ -109,7 +109,11 @@ class BlueskySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    service: str = Field(default=DEFAULT_SERVICE, description="the PDS or entryway to log in to")
+    service: str = Field(
+        default=DEFAULT_SERVICE,
+        description="the PDS or entryway to log in to",
+        json_schema_extra={"init": True},  # `qa init --platform bluesky` writes it
+    )
     page_size: int = Field(default=50, ge=1, le=100, description="posts per search request")
     search_interval: float = Field(
         default=10, ge=0, description="seconds between two search passes at least"
@@ -242,6 +246,7 @@ class BlueskyPlatform(Platform):
         dm_max_length=DM_MAX_LENGTH,
         leading_mention_hidden=False,
         can_lookup_sent=True,
+        mentions_notify=True,
     )
     Settings: ClassVar[type[BaseModel]] = BlueskySettings
     settings: BlueskySettings
