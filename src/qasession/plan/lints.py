@@ -210,8 +210,8 @@ def _lint_mention_ask(
         session,
         "no-mention-ask",
         f"no announcement asks people to mention {session.account}; on {session.platform} a "
-        "mention notifies the host while the hashtag search can lag (e.g. \"Ask with "
-        "{hashtag} or mention {account}\")",
+        'mention notifies the host while the hashtag search can lag (e.g. "Ask with '
+        '{hashtag} or mention {account}")',
         session.line_of("announcements"),
     )
 
