@@ -61,9 +61,15 @@ def test_version_and_clear_refusals(tmp_path: Path, plan_path: Path) -> None:
     assert home.returncode == 3 and "is a file" in home.stderr
     state = qa("outbox", "--state", "bogus", "-f", str(plan_path))
     assert state.returncode == 2 and "use one of: intent" in state.stderr
-    init = qa("init", "--platform", "bluesky", "-f", str(tmp_path / "new.yaml"))
-    assert init.returncode == 2 and "not available in this version" in init.stderr
-    assert not (tmp_path / "new.yaml").exists()
+    from qasession.platforms import registry
+
+    for name in [n for n in registry.BUILTIN if n not in registry.available()]:
+        init = qa("init", "--platform", name, "-f", str(tmp_path / "new.yaml"))
+        assert init.returncode == 2 and "not available in this version" in init.stderr
+        assert not (tmp_path / "new.yaml").exists()
+    init = qa("init", "--platform", "bluesky", "-f", str(tmp_path / "bluesky.yaml"))
+    assert init.returncode == 0, init.stderr
+    assert 'bluesky: {service: "https://bsky.social"}' in (tmp_path / "bluesky.yaml").read_text()
 
 
 def test_crowd_without_the_sessions_hashtag_is_reported(tmp_path: Path) -> None:

@@ -211,6 +211,27 @@ def _lint_announcements(linter: _Linter, session: Session) -> None:
         )
 
 
+def _lint_mention_ask(
+    linter: _Linter, session: Session, items: list[PlannedItem], rules: LengthRules | None
+) -> None:
+    """Where a mention notifies the host and the hashtag search lags (the platform's
+    `mentions_notify`), some announcement should invite people to mention the host."""
+    if not getattr(rules, "mentions_notify", False) or not session.account:
+        return
+    account = re.compile(re.escape(session.account) + r"(?![\w.-]*\w)", re.IGNORECASE)
+    announcements = [item for item in items if item.kind == "announcement"]
+    if not announcements or any(account.search(item.text) for item in announcements):
+        return
+    linter.warn(
+        session,
+        "no-mention-ask",
+        f"no announcement asks people to mention {session.account}; on {session.platform} a "
+        'mention notifies the host while the hashtag search can lag (e.g. "Ask with '
+        '{hashtag} or mention {account}")',
+        session.line_of("announcements"),
+    )
+
+
 def _item_name(item: PlannedItem) -> str:
     if item.kind == "announcement":
         return "announcement " + item.key.split(":", 1)[1]
@@ -239,6 +260,7 @@ def _rules_of(linter: _Linter, session: Session) -> LengthRules | None:
 def _lint_items(
     linter: _Linter, session: Session, items: list[PlannedItem], rules: LengthRules | None
 ) -> None:
+    _lint_mention_ask(linter, session, items, rules)
     carries = re.compile(re.escape(session.hashtag) + r"(?!\w)", re.IGNORECASE)
     lines = {
         a.key: session.line_of("announcements", i) for i, a in enumerate(session.announcements)

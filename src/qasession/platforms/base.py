@@ -133,6 +133,9 @@ class Capabilities:
     # Its readers expect hashtags in CamelCase (#AskAcme, not #askacme): screen readers read
     # the words of a CamelCase tag and spell out a run of lower-case letters (Mastodon).
     camelcase_hashtags: bool = False
+    # A post that mentions the host notifies it where the hashtag search lags (Bluesky):
+    # the lints ask announcements to invite a mention of the host.
+    mentions_notify: bool = False
 
     def length(self, text: str) -> int:
         """The length of `text` as this platform counts it."""

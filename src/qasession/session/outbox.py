@@ -24,6 +24,7 @@ from qasession.errors import (
     PlatformError,
     PostUnreachable,
     RateLimited,
+    RecipientClosed,
     ReplyRestricted,
 )
 from qasession.platforms.base import Author, Media, Platform, PostRef
@@ -163,6 +164,9 @@ class Outbox:
             return None
         except ReplyRestricted as exc:
             self._fall_back_to_dot(item, str(exc))
+            return None
+        except RecipientClosed as exc:
+            self._recipient_closed(item, str(exc))
             return None
         except AuthError:
             self.store.mark_state(item.id, "intent", "credentials refused")
@@ -307,6 +311,29 @@ class Outbox:
                 + " instead"
             )
         self.emit({"event": "warning", "message": message, "key": item.key})
+
+    def _recipient_closed(self, item: OutboxItem, reason: str) -> None:
+        """The recipient takes no direct messages from the host: nothing of the answer goes
+        out (not the public "check your messages" notice either), the question goes back to
+        the queue, and the operator is told."""
+        self.store.mark_state(item.id, "failed", reason)
+        for step in self.store.op_steps(item.op):
+            if step.seq > item.seq and step.state == "intent":
+                self.store.mark_state(step.id, "cancelled", "the direct message was refused")
+        if item.question_id:
+            self.store.set_status(
+                self.session_id, item.question_id, "queued", self.lane, only_from=("answering",)
+            )
+        who = item.dm_to or "the recipient"
+        self.emit(
+            {
+                "event": "warning",
+                "message": f"{who} does not accept direct messages from the host: nothing was "
+                "sent or posted, and the question is back in the queue (answer it another way)",
+                "key": item.key,
+                "question": item.question_id,
+            }
+        )
 
     def _posted(self, item: OutboxItem, platform_id: str | None, reconciled: bool = False) -> None:
         event: dict[str, Any] = {
