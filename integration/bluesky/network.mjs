@@ -35,6 +35,9 @@ net.Server.prototype.listen = function (...args) {
 // the services call each other at http://localhost:PORT: reach them on 127.0.0.1 first
 dns.setDefaultResultOrder('ipv4first')
 
+// standard output carries the ready line only: the services' logs (LOG_ENABLED=true) go to stderr
+process.env.LOG_DESTINATION ??= '/dev/stderr'
+
 const log = (...parts) => process.stderr.write(`network: ${parts.join(' ')}\n`)
 
 async function xrpc(base, method, body, token) {

@@ -164,6 +164,48 @@ def prove_rkeys(raw: Raw) -> dict[str, Any]:
         },
         "apply_writes_again": {"status": applied_again["status"], **refusal(applied_again["body"])},
         **prove_odd_rkeys(raw, now),
+        **prove_put_if_absent(raw, now),
+    }
+
+
+def prove_put_if_absent(raw: Raw, now: int) -> dict[str, Any]:
+    """putRecord with `"swapRecord": null`: write only if no record has this key yet."""
+    key = tid(now + 3, 10)
+    record = post_record("put if absent")
+
+    def put(value: dict[str, Any], **swap: Any) -> dict[str, Any]:
+        return raw.call(
+            "com.atproto.repo.putRecord",
+            repo=raw.did,
+            collection="app.bsky.feed.post",
+            rkey=key,
+            record=value,
+            **swap,
+        )
+
+    first = put(record, swapRecord=None)
+    same = put(record, swapRecord=None)
+    other = put(post_record("put if absent, another text"), swapRecord=None)
+    overwrite = put(post_record("put without swapRecord"))
+    after = raw.get("com.atproto.repo.getRecord", repo=raw.did, collection="app.bsky.feed.post", rkey=key)
+    return {
+        "put_if_absent": {
+            "rkey": key,
+            "status": first["status"],
+            "cid": first["body"].get("cid"),
+            "commit": "commit" in first["body"],
+            "appview_sees_it": first["status"] == 200 and appview_has(raw, first["body"]["uri"]),
+        },
+        "put_if_absent_same_record_again": {
+            "status": same["status"],
+            "cid": same["body"].get("cid"),
+            "commit": "commit" in same["body"],
+        },
+        "put_if_absent_other_record_again": {"status": other["status"], **refusal(other["body"])},
+        "put_without_swap_on_existing": {
+            "status": overwrite["status"],
+            "text_after": after["body"].get("value", {}).get("text"),
+        },
     }
 
 
@@ -183,7 +225,20 @@ def prove_odd_rkeys(raw: Raw, now: int) -> dict[str, Any]:
             record=post_record(f"record key {key}"),
         )
         answers[name] = {"rkey": key, "status": answer["status"], **refusal(answer["body"])}
+        if answer["status"] == 200:
+            answers[name]["appview_sees_it"] = appview_has(raw, answer["body"]["uri"])
     return answers
+
+
+def appview_has(raw: Raw, uri: str, patience: float = 5.0) -> bool:
+    """Whether the AppView (through the PDS's proxy) serves the post within `patience` s."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        found = raw.get("app.bsky.feed.getPosts", uris=uri)
+        if found["status"] == 200 and found["body"].get("posts"):
+            return True
+        time.sleep(0.25)
+    return False
 
 
 def prove_sdk_duplicate(client: Client) -> dict[str, Any]:
@@ -199,7 +254,28 @@ def prove_sdk_duplicate(client: Client) -> dict[str, Any]:
         )
 
     create()
-    return {"sdk_create_again": sdk_error(create)}
+    put_key = tid(time.time_ns() // 1000, 12)
+
+    def put(text: str) -> Any:
+        body = {
+            "repo": client.me.did,
+            "collection": "app.bsky.feed.post",
+            "rkey": put_key,
+            "record": post_record(text),
+            "swapRecord": None,  # the SDK's models drop None: send the JSON body as it is
+        }
+        return client.invoke_procedure(
+            "com.atproto.repo.putRecord",
+            content=json.dumps(body).encode(),
+            input_encoding="application/json",
+            output_encoding="application/json",
+        )
+
+    return {
+        "sdk_create_again": sdk_error(create),
+        "sdk_put_if_absent": {"status": put("sdk put if absent").status_code},
+        "sdk_put_if_absent_other_record_again": sdk_error(lambda: put("another text")),
+    }
 
 
 def prove_posts(host: Client, asker: Client, tag: str) -> dict[str, Any]:

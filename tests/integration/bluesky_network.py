@@ -134,7 +134,7 @@ def start_postgres(stack: ExitStack, cache: Cache, workdir: Path) -> str:
     server += ["-p", str(port), "-k", str(sockets), "-c", "fsync=off", "-c", "max_connections=200"]
     # SIGINT is PostgreSQL's fast shutdown
     process = spawn(stack, in_user_namespace(server), workdir / "postgres.log", signal.SIGINT)
-    isready = [str(cache.pg_bin / "pg_isready"), "-q", "-U", "pg", "-h", "127.0.0.1", "-p", str(port)]
+    isready = [str(cache.pg_bin / "pg_isready"), "-q", "-U", "pg", "-d", "postgres", "-h", "127.0.0.1", "-p", str(port)]
     wait_until(lambda: subprocess.run(isready).returncode == 0, "PostgreSQL", 30, process)
     return f"postgresql://pg@127.0.0.1:{port}/postgres"
 
@@ -176,6 +176,7 @@ def bluesky_network(cache: Cache, workdir: Path, handles: list[str]) -> Iterator
     with ExitStack() as stack:
         env = dict(os.environ)
         env.update(
+            LOG_ENABLED=os.environ.get("LOG_ENABLED", ""),
             DB_POSTGRES_URL=start_postgres(stack, cache, workdir),
             DB_POSTGRES_SCHEMA="qa",
             REDIS_HOST=start_redis(stack, cache, workdir),
