@@ -54,7 +54,9 @@ class Raw:
 
     def __init__(self, pds: str, handle: str, password: str) -> None:
         self.http = httpx.Client(base_url=pds, timeout=30)
-        session = self.call("com.atproto.server.createSession", identifier=handle, password=password)
+        session = self.call(
+            "com.atproto.server.createSession", identifier=handle, password=password
+        )
         self.did = session["body"]["did"]
         self.http.headers["authorization"] = f"Bearer {session['body']['accessJwt']}"
 
@@ -136,9 +138,14 @@ def prove_rkeys(raw: Raw) -> dict[str, Any]:
         rkey=key,
         record=post_record("the same record key again"),
     )
-    fetched = raw.get("com.atproto.repo.getRecord", repo=raw.did, collection="app.bsky.feed.post", rkey=key)
+    fetched = raw.get(
+        "com.atproto.repo.getRecord", repo=raw.did, collection="app.bsky.feed.post", rkey=key
+    )
     missing = raw.get(
-        "com.atproto.repo.getRecord", repo=raw.did, collection="app.bsky.feed.post", rkey=tid(now + 1, 8)
+        "com.atproto.repo.getRecord",
+        repo=raw.did,
+        collection="app.bsky.feed.post",
+        rkey=tid(now + 1, 8),
     )
     write_key = tid(now + 2, 9)
     write = {
@@ -187,7 +194,9 @@ def prove_put_if_absent(raw: Raw, now: int) -> dict[str, Any]:
     same = put(record, swapRecord=None)
     other = put(post_record("put if absent, another text"), swapRecord=None)
     overwrite = put(post_record("put without swapRecord"))
-    after = raw.get("com.atproto.repo.getRecord", repo=raw.did, collection="app.bsky.feed.post", rkey=key)
+    after = raw.get(
+        "com.atproto.repo.getRecord", repo=raw.did, collection="app.bsky.feed.post", rkey=key
+    )
     return {
         "put_if_absent": {
             "rkey": key,
@@ -244,7 +253,9 @@ def appview_has(raw: Raw, uri: str, patience: float = 5.0) -> bool:
 def prove_sdk_duplicate(client: Client) -> dict[str, Any]:
     """The same second create through the SDK: which exception an adapter gets to catch."""
     key = tid(time.time_ns() // 1000, 11)
-    record = models.AppBskyFeedPost.Record(text="sdk chosen key", created_at=client.get_current_time_iso())
+    record = models.AppBskyFeedPost.Record(
+        text="sdk chosen key", created_at=client.get_current_time_iso()
+    )
 
     def create() -> Any:
         return client.com.atproto.repo.create_record(
@@ -280,7 +291,9 @@ def prove_sdk_duplicate(client: Client) -> dict[str, Any]:
 
 def prove_posts(host: Client, asker: Client, tag: str) -> dict[str, Any]:
     """Hashtag search, repost, reply, quote, image and the length limit."""
-    question = asker.send_post(client_utils.TextBuilder().text("Will it scale? ").tag(f"#{tag}", tag))
+    question = asker.send_post(
+        client_utils.TextBuilder().text("Will it scale? ").tag(f"#{tag}", tag)
+    )
     found_after = search(host, f"#{tag}", question.uri)
     repost = host.repost(question.uri, question.cid)
     strong = models.create_strong_ref(question)
@@ -299,14 +312,18 @@ def prove_posts(host: Client, asker: Client, tag: str) -> dict[str, Any]:
         "reply_root": thread.thread.post.record.reply.root.uri,
         "reply_parent": thread.thread.post.record.reply.parent.uri,
         "question_uri": question.uri,
-        "quote_embed": eventually(lambda: host.get_posts([quote.uri]).posts[0]).record.embed.record.uri,
+        "quote_embed": eventually(
+            lambda: host.get_posts([quote.uri]).posts[0]
+        ).record.embed.record.uri,
         "blob_mime": blob.blob.mime_type,
         "image_post_uri": image.uri,
         "post_301_graphemes": too_long,
     }
 
 
-def prove(pds: str, host_handle: str, host_password: str, asker_handle: str, asker_password: str) -> None:
+def prove(
+    pds: str, host_handle: str, host_password: str, asker_handle: str, asker_password: str
+) -> None:
     started = time.monotonic()
     host = login(pds, host_handle, host_password)
     asker = login(pds, asker_handle, asker_password)

@@ -4,6 +4,7 @@ every process it started, whatever happened in between."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import selectors
@@ -12,7 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,24 +90,34 @@ def stop(process: subprocess.Popen[Any], sig: signal.Signals, grace: float) -> N
     is still there after `grace` seconds."""
     if process.poll() is None:
         process.send_signal(sig)
-        try:
+        with suppress(subprocess.TimeoutExpired):
             process.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     process.wait(5)
+
+
+def die_with_parent(sig: signal.Signals) -> Any:
+    """For Popen's preexec_fn: the child gets `sig` when the process that started it dies,
+    even by SIGKILL, so a killed test run leaves no server behind (Linux's PR_SET_PDEATHSIG;
+    it survives the exec of unshare and of the server)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def arm() -> None:
+        libc.prctl(1, int(sig), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+
+    return arm
 
 
 def spawn(
     stack: ExitStack, argv: list[str], log: Path, sig: signal.Signals, grace: float = 20, **kw: Any
 ) -> Any:
-    """A server in a session of its own, logging to `log`, stopped with `sig` when `stack` closes."""
+    """A server in a session of its own, logging to `log`, stopped by `sig` as `stack` closes."""
     with log.open("ab") as out:
         kw.setdefault("stdout", out)
-        process = subprocess.Popen(argv, stderr=out, start_new_session=True, **kw)
+        process = subprocess.Popen(
+            argv, stderr=out, start_new_session=True, preexec_fn=die_with_parent(sig), **kw
+        )
     stack.callback(stop, process, sig, grace)
     return process
 
@@ -122,11 +133,10 @@ def in_user_namespace(argv: list[str]) -> list[str]:
 def start_postgres(stack: ExitStack, cache: Cache, workdir: Path) -> str:
     data, sockets, port = workdir / "pg", workdir / "pg-sock", free_port()
     sockets.mkdir()
+    initdb = [str(cache.pg_bin / "initdb"), "-D", str(data), "-U", "pg", "--auth=trust"]
+    initdb += ["-E", "UTF8", "--no-sync"]
     subprocess.run(
-        in_user_namespace(
-            [str(cache.pg_bin / "initdb"), "-D", str(data), "-U", "pg", "--auth=trust"]
-            + ["-E", "UTF8", "--no-sync"]
-        ),
+        in_user_namespace(initdb),
         check=True,
         capture_output=True,
     )
@@ -134,7 +144,8 @@ def start_postgres(stack: ExitStack, cache: Cache, workdir: Path) -> str:
     server += ["-p", str(port), "-k", str(sockets), "-c", "fsync=off", "-c", "max_connections=200"]
     # SIGINT is PostgreSQL's fast shutdown
     process = spawn(stack, in_user_namespace(server), workdir / "postgres.log", signal.SIGINT)
-    isready = [str(cache.pg_bin / "pg_isready"), "-q", "-U", "pg", "-d", "postgres", "-h", "127.0.0.1", "-p", str(port)]
+    isready = [str(cache.pg_bin / "pg_isready"), "-q", "-U", "pg", "-d", "postgres"]
+    isready += ["-h", "127.0.0.1", "-p", str(port)]
     wait_until(lambda: subprocess.run(isready).returncode == 0, "PostgreSQL", 30, process)
     return f"postgresql://pg@127.0.0.1:{port}/postgres"
 

@@ -5,6 +5,7 @@ relies on, through the atproto SDK alone; then a headless session of the demo pl
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import subprocess
@@ -179,8 +180,9 @@ def test_headless_session_on_the_network(
     if importlib.util.find_spec("qasession.platforms.bluesky") is None:
         pytest.skip("no Bluesky adapter yet (qasession.platforms.bluesky): the scenario waits")
     questions = {
-        handle: sdk(cache, "post", network.pds, handle, network.accounts[handle]["app_password"],
-                    text)  # fmt: skip
+        handle: sdk(
+            cache, "post", network.pds, handle, network.accounts[handle]["app_password"], text
+        )
         for handle, text in QUESTIONS.items()
     }
     plan = session_plan(tmp_path, network)
@@ -222,7 +224,7 @@ def test_headless_session_on_the_network(
         key=lambda part: part[2]["createdAt"],
     )
     assert len(parts) >= 2
-    for (uri, cid, _), (_, _, after) in zip(parts, parts[1:], strict=False):
+    for (uri, cid, _), (_, _, after) in itertools.pairwise(parts):
         assert after["reply"]["parent"] == {"uri": uri, "cid": cid}
         assert after["reply"]["root"]["uri"] in (parts[0][0], dave["uri"])
     # the opening carries the plan's picture, uploaded as a blob
