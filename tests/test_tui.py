@@ -348,7 +348,7 @@ async def test_a_refused_answer_is_shown_not_raised(world: World) -> None:
         assert not app.force
         await pilot.press("ctrl+f")
         await pilot.press("y")
-        assert app.force and "FORCE" in text_of(app, "#compose-head")
+        assert app.force and "ALLOWED: private data" in text_of(app, "#compose-head")
         await pilot.press("enter")
         assert [c for c in store.commands("t") if c["kind"] == "answer"]
         assert not app.force  # for one answer only
