@@ -242,7 +242,7 @@ class QAApp(App[None]):
         self.composer = view.Composer.for_session(self.session, self.store)
         table = self.table
         for label in COLUMNS:
-            table.add_column(Text(label), key=label)
+            table.add_column(Text(label), key=label)  # (again at every redraw)
         table.focus()
         self.set_interval(1.0, self.update_status)
         self.set_interval(self.refresh_interval, self.refresh_queue_in_background)
@@ -531,7 +531,10 @@ class QAApp(App[None]):
         if ids == self.shown and cells == self._drawn_cells:
             self.show_details()
             return
-        table.clear()
+        # the columns too: a DataTable column only ever widens, and the text's must shrink
+        table.clear(columns=True)
+        for label in COLUMNS:
+            table.add_column(Text(label), key=label)
         for row_id, row_cells in zip(ids, cells, strict=True):
             table.add_row(*row_cells, key=row_id)
         self.shown = ids
