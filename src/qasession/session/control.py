@@ -242,9 +242,7 @@ def plan_answer(
     return AnswerPlan(steps, notes)
 
 
-def private_refusal(
-    session: Session, target: Target, request: AnswerRequest
-) -> UsageError | None:
+def private_refusal(session: Session, target: Target, request: AnswerRequest) -> UsageError | None:
     """Why `request` cannot go out on `target` as asked because the question carries private
     data (any mode but dm, unless answered in public without repost), or None."""
     if not target.private or request.mode == "dm" or request.public_without_repost:
