@@ -881,3 +881,14 @@ async def test_an_answer_from_another_shell_goes_out_at_once(world: World) -> No
         await until(pilot, lambda: any("From the TUI." in p.text for p in world.mine()), 5)
         assert time.monotonic() - sent < 1.5
         other.close()
+
+
+def test_the_readme_lists_every_key_of_the_help() -> None:
+    from qasession.tui.screens import KEYS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("#### The terminal UI's keys") :]
+    section = section[: section.index("\n#")]
+    for label, what in KEYS:
+        for key in label.split(", ") if what else ():
+            assert f"`{key}`" in section, key

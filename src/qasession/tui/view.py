@@ -188,8 +188,8 @@ def details(row: Mapping[str, Any] | None, merged: Sequence[Any] = ()) -> Text:
         out.append_text(flags_cell(row))
     if "sensitive" in row.get("flags", ()):
         out.append(
-            "\n⚠ looks like it contains private data: suggest DM (m until dm) and never "
-            "echo the data in public",
+            "\n⚠ looks like it contains private data: suggest DM (its mode starts at dm) and "
+            "never echo the data in public",
             style="bold red",
         )
     if "troll" in row.get("flags", ()):
