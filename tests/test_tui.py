@@ -892,3 +892,20 @@ def test_the_readme_lists_every_key_of_the_help() -> None:
     for label, what in KEYS:
         for key in label.split(", ") if what else ():
             assert f"`{key}`" in section, key
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+async def test_a_bug_in_the_loop_stops_the_app_and_is_handed_on(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qasession.session.loop import LiveSession
+
+    def broken(self: LiveSession) -> float:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(LiveSession, "tick", broken)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: not app.is_running)
+    # the CLI reports it as an internal error (exit 1), as for any bug
+    assert isinstance(app.failure, RuntimeError) and str(app.failure) == "a bug"
