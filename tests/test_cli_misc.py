@@ -69,7 +69,8 @@ def test_version_and_clear_refusals(tmp_path: Path, plan_path: Path) -> None:
         assert not (tmp_path / "new.yaml").exists()
     init = qa("init", "--platform", "bluesky", "-f", str(tmp_path / "bluesky.yaml"))
     assert init.returncode == 0, init.stderr
-    assert 'bluesky: {service: "https://bsky.social"}' in (tmp_path / "bluesky.yaml").read_text()
+    written = (tmp_path / "bluesky.yaml").read_text()
+    assert "    bluesky:" in written and '      service: "https://bsky.social"' in written
 
 
 def test_crowd_without_the_sessions_hashtag_is_reported(tmp_path: Path) -> None:

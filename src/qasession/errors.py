@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime
 
 
@@ -17,6 +18,32 @@ class ExitCode(enum.IntEnum):
     PLATFORM = 5
     BUSY = 6
     INTERRUPTED = 130
+
+
+# The operator's options a hint may offer, as the command line spells them.
+CLI_OPTIONS: Mapping[str, str] = {
+    "dm": "--mode dm",
+    "thread": "--thread",
+    "follow_up": "--follow-up",
+    "post_private_data": "--post-private-data",
+    "public_without_repost": "--answer-publicly-without-repost",
+}
+
+
+class Hint(str):
+    """A hint that offers the operator's options, written with `{option}` placeholders: as a
+    string it is spelled for the command line (CLI_OPTIONS); a front end with other controls
+    (the terminal UI's keys) spells it its own way with `worded`."""
+
+    template: str
+
+    def __new__(cls, template: str) -> Hint:
+        hint = super().__new__(cls, template.format_map(CLI_OPTIONS))
+        hint.template = template
+        return hint
+
+    def worded(self, options: Mapping[str, str]) -> str:
+        return self.template.format_map(options)
 
 
 class QAError(Exception):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from qasession import triage
 from qasession.compose import AnswerSpec, Question, compose_answer
-from qasession.errors import QAError, UsageError
+from qasession.errors import Hint, QAError, UsageError
 from qasession.platforms.base import Billing, Capabilities
 from qasession.text.length import has_url
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from qasession.store import OutboxItem, Store
 
 ANSWER_MODES = ("dot", "reply", "quote", "dm")
-PUBLIC_WITHOUT_REPOST = "--answer-publicly-without-repost"
 
 
 def default_actor() -> str:
@@ -133,7 +132,7 @@ def bills(platform: str) -> bool:
 
     try:
         return issubclass(registry.load_class(platform.split(":", 1)[0]), Billing)
-    except (QAError, ImportError):  # an adapter that cannot load does not bill here
+    except (QAError, ImportError, AttributeError, TypeError):  # an adapter that cannot load
         return False
 
 
@@ -197,14 +196,10 @@ def plan_answer(
             f"unknown answer mode {mode!r}", hint=f"use one of: {', '.join(ANSWER_MODES)}"
         )
     if target.private and mode != "dm":
+        refused = private_refusal(session, target, request)
+        if refused is not None:
+            raise refused
         kinds = private_kinds(session, target.text)
-        if not request.public_without_repost:
-            raise UsageError(
-                f"question {target.number} carries private data ({kinds}): it is never "
-                "reposted, quoted or replied to in public",
-                hint=f"answer it by direct message (mode dm), or with {PUBLIC_WITHOUT_REPOST} "
-                "for a stand-alone public answer that does not show the question",
-            )
         mode, repost_first = "dot", False
         notes.append(
             f"question {target.number} carries private data ({kinds}): answered with a "
@@ -218,7 +213,10 @@ def plan_answer(
             kinds = ", ".join(sorted({f.label or triage.LABELS[f.kind] for f in findings}))
             raise UsageError(
                 f"the answer contains what looks like private data ({kinds})",
-                hint="answer by direct message (mode dm), remove it, or add --post-private-data",
+                hint=Hint(
+                    "answer by direct message ({dm}), remove it, or allow it with "
+                    "{post_private_data}"
+                ),
             )
     spec = AnswerSpec(
         op=op,
@@ -242,6 +240,22 @@ def plan_answer(
             "higher price (see the platform's price_post_url setting)"
         )
     return AnswerPlan(steps, notes)
+
+
+def private_refusal(session: Session, target: Target, request: AnswerRequest) -> UsageError | None:
+    """Why `request` cannot go out on `target` as asked because the question carries private
+    data (any mode but dm, unless answered in public without repost), or None."""
+    if not target.private or request.mode == "dm" or request.public_without_repost:
+        return None
+    kinds = private_kinds(session, target.text)
+    return UsageError(
+        f"question {target.number} carries private data ({kinds}): it is never "
+        "reposted, quoted or replied to in public",
+        hint=Hint(
+            "answer it by direct message ({dm}), or with {public_without_repost} for a "
+            "stand-alone public answer that does not show the question"
+        ),
+    )
 
 
 def private_kinds(session: Session, text: str) -> str:
@@ -378,7 +392,7 @@ class Control:
         self.store.add_command(self.session.id, "close", {}, actor=self.actor)
 
 
-_FOLLOW_UP_HINT = "add --follow-up to post a second answer on purpose"
+_FOLLOW_UP_HINT = Hint("{follow_up} posts a second answer on purpose")
 
 
 def _refusal(target: Target, status: str | None, first: dict[str, Any] | None) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sqlite3
 import threading
-from datetime import UTC, datetime
+import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -18,8 +20,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, RichLog, Static
 
 from qasession.clock import Clock, SystemClock
-from qasession.errors import Interrupted, UsageError
+from qasession.errors import Interrupted, QAError, UsageError
 from qasession.session.control import AnswerRequest, Control, Target
+from qasession.session.loop import WAKE_EVERY
 from qasession.session.queue import queue_rows
 from qasession.store import Store
 from qasession.tui import view
@@ -28,9 +31,15 @@ from qasession.tui.screens import CloseScreen, ConfirmScreen, HelpScreen
 if TYPE_CHECKING:
     from qasession.plan import Session
     from qasession.session.loop import LiveSession, Runner
+    from qasession.store import OutboxItem
 
 QUEUE_LIMIT = 300  # rows shown; the queue beyond that is never where the next answer is
 LOG_LINE = 120
+COLUMNS = ("#", "score", "author", "flags", "♥", "⟳", "question")
+# What a live loop or a ranking can meet and the host can act on: credentials refused, a lease
+# held elsewhere, a platform that stays down (QAError), the database or the disk (sqlite3,
+# OSError). They stop the loop with a one-line error; anything else is a bug, re-raised.
+EXPECTED = (QAError, sqlite3.Error, OSError)
 
 
 class LoopReady(Message):
@@ -84,13 +93,24 @@ class QueueTable(DataTable[Text]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "app.answer", "Answer"),
-        Binding("m", "app.cycle_mode", "Mode"),
-        Binding("t", "app.toggle_thread", "Thread"),
-        Binding("f", "app.toggle_force", "Force", show=False),
+        Binding("m,ctrl+o", "app.cycle_mode", "Mode"),
+        Binding("t,ctrl+t", "app.toggle_thread", "Thread"),
+        Binding("f,ctrl+f", "app.toggle_force", "Allow private data", show=False),
+        Binding("r,ctrl+r", "app.toggle_public", "Public without repost", show=False),
         Binding("s", "app.skip", "Skip"),
+        Binding("u", "app.unskip", "Unskip"),
         Binding("p", "app.pin", "Pin"),
         Binding("b", "app.block", "Block"),
+        # the first and the last question, not the first and last column
+        Binding("home", "scroll_top", "First", show=False),
+        Binding("end", "scroll_bottom", "Last", show=False),
     ]
+
+    class Resized(Message):
+        """The table's width changed: the question column is fitted again."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.Resized())
 
 
 class AnswerInput(Input):
@@ -99,7 +119,8 @@ class AnswerInput(Input):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+o", "app.cycle_mode", "Mode"),
         Binding("ctrl+t", "app.toggle_thread", "Thread"),
-        Binding("ctrl+f", "app.toggle_force", "Force"),
+        Binding("ctrl+f", "app.toggle_force", "Allow private data"),
+        Binding("ctrl+r", "app.toggle_public", "Public without repost", show=False),
         Binding("escape", "app.to_queue", "Queue"),
     ]
 
@@ -163,9 +184,13 @@ class QAApp(App[None]):
         self.target_id: str | None = None  # the question the answer box is answering
         # question -> answer command, until the loop takes it up (or refuses it)
         self.pending: dict[str, int] = {}
+        # how the next answer goes out: set for one question at a time (`draft_for`), back to
+        # the defaults for the next one, so a DM chosen for one customer never carries over
+        self.draft_for: int | None = None
         self.mode: str = self.session.answers.mode
         self.thread = False
         self.force = False
+        self.public = False  # a private question answered in public, without repost
         self.answers = 0
         self.ended = False
         self.closing_requested = False
@@ -216,8 +241,8 @@ class QAApp(App[None]):
         self.store = Store.open(self.runner.home)
         self.composer = view.Composer.for_session(self.session, self.store)
         table = self.table
-        for label in ("#", "score", "author", "flags", "♥", "⟳", "question"):
-            table.add_column(Text(label), key=label)
+        for label in COLUMNS:
+            table.add_column(Text(label), key=label)  # (again at every redraw)
         table.focus()
         self.set_interval(1.0, self.update_status)
         self.set_interval(self.refresh_interval, self.refresh_queue_in_background)
@@ -269,29 +294,52 @@ class QAApp(App[None]):
 
     def _run_loop(self) -> None:
         """The loop thread: build the LiveSession here (its SQLite connections belong to this
-        thread), tick, wait at most `tick_interval` real seconds, stop on the event."""
+        thread), tick, wait for the next tick, stop on the event. A failure goes to the UI,
+        which stops and hands it to the CLI (`run_tui`)."""
         try:
             live = self.runner.build(self._emit)
-        except BaseException as exc:
+        except EXPECTED as exc:
             self.post_message(LoopFailed(exc))
             return
+        except Exception as exc:
+            self.post_message(LoopFailed(exc))
+            raise
         try:
             self.post_message(LoopReady(live.clock))
             live.start()
+            live.has_new_work()  # from here on, the operator's work wakes the loop
             while not self._stop.is_set() and not live.ended:
                 wait = live.tick()
                 self.post_message(LoopTicked(live.answers_done(), live.ended))
                 if live.ended or self._stop.is_set():
                     break
-                self._wake.wait(self._real_wait(live, wait))
-                self._wake.clear()
-        except BaseException as exc:
+                self._wait(live, self._real_wait(live, wait))
+        except EXPECTED as exc:
             self.post_message(LoopFailed(exc))
+        except Exception as exc:
+            self.post_message(LoopFailed(exc))
+            raise
         finally:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(*EXPECTED):
                 live.platform.close()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(*EXPECTED):
                 live.store.close()
+
+    def _wait(self, live: LiveSession, seconds: float) -> None:
+        """Sleep until the next tick, looking for the operator's work every WAKE_EVERY real
+        seconds as the headless loop does: an answer typed here (`wake_loop`) or accepted from
+        another shell (`qa answer`: `LiveSession.has_new_work`) goes out at once."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self._wake.wait(min(left, WAKE_EVERY)):
+                self._wake.clear()
+                live.has_new_work()  # what woke us is seen: no second early tick for it
+                return
+            if live.has_new_work():
+                return
 
     def _real_wait(self, live: LiveSession, wait: float) -> float:
         # the session clock may run N times faster than the wall (a rehearsal)
@@ -370,8 +418,9 @@ class QAApp(App[None]):
         assert self.store is not None
         item = self.store.outbox_item(str(event.get("key", "")))
         line = Text(f"posted {event.get('kind')} {event.get('id')}", style="green")
-        if event.get("question"):
-            line.append(f" (question {event['question']})", style="green")
+        number = self.question_number(item)
+        if number is not None:
+            line.append(f" (question {number})", style="green")
         if item is not None and item.kind == "dm" and item.dm_to:
             line.append(" to ")
             line.append_text(view.plain(item.dm_to, 40))
@@ -382,8 +431,16 @@ class QAApp(App[None]):
             line.append(" (reconciled after a restart)", style="dim")
         self.log_line(line)
 
+    def question_number(self, item: OutboxItem | None) -> int | None:
+        """The number of the question an outbox step answers (the event names its post)."""
+        if item is None or not item.question_id or self.store is None:
+            return None
+        row = self.store.post_row(self.session.id, item.question_id, item.platform or None)
+        return int(row["number"]) if row is not None and row["number"] is not None else None
+
     def log_line(self, line: Text) -> None:
-        stamp = Text(f"{self.clock.now().astimezone(UTC):%H:%M:%S} ", style="dim")
+        # the plan's zone, as in the status line and the session's own times
+        stamp = Text(f"{self.session.local(self.clock.now()):%H:%M:%S %Z} ", style="dim")
         self.log_view.write(stamp + line)
 
     # -- the queue -------------------------------------------------------------------------
@@ -430,9 +487,12 @@ class QAApp(App[None]):
                 rows = queue_rows(self.session, store, now, limit=QUEUE_LIMIT)
             finally:
                 store.close()
-        except Exception as exc:  # shown in the log; the next refresh tries again
+        except EXPECTED as exc:  # shown in the log; the next refresh tries again
             self.post_message(QueueRanked(generation, None, f"{type(exc).__name__}: {exc}"))
             return
+        except Exception as exc:  # a bug: shown, and the next refreshes are not held up
+            self.post_message(QueueRanked(generation, None, f"{type(exc).__name__}: {exc}"))
+            raise
         self.post_message(QueueRanked(generation, rows))
 
     @on(QueueRanked)
@@ -462,12 +522,19 @@ class QAApp(App[None]):
         table = self.table
         keep = self.selected_id()
         visible = [r for r in self.rows.values() if view.matches(r, self.filter_text)]
-        cells = [view.queue_cells(rank, r) for rank, r in enumerate(visible, 1)]
+        # the question column fits the table (with room for a scrollbar), so a long text ends
+        # in "…" on screen instead of running off its edge
+        room = (table.size.width or self.size.width) - 2
+        width = view.text_width(visible, COLUMNS, room)
+        cells = [view.queue_cells(r, width) for r in visible]
         ids = [str(r["id"]) for r in visible]
         if ids == self.shown and cells == self._drawn_cells:
             self.show_details()
             return
-        table.clear()
+        # the columns too: a DataTable column only ever widens, and the text's must shrink
+        table.clear(columns=True)
+        for label in COLUMNS:
+            table.add_column(Text(label), key=label)
         for row_id, row_cells in zip(ids, cells, strict=True):
             table.add_row(*row_cells, key=row_id)
         self.shown = ids
@@ -500,6 +567,11 @@ class QAApp(App[None]):
         if self.target_id is None:
             self.update_compose()
 
+    @on(QueueTable.Resized)
+    def handle_queue_resized(self, message: QueueTable.Resized) -> None:
+        if self.is_running:
+            self.redraw_queue()
+
     @on(DataTable.RowHighlighted, "#queue")
     def handle_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.is_running:
@@ -525,32 +597,36 @@ class QAApp(App[None]):
             return None
 
     def request(self, text: str) -> AnswerRequest:
-        return AnswerRequest(text, self.mode, self.thread, post_private_data=self.force)
+        return AnswerRequest(
+            text,
+            self.mode,
+            self.thread,
+            post_private_data=self.force,
+            public_without_repost=self.public,
+        )
+
+    def follow_question(self, question: Target | None) -> None:
+        """The answer settings belong to one question: on another, they start again from the
+        defaults (the plan's mode, or dm where the control API refuses it)."""
+        number = question.number if question is not None else None
+        if number == self.draft_for:
+            return
+        self.draft_for = number
+        self.mode = self.composer.default_mode(question)
+        self.thread = self.force = self.public = False
 
     def update_compose(self) -> None:
-        """The head line (question, mode, thread, force, length) and the preview."""
+        """The head line (question, mode, thread, overrides, length) and the preview."""
         question = self.target_question()
+        self.follow_question(question)
         text = self.answer_box.value
         preview = self.composer.preview(question, self.request(text))
-        head = Text()
-        if question is not None:
-            head.append(f"→ {question.number} ", style="bold")
-            head.append_text(view.plain(question.author, 30))
-            head.append("  ")
-        head.append(f"mode {self.mode}", style="bold reverse")
-        head.append("  thread " + ("on" if self.thread else "off"))
-        if self.force:
-            head.append("  FORCE: private data allowed", style="bold red")
-        if text.strip() and preview.count:
-            head.append(
-                f"  {preview.count}/{preview.limit}",
-                style="bold red" if preview.over and not self.thread else "bold green",
-            )
-        self.compose_head.update(head)
+        self.compose_head.update(self.compose_head_text(question, preview, bool(text.strip())))
         body = Text()
+        if question is not None:
+            body.append_text(preview.mode)
         for i, line in enumerate(preview.lines, 1):
-            if body:
-                body.append("\n")
+            body.append("\n")
             body.append(f"{i}. " if len(preview.lines) > 1 else "")
             body.append_text(line)
         for note in preview.notes:
@@ -559,6 +635,31 @@ class QAApp(App[None]):
         if preview.error:
             body.append(("\n" if body else "") + preview.error, style="red")
         self.preview.update(body)
+
+    def compose_head_text(
+        self, question: Target | None, preview: view.Preview, typed: bool
+    ) -> Text:
+        head = Text()
+        if question is not None:
+            head.append(f"→ {question.number} ", style="bold")
+            head.append_text(view.plain(question.author, 30))
+            head.append("  ")
+        head.append(f"mode {self.mode}", style="bold reverse")
+        head.append("  thread " + ("on" if self.thread else "off"))
+        if self.force:
+            head.append("  ALLOWED: private data in the answer", style="bold red")
+        if self.public:
+            head.append("  PUBLIC: without repost", style="bold red")
+        if typed and preview.parts > 1:
+            head.append(
+                f"  {preview.parts} posts", style="bold green" if self.thread else "bold red"
+            )
+        elif typed and preview.count:
+            head.append(
+                f"  {preview.count}/{preview.limit}",
+                style="bold red" if preview.over else "bold green",
+            )
+        return head
 
     def show_error(self, message: str | None) -> None:
         self.error.update(Text(message or ""))
@@ -573,7 +674,7 @@ class QAApp(App[None]):
         self.send_answer()
 
     def send_answer(self) -> bool:
-        """Check the answer (UsageError shown here, never raised) and queue it for the loop."""
+        """Check the answer (a refusal is shown here, never raised) and queue it for the loop."""
         assert self.store is not None
         box = self.answer_box
         question = self.target_question()
@@ -588,21 +689,24 @@ class QAApp(App[None]):
         if key in self.pending:
             self.show_error(f"An answer to {question.number} is already on its way.")
             return False
+        preview = self.composer.preview(question, self.request(text))
+        if preview.error:
+            self.show_error(preview.error)
+            return False
         try:
             accepted = self.control().answer(question.number, self.request(text))
         except UsageError as exc:
-            self.show_error(exc.message + (f"\n→ {exc.hint}" if exc.hint else ""))
+            self.show_error(view.worded(exc))
             return False
-        notes = accepted.notes
         self.pending[key] = accepted.command_id
         self.wake_loop()
         line = Text(f"answer to {question.number} queued ({self.mode}): ", style="bold")
         self.log_line(line + view.plain(text, LOG_LINE))
-        for note in notes:
+        for note in accepted.notes:
             self.log_line(Text("note: ", style="yellow") + view.plain(note))
         box.value = ""
         self.target_id = None
-        self.force = False  # allowing private data is for one answer only
+        self.draft_for = None  # the next question starts from the defaults
         self.show_error(None)
         self.table.focus()
         self.update_compose()
@@ -644,24 +748,89 @@ class QAApp(App[None]):
 
         question = Text(
             "Allow what looks like private data (a contract or customer number, a phone "
-            "number, an address) in the next answer?\n\nPosting someone's data in public "
-            "cannot be undone. Prefer a DM (mode dm).",
+            "number, an address) in this answer?\n\nPosting someone's data in public "
+            "cannot be undone. Prefer a direct message (Ctrl-O until mode dm).",
         )
         self.push_screen(ConfirmScreen(question, yes="Allow", no="Keep checking"), decided)
 
-    def action_skip(self) -> None:
-        assert self.store is not None
-        qid = self.selected_id()
-        if qid is None:
+    def action_toggle_public(self) -> None:
+        if self.public:
+            self.public = False
+            self.update_compose()
             return
+        target = self.target_question()
+        if target is None or not target.private:
+            self.notify(
+                "Only a question that carries private data needs this.", severity="information"
+            )
+            return
+
+        def decided(yes: bool | None) -> None:
+            self.public = bool(yes)
+            self.update_compose()
+
+        question = Text(
+            f"Question {target.number} carries private data. Answer it in public anyway?\n\n"
+            "The answer goes out as a stand-alone post: the question is never reposted, "
+            "quoted or replied to, so its data is not shown again. A direct message "
+            "(Ctrl-O until mode dm) is usually the right answer.",
+        )
+        self.push_screen(ConfirmScreen(question, yes="Answer in public", no="Cancel"), decided)
+
+    def action_skip(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        if not row["pinned"]:
+            self.skip(int(row["id"]))
+            return
+        number = int(row["id"])
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self.skip(number)
+
+        question = Text(f"Question {number} is pinned. Skip it anyway?\n\n")
+        question.append("It leaves the queue; u brings back the last question skipped.")
+        self.push_screen(ConfirmScreen(question, yes="Skip", no="Keep it"), decided)
+
+    def skip(self, number: int) -> None:
         try:
-            self.control().skip(qid)
-            self.log_line(Text(f"skipped {qid}", style="dim"))
+            self.control().skip(number)
+            self.log_line(Text(f"skipped {number} (u brings it back)", style="dim"))
         except UsageError as exc:
-            self.log_line(Text(str(exc), style="yellow"))
-        if self.target_id == qid:
+            self.log_line(Text(view.worded(exc), style="yellow"))
+        if self.target_id == str(number):
             self.target_id = None
         self.refresh_queue()
+
+    def action_unskip(self) -> None:
+        """Bring back the question skipped last (here or with `qa skip`) that is still
+        skipped; pressed again, the one before."""
+        assert self.store is not None
+        number = self.last_skipped()
+        if number is None:
+            self.notify("No skipped question to bring back.", severity="information")
+            return
+        try:
+            self.control().unskip(number)
+        except UsageError as exc:
+            self.log_line(Text(view.worded(exc), style="yellow"))
+            return
+        self.log_line(Text(f"unskipped {number}: back in the queue", style="dim"))
+        self.refresh_queue()
+        if str(number) in self.shown:
+            self.table.move_cursor(row=self.shown.index(str(number)), animate=False)
+
+    def last_skipped(self) -> int | None:
+        assert self.store is not None
+        skips = [c for c in self.store.commands(self.session.id) if c["kind"] == "skip"]
+        for command in reversed(skips):
+            number = command["args"].get("number")
+            row = self.store.question_row(self.session.id, int(number)) if number else None
+            if row is not None and row["status"] == "skipped":
+                return int(number)
+        return None
 
     def action_pin(self) -> None:
         assert self.store is not None
@@ -771,6 +940,7 @@ class QAApp(App[None]):
         line.append("  ")
         line.append_text(view.plain(s.hashtag, 40))
         line.append("  ")
+        line.append(f"{s.local(now):%H:%M %Z} ", style="dim")
         line.append(view.clock_text(now, s.start, s.end, self.ended), style="bold")
         line.append(f"  answers {self.answers}/{s.answers.target}")
         line.append(f"  queue {len(self.rows)}")

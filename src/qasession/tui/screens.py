@@ -14,23 +14,32 @@ from textual.widgets import Button, Static
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("In the queue", ""),
-    ("↑ ↓", "move through the ranked questions"),
+    ("↑ ↓", "move through the ranked questions (# is the question's number)"),
+    ("Home, End", "the first, the last question"),
     ("a, Enter", "answer the selected question (focus the answer box)"),
-    ("m", "change the answer mode: dot → reply → quote → dm"),
-    ("t", "post a long answer as a numbered thread (toggle)"),
-    ("f", "allow what looks like private data in the next answer (asks first)"),
-    ("s", "skip the question (it leaves the queue)"),
+    ("m", "change the answer mode: dot → reply → quote → dm (for this question only)"),
+    ("t", "post a long answer as a numbered thread (toggle, this question only)"),
+    ("f", "allow what looks like private data in this answer (asks first)"),
+    ("r", "answer a question carrying private data in public, never reposted (asks first)"),
+    ("s", "skip the question (it leaves the queue; a pinned one asks first)"),
+    ("u", "unskip: bring back the question skipped last (again: the one before)"),
     ("p", "pin or unpin the question (pinned come first)"),
     ("b", "block the author (asks first; their questions leave the queue)"),
     ("/", "filter: words match text or author; @name authors; flag:troll flags"),
     ("?", "this help"),
     ("q, Ctrl-C", "post the closing now, or quit without closing (asks)"),
-    ("In the answer box", ""),
+    ("In the answer box (its Ctrl keys work in the queue too)", ""),
     ("Enter", "check the answer and queue it (the loop posts it at once)"),
     ("Ctrl-O", "change the answer mode"),
     ("Ctrl-T", "thread on/off"),
     ("Ctrl-F", "allow private data in this answer (asks first)"),
+    ("Ctrl-R", "answer a private question in public without repost (asks first)"),
     ("Escape", "back to the queue"),
+)
+SETTINGS_NOTE = (
+    "Mode, thread and the two allowances are for one question: the next one starts again from "
+    "the plan's mode (dm for a question carrying private data), thread off, nothing allowed. "
+    "Times in the log are in the plan's time zone."
 )
 
 DIALOG_CSS = """
@@ -63,6 +72,7 @@ def keys_text() -> Text:
             continue
         out.append(f"  {key:<12}", style="bold cyan")
         out.append(f"{what}\n")
+    out.append(f"\n{SETTINGS_NOTE}\n", style="dim")
     return out
 
 

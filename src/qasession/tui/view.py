@@ -7,10 +7,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from qasession.compose import ANSWER_MODES
-from qasession.errors import UsageError
+from qasession.errors import Hint, QAError, UsageError
 from qasession.text.safe import inert
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from qasession.session.control import AnswerPlan, AnswerRequest, Target
     from qasession.store import OutboxItem, Store
 
-CELL_TEXT = 90  # characters of a question shown in the queue (details show the rest)
+CELL_TEXT = 90  # the widest the queue's question column gets (details show the rest)
+MIN_CELL_TEXT = 12
 DETAIL_TEXT = 10_000  # a whole post on any platform we know; longer bodies are cut
 FLAG_STYLES = {
     "pinned": "bold cyan",
@@ -33,6 +35,44 @@ MODE_HELP = {
     "quote": "quote the question with the answer (for all followers)",
     "dm": "a direct message, and a public notice that one was sent",
 }
+
+
+# The operator's options as this UI offers them: the keys that work in the queue and in the
+# answer box alike (the hints of the control API name them through `worded`).
+KEY_OPTIONS = {
+    "dm": "Ctrl-O until mode dm",
+    "thread": "Ctrl-T",
+    "follow_up": "`qa answer` from a shell, with its follow-up option,",
+    "post_private_data": "Ctrl-F (asks first)",
+    "public_without_repost": "Ctrl-R (asks first)",
+}
+
+
+def worded(error: QAError) -> str:
+    """A refusal as this UI shows it: the message, then what to do in keys, not CLI flags."""
+    hint = error.hint
+    if isinstance(hint, Hint):
+        hint = hint.worded(KEY_OPTIONS)
+    return error.message + (f"\n→ {hint}" if hint else "")
+
+
+def cut(text: str | None, width: int) -> Text:
+    """Untrusted text on one line of at most `width` terminal cells; a longer one ends in "…",
+    cut between graphemes (an emoji sequence or an accent is never split)."""
+    clean = inert(text or "", single_line=True)
+    if cell_len(clean) <= width:
+        return Text(clean)
+    import regex
+
+    kept: list[str] = []
+    room = width - 1  # the "…"
+    for grapheme in regex.findall(r"\X", clean):
+        size = cell_len(grapheme)
+        if size > room:
+            break
+        kept.append(grapheme)
+        room -= size
+    return Text("".join(kept).rstrip() + "…")
 
 
 def plain(text: str | None, max_length: int | None = None, *, single_line: bool = True) -> Text:
@@ -88,17 +128,30 @@ def flags_cell(row: Mapping[str, Any]) -> Text:
     return cell
 
 
-def queue_cells(rank: int, row: Mapping[str, Any]) -> tuple[Text, ...]:
-    """One DataTable row: every cell a Text (a str cell would be parsed as markup)."""
+def queue_cells(row: Mapping[str, Any], text_width: int = CELL_TEXT) -> tuple[Text, ...]:
+    """One DataTable row: every cell a Text (a str cell would be parsed as markup). The first
+    cell is the question's number, the one the details, the log and `qa answer` use."""
     return (
-        Text(str(rank), style="dim"),
+        Text(str(row["id"]), style="bold"),
         Text(f"{row['score']:.1f}"),
         plain(row["author"], 24),
         flags_cell(row),
         Text(str(row["likes"])),
         Text(str(row["reposts"])),
-        plain(row["text"], CELL_TEXT),
+        cut(row["text"], text_width),
     )
+
+
+def text_width(rows: Sequence[Mapping[str, Any]], headers: Sequence[str], room: int) -> int:
+    """How wide the question column can be so the whole row fits in `room` cells: what the
+    other columns need (their widest cell or header, plus DataTable's padding of one cell on
+    each side), the rest for the text, between MIN_CELL_TEXT and CELL_TEXT."""
+    widths = [cell_len(h) for h in headers[:-1]]
+    for row in rows:
+        for i, cell in enumerate(queue_cells(row, MIN_CELL_TEXT)[:-1]):
+            widths[i] = max(widths[i], cell.cell_len)
+    used = sum(widths) + 2 * len(headers)
+    return max(MIN_CELL_TEXT, min(CELL_TEXT, room - used))
 
 
 def matches(row: Mapping[str, Any], query: str) -> bool:
@@ -135,8 +188,8 @@ def details(row: Mapping[str, Any] | None, merged: Sequence[Any] = ()) -> Text:
         out.append_text(flags_cell(row))
     if "sensitive" in row.get("flags", ()):
         out.append(
-            "\n⚠ looks like it contains private data: suggest DM (m until dm) and never "
-            "echo the data in public",
+            "\n⚠ looks like it contains private data: suggest DM (its mode starts at dm) and "
+            "never echo the data in public",
             style="bold red",
         )
     if "troll" in row.get("flags", ()):
@@ -157,17 +210,34 @@ def details(row: Mapping[str, Any] | None, merged: Sequence[Any] = ()) -> Text:
 
 @dataclass(slots=True)
 class Preview:
-    """What pressing Enter would post, and how long it is on the platform."""
+    """What pressing Enter would post, in which mode, and how long it is on the platform."""
 
+    mode: Text = field(default_factory=Text)
     lines: list[Text] = field(default_factory=list)
     count: int = 0
     limit: int = 0
+    parts: int = 0  # the posts of the answer (more than one: a thread)
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def over(self) -> bool:
         return self.count > self.limit
+
+
+def mode_line(request: AnswerRequest) -> Text:
+    """The mode in effect, as the preview's first line."""
+    out = Text(f"mode {request.mode}", style="bold")
+    out.append(f": {MODE_HELP.get(request.mode, '')}")
+    if request.thread:
+        out.append("; a long answer becomes a numbered thread")
+    if request.public_without_repost:
+        out.append(
+            "\nprivate question answered in public: a stand-alone post, never a repost or a "
+            "quote of it",
+            style="bold red",
+        )
+    return out
 
 
 @dataclass(slots=True)
@@ -195,26 +265,50 @@ class Composer:
             host=host_of(self.session, self.store, platform),
         )
 
+    def refusal(self, target: Target, request: AnswerRequest) -> UsageError | None:
+        """Why the control API refuses this mode on this question whatever the text (a
+        question carrying private data, in public), or None."""
+        from qasession.session.control import private_refusal
+
+        return private_refusal(self.session, target, request)
+
+    def default_mode(self, target: Target | None) -> str:
+        """The plan's answer mode, or dm where the control API refuses it for the question."""
+        from qasession.session.control import AnswerRequest
+
+        mode = self.session.answers.mode
+        if target is not None and self.refusal(target, AnswerRequest("", mode)) is not None:
+            return "dm"
+        return mode
+
     def preview(self, target: Target | None, request: AnswerRequest) -> Preview:
         from qasession.session.control import capabilities_of
 
         if target is None:
             return Preview(error="select a question in the queue first (a or Enter on a row)")
         capabilities = capabilities_of(self.session, self.store, target.platform)
-        result = Preview(limit=capabilities.max_length)
+        result = Preview(mode=mode_line(request), limit=capabilities.max_length)
+        refused = self.refusal(target, request)
+        if refused is not None:
+            result.error = worded(refused)
+            return result
         if not request.text.strip():
-            result.lines.append(
-                Text(f"{request.mode}: {MODE_HELP.get(request.mode, '')}", style="dim")
-            )
             return result
         try:
-            # measured without a limit first, so the count is shown even when it is too long
+            # planned as a thread first: the count is shown even when it is too long
             whole = self.plan(target, replace(request, thread=True))
             public = [s.text for s in whole.steps if s.kind == "answer" and s.text]
             result.count = max((capabilities.length(t) for t in public), default=0)
+            result.parts = len(public)
+            if result.parts > 1 and not request.thread:
+                result.error = (
+                    f"the answer is too long for one post: the limit here is {result.limit}\n"
+                    f"→ shorten it, or Ctrl-T posts it as a numbered thread of {result.parts}"
+                )
+                return result
             planned = self.plan(target, request)
         except UsageError as exc:
-            result.error = exc.message + (f"\n→ {exc.hint}" if exc.hint else "")
+            result.error = worded(exc)
             return result
         result.notes = planned.notes
         result.lines = [describe_step(step, target.number) for step in planned.steps]
