@@ -15,6 +15,7 @@ from qasession.plan import Session, load_plan, parse_plan
 from qasession.platforms.base import Post
 from qasession.platforms.local import LocalNetwork, LocalPlatform
 from qasession.session.loop import LiveSession, LiveSettings, queue_rows, weights_for
+from qasession.session.queue import iter_queue_rows
 from qasession.store import Store
 from qasession.store.db import PostRecord
 from tests.conftest import write_plan
@@ -216,6 +217,8 @@ def test_the_top_of_the_queue_is_the_top_of_the_whole_queue(
     for limit in (1, 10, 100, 300, len(whole), len(whole) + 5):
         assert queue_rows(session, store, now, limit=limit) == whole[:limit]
     assert queue_rows(session, store, now, limit=0) == []
+    # the streamed queue (`qa queue --json`) is the same queue, row for row
+    assert list(iter_queue_rows(session, store, now)) == whole
 
 
 def queue_store(tmp_path: Path, count: int) -> tuple[Session, Store]:
@@ -253,3 +256,4 @@ def test_a_date_sqlite_cannot_read_does_not_hide_a_question(tmp_path: Path) -> N
     now = QUEUE_START + timedelta(hours=1)
     assert queue_rows(session, store, now, limit=1)[0]["post_id"] == "q00007"
     assert queue_rows(session, store, now, limit=10) == queue_rows(session, store, now)[:10]
+    assert list(iter_queue_rows(session, store, now)) == queue_rows(session, store, now)
