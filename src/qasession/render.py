@@ -38,8 +38,11 @@ def inert_json(data: Any) -> str:
     """`json.dumps(inert_data(data))` on one line, ASCII only. ASCII-only JSON escapes
     every character that is not printable ASCII (and only those, besides `"` and `\\`): a
     text without a backslash held no string that `inert` would change, so most rows of a
-    listing are dumped once, without walking them."""
-    text = json.dumps(data, ensure_ascii=True, default=str)
+    listing are dumped once, without walking them (and by json's cached encoder)."""
+    try:
+        text = json.dumps(data)
+    except TypeError:  # a value JSON has no type for: as print_json writes it
+        return json.dumps(inert_data(data), ensure_ascii=True, default=str)
     if "\\" in text:
         text = json.dumps(inert_data(data), ensure_ascii=True, default=str)
     return text

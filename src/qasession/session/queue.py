@@ -156,14 +156,13 @@ def ranked_stream(
 
 
 def _settled(
-    slack: float, rows: Iterable[Any], score_of: Callable[[triage.QuestionFeatures], float]
+    slack: float,
+    rows: Iterable[dict[str, Any]],
+    score_of: Callable[[triage.QuestionFeatures], float],
 ) -> Iterator[tuple[float, dict[str, Any]]]:
     # (-score, created, key, order read, score, row): the ranking's own order, ties included
     pending: list[tuple[float, float, str, int, float, dict[str, Any]]] = []
-    names: list[str] | None = None
-    for seq, found in enumerate(rows):
-        names = names or found.keys()
-        row = dict(zip(names, found, strict=True))  # read once; a dict's lookups are cheaper
+    for seq, row in enumerate(rows):
         ceiling = row["_score"] + slack  # no question still to come scores more than this
         while pending and -pending[0][0] > ceiling:
             settled = heapq.heappop(pending)

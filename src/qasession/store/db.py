@@ -62,6 +62,10 @@ _ROWS_PER_INSERT = 20  # 420 bound values: within SQLite's oldest limit (999); 1
 _INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT)
 
 
+def _as_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
 def row_to_post(row: sqlite3.Row) -> Post:
     return Post(
         id=row["id"],
@@ -365,7 +369,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
 
     def scored_question_rows(
         self, session_id: str, weights: Weights, *, now_ts: float, start_ts: float
-    ) -> tuple[float, Iterator[sqlite3.Row]] | None:
+    ) -> tuple[float, Iterator[dict[str, Any]]] | None:
         """Every queued question, best first by `sql_score` (the row's `_score`), with the
         tolerance within which each exact score lies (see `_score_slack`); None when SQLite
         cannot score them all. Rows come as the iterator is consumed (SQLite's sorter spills
@@ -377,11 +381,13 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         if slack is None:
             return None
         score, params = sql_score(weights, now_ts=now_ts, start_ts=start_ts)
-        rows = self.db.execute(
+        rows = self.db.cursor()
+        rows.row_factory = _as_dict  # each row read once, by name, by its reader
+        rows.execute(
             f"SELECT {_LISTED}, {score} AS _score FROM posts WHERE {_QUEUED} ORDER BY _score DESC",
             (*params, session_id),
         )
-        return slack, iter(rows)
+        return slack, rows
 
     def set_status(
         self,
