@@ -30,10 +30,15 @@ def session_for(tmp_path: Path, **extra: Any) -> Session:
 
 class World:
     def __init__(
-        self, tmp_path: Path, home: Path, settings: dict[str, Any] | None = None, **plan: Any
+        self,
+        tmp_path: Path,
+        home: Path,
+        settings: dict[str, Any] | None = None,
+        begin: datetime = T0 - timedelta(minutes=10),
+        **plan: Any,
     ) -> None:
         self.session = session_for(tmp_path, **plan)
-        self.clock = ManualClock(T0 - timedelta(minutes=10))
+        self.clock = ManualClock(begin)
         self.network = LocalNetwork(home)
         self.store = Store.open(home)
         self.platform = LocalPlatform(settings or {}, home=home, clock=self.clock, account="@acme")
@@ -101,6 +106,29 @@ def test_pacing_never_hits_the_rate_limit(tmp_path: Path, home: Path) -> None:
     w.run_until(T0 + timedelta(minutes=45))
     assert not [e for e in w.events if "rate" in str(e.get("message", ""))]
     assert 10 <= w.platform.counters.search_requests <= 40  # ~10 per 15 minutes
+
+
+@pytest.mark.parametrize(
+    "settings", [{}, {"rate_limit": 30, "rate_window": 900}, {"rate_limit": 200, "rate_window": 60}]
+)
+def test_the_plan_estimates_the_search_requests_a_run_makes(
+    tmp_path: Path, home: Path, settings: dict[str, Any]
+) -> None:
+    """`qa plan`'s estimate (session.reading) against the counters of a run from the start to
+    the end of its tail, at the loop's own pacing: the floor, or the rate limit's."""
+    from qasession.platforms import registry
+    from qasession.session.reading import estimate_reading
+
+    w = World(tmp_path, home, settings, begin=T0)
+    w.run_until(T0 + timedelta(hours=2))
+    assert w.live.ended
+    limits = registry.search_limits_for("local", settings)
+    estimate = estimate_reading(w.session, limits, tail=timedelta(minutes=5))
+    made = w.platform.counters.search_requests
+    assert estimate["search_requests"] == pytest.approx(made, rel=0.1)
+    assert (estimate["rate_limit"] is None) == (not settings)
+    if settings:
+        assert estimate["rate_limit"]["limited"] == (settings["rate_limit"] == 30)
 
 
 def test_answers_in_each_mode(tmp_path: Path, home: Path) -> None:

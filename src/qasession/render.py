@@ -125,6 +125,10 @@ def plan_report(report: PlanReport) -> None:
             f"created ${c['post_usd'] + c['url_usd']:.2f})"
             + (f", budget ${c['budget_usd']:.2f}" if c.get("budget_usd") is not None else "")
         )
+    if report.reading is not None:
+        from qasession.session.reading import describe_reading
+
+        console.print(describe_reading(report.reading), highlight=False)
     if not report.lints:
         console.print("[green]no lint warnings[/green]")
 

@@ -33,6 +33,7 @@ from qasession.platforms.base import (
     Post,
     PostRef,
     RateBudget,
+    SearchLimits,
     SearchPage,
 )
 from qasession.text.safe import valid_text
@@ -306,6 +307,16 @@ class LocalPlatform(Platform):
     def capabilities_for(cls, settings: BaseModel) -> Capabilities:
         assert isinstance(settings, LocalSettings)
         return replace(cls.CAPABILITIES, max_length=settings.max_length)
+
+    @classmethod
+    def search_limits(cls, settings: BaseModel) -> SearchLimits:
+        assert isinstance(settings, LocalSettings)
+        limited = settings.rate_limit > 0
+        return SearchLimits(
+            page_size=settings.page_size,
+            rate_calls=settings.rate_limit if limited else None,
+            rate_window=settings.rate_window if limited else None,
+        )
 
     def __init__(
         self,
