@@ -116,14 +116,12 @@ def test_the_plan_estimates_the_search_requests_a_run_makes(
 ) -> None:
     """`qa plan`'s estimate (session.reading) against the counters of a run from the start to
     the end of its tail, at the loop's own pacing: the floor, or the rate limit's."""
-    from qasession.platforms import registry
-    from qasession.session.reading import estimate_reading
+    from qasession.session.reading import estimate_reading, search_limits_of
 
-    w = World(tmp_path, home, settings, begin=T0)
+    w = World(tmp_path, home, settings, begin=T0, local=settings)
     w.run_until(T0 + timedelta(hours=2))
     assert w.live.ended
-    limits = registry.search_limits_for("local", settings)
-    estimate = estimate_reading(w.session, limits, tail=timedelta(minutes=5))
+    estimate = estimate_reading(w.session, search_limits_of(w.session), tail=timedelta(minutes=5))
     made = w.platform.counters.search_requests
     assert estimate["search_requests"] == pytest.approx(made, rel=0.1)
     assert (estimate["rate_limit"] is None) == (not settings)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,6 +89,17 @@ def normalize_handle(handle: str) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class PostFields(TypedDict, total=False):
+    """What a post on the local platform may carry besides its author, text and time."""
+
+    kind: str  # post (the default), repost, reply, quote, dm
+    ref: str | None  # the post reposted, replied to or quoted
+    to: str | None  # a direct message's recipient
+    media: Sequence[str]
+    likes: int
+    client_key: str | None  # an idempotency key: a second add with it returns the first
 
 
 class LocalNetwork:
@@ -203,20 +214,13 @@ class LocalNetwork:
     # -- writing ---------------------------------------------------------------------------
 
     def add(
-        self,
-        *,
-        author: str,
-        text: str,
-        created_at: datetime,
-        kind: str = "post",
-        ref: str | None = None,
-        to: str | None = None,
-        media: Sequence[str] = (),
-        likes: int = 0,
-        client_key: str | None = None,
+        self, *, author: str, text: str, created_at: datetime, **fields: Unpack[PostFields]
     ) -> str:
         """Insert a post and return its id. A `client_key` already used returns the existing
         post's id instead (idempotent writes)."""
+        kind, ref, to = fields.get("kind", "post"), fields.get("ref"), fields.get("to")
+        media, likes = fields.get("media", ()), fields.get("likes", 0)
+        client_key = fields.get("client_key")
         author = normalize_handle(valid_text(author))
         text = valid_text(text)
         with self.transaction() as db:

@@ -10,7 +10,7 @@ from qasession.errors import ConfigError, PlanError
 
 if TYPE_CHECKING:
     from qasession.clock import Clock
-    from qasession.platforms.base import Capabilities, Platform, SearchLimits
+    from qasession.platforms.base import Capabilities, Platform
 
 # name -> (module, class, the package that brings its SDK)
 BUILTIN: dict[str, tuple[str, str, str | None]] = {
@@ -52,21 +52,6 @@ def capabilities_for(name: str, settings: dict[str, Any] | None = None) -> Capab
     except ValidationError:
         return cls.CAPABILITIES
     return cls.capabilities_for(validated)
-
-
-def search_limits_for(name: str, settings: dict[str, Any] | None = None) -> SearchLimits:
-    """How the `name` adapter's searching is metered with a plan's `settings` (for the
-    estimate of search requests). Settings that do not validate give the class's defaults."""
-    from pydantic import ValidationError
-
-    from qasession.platforms.base import SearchLimits
-
-    cls = load_class(name)
-    try:
-        validated = cls.Settings.model_validate(settings or {})
-    except ValidationError:
-        return SearchLimits()
-    return cls.search_limits(validated)
 
 
 def _entry_points() -> dict[str, Any]:

@@ -16,6 +16,23 @@ POLL_FLOOR = 5.0  # seconds: `qa run` never polls more often (`--poll-floor`)
 TAIL = timedelta(minutes=10)  # `qa run` keeps reading this long after the end (`--tail`)
 
 
+def search_limits_of(session: Session) -> SearchLimits:
+    """How the session's platform meters searching with the plan's settings (settings that
+    do not validate give the adapter's defaults: they are reported when the platform is
+    used)."""
+    from pydantic import ValidationError
+
+    from qasession.platforms import registry
+    from qasession.platforms.base import SearchLimits
+
+    cls = registry.load_class(session.platform)
+    try:
+        settings = cls.Settings.model_validate(session.platform_settings or {})
+    except ValidationError:
+        return SearchLimits()
+    return cls.search_limits(settings)
+
+
 def poll_interval(limits: SearchLimits, poll_floor: float = POLL_FLOOR) -> float:
     """Seconds between polls once the loop has learnt the rate window: the floor, or the
     window spread over its calls but one (the loop keeps one call in hand), when slower."""

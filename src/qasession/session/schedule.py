@@ -237,7 +237,7 @@ def plan_report(
     from qasession.plan import Lint, lint_plan
     from qasession.platforms import registry
     from qasession.session.control import capabilities_of
-    from qasession.session.reading import estimate_reading
+    from qasession.session.reading import estimate_reading, search_limits_of
 
     now = datetime.now(UTC)
     entries = timeline_states(session, store, now, grace)
@@ -252,9 +252,7 @@ def plan_report(
         capabilities = capabilities_of(session, store, session.platform)
         limit = capabilities.max_length
         lengths = [capabilities.length(e.item.text) for e in entries]
-        reading = estimate_reading(
-            session, registry.search_limits_for(session.platform, session.platform_settings)
-        )
+        reading = estimate_reading(session, search_limits_of(session))
         cost = estimate_cost(session)
         if cost is not None:  # as many requests as the pacing makes, not one per page
             cost["search_requests"] = reading["search_requests"]
