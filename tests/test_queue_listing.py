@@ -143,3 +143,21 @@ def test_a_row_dumped_once_is_what_inert_data_gives(row: dict[str, Any]) -> None
     text = inert_json(row)
     assert "\n" not in text and text.isascii()
     assert json.loads(text) == json.loads(json.dumps(inert_data(row)))
+
+
+def test_numbering_new_questions_reads_the_index_not_the_table(tmp_path: Path) -> None:
+    """Each page of new questions asks for the session's last number: from the index, or
+    ingest slows down as the store grows (a scan of every post, every page)."""
+    store = Store.open(tmp_path)
+    store.ensure_session("s", "#AskAcme", "local")
+    sent: list[str] = []
+    store.db.set_trace_callback(sent.append)
+    post = Post("1", "@a", "Why?", datetime.now(UTC))
+    store.save_page("s", [PostRecord(post, "queued", True)], None, seen_at=datetime.now(UTC))
+    store.db.set_trace_callback(None)
+    asked = [sql for sql in sent if "max(number)" in sql]
+    assert asked
+    for sql in asked:
+        plan = " ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "posts_number" in plan and "SCAN posts" not in plan, plan
+    store.close()

@@ -119,7 +119,7 @@ def _number_questions(
     if not any(r.is_question and r.number is None for r in records):
         return
     (latest,) = db.execute(
-        "SELECT max(number) FROM posts WHERE session_id = ?", (session_id,)
+        "SELECT max(number) FROM posts WHERE session_id = ? AND number IS NOT NULL", (session_id,)
     ).fetchone()
     number = int(latest or 0)
     for r in records:
@@ -166,7 +166,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
 
     def max_question_number(self, session_id: str) -> int:
         (number,) = self.db.execute(
-            "SELECT max(number) FROM posts WHERE session_id = ?", (session_id,)
+            "SELECT max(number) FROM posts WHERE session_id = ? AND number IS NOT NULL",
+            (session_id,),
         ).fetchone()
         return int(number or 0)
 

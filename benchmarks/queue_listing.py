@@ -10,7 +10,7 @@ memory: about 1).
 Targets at 88,000 questions: `qa queue` (the default page) < 1 s, `qa queue --json` < 2 s.
 It also checks that the streamed listing holds every queued question once, in rank order.
 
-    python benchmarks/queue.py [--questions 88000] [--runs 5]
+    python benchmarks/queue_listing.py [--questions 88000] [--runs 5]
 """
 
 from __future__ import annotations
