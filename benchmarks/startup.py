@@ -12,6 +12,7 @@ The commands run on the demo plan (a local session) with a home holding one ques
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -19,7 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOOR = ROOT.parent / "shared" / "bench" / "typer_floor.py"
+# shared/ beside the checkout, as CI lays it out, or $QA_SHARED_DIR (as the tests find it)
+SHARED = Path(os.environ.get("QA_SHARED_DIR") or ROOT.parent / "shared")
+FLOOR = SHARED / "bench" / "typer_floor.py"
 TARGETS = {"--help": 1.25, "plan": 2.0, "queue --limit 20": 2.0, "answer": 2.0}
 
 
@@ -65,7 +68,6 @@ def main() -> None:
     floor = [sys.executable, str(FLOOR)]
     if not FLOOR.exists():
         raise SystemExit(f"the floor app is missing: {FLOOR}")
-    import os
     import tempfile
 
     env = {**os.environ, "QA_HOME": tempfile.mkdtemp(prefix="qa-startup-")}

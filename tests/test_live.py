@@ -15,6 +15,7 @@ from qasession.plan import Session, load_plan, parse_plan
 from qasession.platforms.base import Post
 from qasession.platforms.local import LocalNetwork, LocalPlatform
 from qasession.session.loop import LiveSession, LiveSettings, queue_rows, weights_for
+from qasession.session.queue import iter_queue_rows
 from qasession.store import Store
 from qasession.store.db import PostRecord
 from tests.conftest import write_plan
@@ -29,10 +30,15 @@ def session_for(tmp_path: Path, **extra: Any) -> Session:
 
 class World:
     def __init__(
-        self, tmp_path: Path, home: Path, settings: dict[str, Any] | None = None, **plan: Any
+        self,
+        tmp_path: Path,
+        home: Path,
+        settings: dict[str, Any] | None = None,
+        begin: datetime = T0 - timedelta(minutes=10),
+        **plan: Any,
     ) -> None:
         self.session = session_for(tmp_path, **plan)
-        self.clock = ManualClock(T0 - timedelta(minutes=10))
+        self.clock = ManualClock(begin)
         self.network = LocalNetwork(home)
         self.store = Store.open(home)
         self.platform = LocalPlatform(settings or {}, home=home, clock=self.clock, account="@acme")
@@ -100,6 +106,27 @@ def test_pacing_never_hits_the_rate_limit(tmp_path: Path, home: Path) -> None:
     w.run_until(T0 + timedelta(minutes=45))
     assert not [e for e in w.events if "rate" in str(e.get("message", ""))]
     assert 10 <= w.platform.counters.search_requests <= 40  # ~10 per 15 minutes
+
+
+@pytest.mark.parametrize(
+    "settings", [{}, {"rate_limit": 30, "rate_window": 900}, {"rate_limit": 200, "rate_window": 60}]
+)
+def test_the_plan_estimates_the_search_requests_a_run_makes(
+    tmp_path: Path, home: Path, settings: dict[str, Any]
+) -> None:
+    """`qa plan`'s estimate (session.reading) against the counters of a run from the start to
+    the end of its tail, at the loop's own pacing: the floor, or the rate limit's."""
+    from qasession.session.reading import estimate_reading, search_limits_of
+
+    w = World(tmp_path, home, settings, begin=T0, local=settings)
+    w.run_until(T0 + timedelta(hours=2))
+    assert w.live.ended
+    estimate = estimate_reading(w.session, search_limits_of(w.session), tail=timedelta(minutes=5))
+    made = w.platform.counters.search_requests
+    assert estimate["search_requests"] == pytest.approx(made, rel=0.1)
+    assert (estimate["rate_limit"] is None) == (not settings)
+    if settings:
+        assert estimate["rate_limit"]["limited"] == (settings["rate_limit"] == 30)
 
 
 def test_answers_in_each_mode(tmp_path: Path, home: Path) -> None:
@@ -216,6 +243,8 @@ def test_the_top_of_the_queue_is_the_top_of_the_whole_queue(
     for limit in (1, 10, 100, 300, len(whole), len(whole) + 5):
         assert queue_rows(session, store, now, limit=limit) == whole[:limit]
     assert queue_rows(session, store, now, limit=0) == []
+    # the streamed queue (`qa queue --json`) is the same queue, row for row
+    assert list(iter_queue_rows(session, store, now)) == whole
 
 
 def queue_store(tmp_path: Path, count: int) -> tuple[Session, Store]:
@@ -253,3 +282,4 @@ def test_a_date_sqlite_cannot_read_does_not_hide_a_question(tmp_path: Path) -> N
     now = QUEUE_START + timedelta(hours=1)
     assert queue_rows(session, store, now, limit=1)[0]["post_id"] == "q00007"
     assert queue_rows(session, store, now, limit=10) == queue_rows(session, store, now)[:10]
+    assert list(iter_queue_rows(session, store, now)) == queue_rows(session, store, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -235,3 +236,42 @@ def test_the_sql_preselection_then_exact_ranking_is_the_full_ranking(
     top = rank(map(stored_features, picked), weights, now, limit, session_start=start)
     full = rank(map(features, rows), weights, now, session_start=start)
     assert [(s, q.id) for s, q in top] == [(s, q.id) for s, q in full[:limit]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    weights=WEIGHTS,
+    seed=st.integers(0, 2**32),
+    count=st.integers(0, 200),
+    ties=st.booleans(),
+    times=TIMES,
+)
+def test_the_streamed_queue_is_the_full_ranking(
+    store: Store,
+    weights: Weights,
+    seed: int,
+    count: int,
+    ties: bool,
+    times: tuple[float, float | None],
+) -> None:
+    """`qa queue --json` reads the queue in SQLite's score order and gives each question out
+    once no later one can outrank it: the order is the exact ranking's, ties included."""
+    from qasession.session.queue import ranked_stream
+
+    rows = rows_from(seed, count, ties)
+    fill(store, rows)
+    now, start = clock(times)
+    start_ts = start.timestamp() if start is not None else float("-inf")
+    streamed = ranked_stream(store, "s1", weights, now, start)
+    full = rank(map(features, rows), weights, now, session_start=start)
+    if streamed is None:  # scores SQLite cannot hold: the caller ranks in memory
+        assert not math.isfinite(
+            sql_tolerance(
+                weights,
+                now_ts=now.timestamp(),
+                start_ts=start_ts,
+                largest={c: max((getattr(r, c) for r in rows), default=0) for c in COUNT_COLUMNS},
+            )
+        )
+        return
+    assert [(value, row["id"]) for value, row in streamed] == [(s, q.id) for s, q in full]

@@ -190,8 +190,30 @@ def test_plan_estimates_the_cost(tmp_path: Path) -> None:
     assert cost["posts_created"] == 6 + 2 * 12
     assert cost["posts_read"] == 2000
     assert cost["total_usd"] == pytest.approx(2000 * 0.005 + 30 * 0.015)
+    # requests from the pacing: a poll every 5 s from the start to 10 minutes after the end
+    # (70 minutes), within X's 300 per 15 minutes at 60% of it
+    reading = data["reading"]
+    assert cost["search_requests"] == reading["search_requests"] == 70 * 12 + 1
+    assert reading["rate_limit"] == {
+        "calls": 300, "window_s": 900, "share_at_floor": 0.6, "limited": False
+    }  # fmt: skip
     shown = qa("plan", "-f", str(plan)).stdout
     assert "estimated cost" in shown and "$10.45" in shown
+    assert "about 841 search requests" in " ".join(shown.split())
+    assert "60% of the rate limit (300 per 15 min)" in " ".join(shown.split())
+
+
+def test_plan_says_when_the_rate_limit_slows_polling(tmp_path: Path) -> None:
+    plan = x_plan(
+        tmp_path, "http://127.0.0.1:9", "2026-12-03 17:00", x={"rate_limit": 60, "mentions": True}
+    )
+    reading = json.loads(qa("plan", "--json", "-f", str(plan)).stdout)["reading"]
+    assert reading["rate_limit"]["limited"] and reading["rate_limit"]["share_at_floor"] == 3.0
+    assert reading["poll_every_s"] == pytest.approx(900 / 59, abs=0.01)
+    polls = 70 * 60 // (900 / 59) + 1
+    assert reading["polls"] == polls and reading["search_requests"] == 2 * polls  # + mentions
+    shown = " ".join(qa("plan", "-f", str(plan)).stdout.split())
+    assert "polling slows down to it" in shown
 
 
 def numbers(plan: Path) -> dict[str, str]:

@@ -34,9 +34,36 @@ def inert_data(data: Any) -> Any:
     return data
 
 
+def inert_json(data: Any) -> str:
+    """`json.dumps(inert_data(data))` on one line, ASCII only. ASCII-only JSON escapes
+    every character that is not printable ASCII (and only those, besides `"` and `\\`): a
+    text without a backslash held no string that `inert` would change, so most rows of a
+    listing are dumped once, without walking them (and by json's cached encoder)."""
+    try:
+        text = json.dumps(data)
+    except TypeError:  # a value JSON has no type for: as print_json writes it
+        return json.dumps(inert_data(data), ensure_ascii=True, default=str)
+    if "\\" in text:
+        text = json.dumps(inert_data(data), ensure_ascii=True, default=str)
+    return text
+
+
 def print_json(data: Any) -> None:
     text = json.dumps(inert_data(data), ensure_ascii=True, indent=2, default=str)
     sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def stream_json(rows: Iterable[Any]) -> None:
+    """A JSON array written as `rows` yields them, one element to a line: a listing of any
+    size in flat memory, its first rows out at once (and each line one row for a reader
+    that splits them)."""
+    write = sys.stdout.write
+    first = True
+    for row in rows:
+        write(("[\n" if first else ",\n") + inert_json(row))
+        first = False
+    write("[]\n" if first else "\n]\n")
     sys.stdout.flush()
 
 
@@ -98,6 +125,10 @@ def plan_report(report: PlanReport) -> None:
             f"created ${c['post_usd'] + c['url_usd']:.2f})"
             + (f", budget ${c['budget_usd']:.2f}" if c.get("budget_usd") is not None else "")
         )
+    if report.reading is not None:
+        from qasession.session.reading import describe_reading
+
+        console.print(describe_reading(report.reading), highlight=False)
     if not report.lints:
         console.print("[green]no lint warnings[/green]")
 
@@ -122,7 +153,8 @@ def timeline(posts: Sequence[Any]) -> None:
     console.print(table)
 
 
-def queue(rows: Sequence[dict[str, Any]]) -> None:
+def queue(rows: Sequence[dict[str, Any]], more: int = 0) -> None:
+    """A page of the ranked queue; `more` questions are left out of it (said on stderr)."""
     table = Table(show_edge=False, header_style="bold")
     # "#" is the question's number, what `qa answer`, `qa skip` and the terminal UI take
     for column in ("#", "rank", "score", "author", "likes", "dup", "flags"):
@@ -143,8 +175,11 @@ def queue(rows: Sequence[dict[str, Any]]) -> None:
             safe(row["text"], room),
         )
     console.print(table)
-    if not rows:
+    if not rows and not more:
         console.print("[dim]the queue is empty[/dim]")
+    if more:
+        sys.stderr.write(f"{more:,} more, use --limit or --json\n")
+        sys.stderr.flush()
 
 
 def checks(results: Sequence[Any]) -> None:

@@ -16,6 +16,7 @@ SessionOpt = Annotated[
     str | None,
     typer.Option("--session", "-s", help="Session id (default: the only or the next session)."),
 ]
+QUEUE_PAGE = 20  # what `qa queue` lists on the terminal without --limit
 QuestionArg = Annotated[
     str, typer.Argument(help="The question's number (the first column of `qa queue`).")
 ]
@@ -33,7 +34,12 @@ def register(app: typer.Typer) -> None:
 def queue(
     ctx: typer.Context,
     session_id: SessionArg = None,
-    limit: Annotated[int | None, typer.Option(help="Show only the top N.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Show the top N (default: {QUEUE_PAGE} on the terminal, all with --json)."
+        ),
+    ] = None,
     json: JsonOpt = False,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
@@ -42,14 +48,19 @@ def queue(
     from datetime import UTC, datetime
 
     from qasession import render
-    from qasession.session.queue import queue_rows
+    from qasession.session import queue as ranked
 
     c = load(ctx, file, home, session_id, writes=False)
-    rows = queue_rows(c.session, c.store, datetime.now(UTC), limit=limit)
+    now = datetime.now(UTC)
+    if json and limit is None:  # the whole queue, streamed: any size in flat memory
+        render.stream_json(ranked.iter_queue_rows(c.session, c.store, now))
+        return
+    page = QUEUE_PAGE if limit is None else limit
+    rows = ranked.queue_rows(c.session, c.store, now, limit=page)
     if json:
-        render.print_json(rows)
-    else:
-        render.queue(rows)
+        render.stream_json(rows)
+        return
+    render.queue(rows, more=ranked.count_queued(c.session, c.store) - len(rows))
 
 
 def answer(

@@ -156,6 +156,20 @@ class Capabilities:
         return None
 
 
+class SearchLimits(NamedTuple):
+    """How reading a hashtag is metered, as the plan's settings give it before connecting
+    (for `qa plan`'s estimate of search requests): posts per search request, the search rate
+    limit (`rate_calls` per `rate_window` seconds; None when the adapter knows of none),
+    search requests per poll (a second endpoint read each time), and the posts the plan
+    expects on the hashtag when it says."""
+
+    page_size: int = 100
+    rate_calls: int | None = None
+    rate_window: float | None = None
+    requests_per_poll: int = 1
+    expected_posts: int | None = None
+
+
 @dataclass(slots=True)
 class RateBudget:
     """Remaining calls of the tightest rate window that applies to searching."""
@@ -287,6 +301,11 @@ class Platform(abc.ABC):
     def capabilities_for(cls, settings: BaseModel) -> Capabilities:
         """What this adapter can do with `settings`, before it connects."""
         return cls.CAPABILITIES
+
+    @classmethod
+    def search_limits(cls, settings: BaseModel) -> SearchLimits:
+        """How searching is metered with `settings` (see `SearchLimits`), before connecting."""
+        return SearchLimits()
 
     @classmethod
     def hashtag_url(cls, settings: BaseModel, hashtag: str) -> str | None:

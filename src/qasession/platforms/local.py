@@ -33,6 +33,7 @@ from qasession.platforms.base import (
     Post,
     PostRef,
     RateBudget,
+    SearchLimits,
     SearchPage,
 )
 from qasession.text.safe import valid_text
@@ -91,14 +92,14 @@ def _iso(moment: datetime) -> str:
 
 
 class PostFields(TypedDict, total=False):
-    """What `LocalNetwork.add` takes besides the author, text and time."""
+    """What a post on the local platform may carry besides its author, text and time."""
 
-    kind: str  # "post" (default), "repost", "reply", "quote", "dm"
+    kind: str  # post (the default), repost, reply, quote, dm
     ref: str | None  # the post reposted, replied to or quoted
     to: str | None  # a direct message's recipient
     media: Sequence[str]
     likes: int
-    client_key: str | None  # the writer's idempotency key
+    client_key: str | None  # an idempotency key: a second add with it returns the first
 
 
 class LocalNetwork:
@@ -213,16 +214,13 @@ class LocalNetwork:
     # -- writing ---------------------------------------------------------------------------
 
     def add(
-        self, *, author: str, text: str, created_at: datetime, **more: Unpack[PostFields]
+        self, *, author: str, text: str, created_at: datetime, **fields: Unpack[PostFields]
     ) -> str:
         """Insert a post and return its id. A `client_key` already used returns the existing
         post's id instead (idempotent writes)."""
-        kind, ref, to = more.get("kind", "post"), more.get("ref"), more.get("to")
-        media, likes, client_key = (
-            more.get("media", ()),
-            more.get("likes", 0),
-            more.get("client_key"),
-        )
+        kind, ref, to = fields.get("kind", "post"), fields.get("ref"), fields.get("to")
+        media, likes = fields.get("media", ()), fields.get("likes", 0)
+        client_key = fields.get("client_key")
         author = normalize_handle(valid_text(author))
         text = valid_text(text)
         with self.transaction() as db:
@@ -313,6 +311,16 @@ class LocalPlatform(Platform):
     def capabilities_for(cls, settings: BaseModel) -> Capabilities:
         assert isinstance(settings, LocalSettings)
         return replace(cls.CAPABILITIES, max_length=settings.max_length)
+
+    @classmethod
+    def search_limits(cls, settings: BaseModel) -> SearchLimits:
+        assert isinstance(settings, LocalSettings)
+        limited = settings.rate_limit > 0
+        return SearchLimits(
+            page_size=settings.page_size,
+            rate_calls=settings.rate_limit if limited else None,
+            rate_window=settings.rate_window if limited else None,
+        )
 
     def __init__(
         self,

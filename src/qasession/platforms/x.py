@@ -78,6 +78,7 @@ from qasession.platforms.base import (
     Post,
     PostRef,
     RateBudget,
+    SearchLimits,
     SearchPage,
 )
 from qasession.platforms.x_wire import (
@@ -151,6 +152,11 @@ class XSettings(BaseModel):
     expected_posts: int = Field(
         default=1000, ge=0, description="posts expected on the hashtag (for the cost estimate)"
     )
+    # for the plan's estimate only: `qa run` paces itself on the limits X's headers report
+    rate_limit: int = Field(
+        default=300, ge=1, description="recent-search requests per rate window (estimate)"
+    )
+    rate_window: int = Field(default=900, ge=1, description="rate window in seconds (estimate)")
 
     @field_validator("api_base")
     @classmethod
@@ -215,9 +221,11 @@ def estimate_cost(
 ) -> dict[str, Any]:
     """What a session should cost on X's pay-per-use pricing, before it runs.
 
-    `expected_posts` crowd posts read once each (one search request per `max_results`),
-    `posts_to_create` posts, reposts and direct messages sent, of which `with_url` carry a link
-    (priced at `price_post_url` instead of `price_post`).
+    `expected_posts` crowd posts read once each, `posts_to_create` posts, reposts and direct
+    messages sent, of which `with_url` carry a link (priced at `price_post_url` instead of
+    `price_post`). Its `search_requests` is the fewest that can read the posts (one per
+    `max_results`); `qa plan` shows the requests the pacing makes instead (session.reading):
+    reads are billed per post, so requests change the rate limit's use, not the dollars.
     """
     config = _as_settings(settings)
     expected_posts = max(expected_posts, 0)
@@ -1008,6 +1016,17 @@ class XPlatform(Platform):
         if budget == 0:
             return math.inf if self.spend() > 0 else 0.0
         return self.spend() / budget
+
+    @classmethod
+    def search_limits(cls, settings: BaseModel) -> SearchLimits:
+        config = settings if isinstance(settings, XSettings) else XSettings()
+        return SearchLimits(
+            page_size=config.max_results,
+            rate_calls=config.rate_limit,
+            rate_window=config.rate_window,
+            requests_per_poll=2 if config.mentions else 1,  # the mentions too, each poll
+            expected_posts=config.expected_posts,
+        )
 
     @classmethod
     def estimate_cost(

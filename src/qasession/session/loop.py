@@ -22,6 +22,7 @@ from qasession.platforms.base import Platform
 from qasession.session.ingest import Ingestor
 from qasession.session.outbox import Outbox
 from qasession.session.queue import question_event, queue_rows, weights_for
+from qasession.session.reading import POLL_FLOOR, TAIL
 from qasession.session.schedule import DEFAULT_GRACE, intents_for, timeline_states
 from qasession.session.sources import Pacing, SourceState
 from qasession.store import Store, to_iso
@@ -43,9 +44,9 @@ GIVE_UP_AFTER = 8  # failed reads in a row, past the end, before the session end
 
 @dataclass(slots=True)
 class LiveSettings:
-    poll_floor: float = 5.0  # never poll more often than this (seconds of the session clock)
+    poll_floor: float = POLL_FLOOR  # never poll more often (seconds of the session clock)
     poll_ceiling: float = 60.0
-    tail: timedelta = timedelta(minutes=10)  # keep reading replies after the end
+    tail: timedelta = TAIL  # keep reading replies after the end
     refresh_every: float = 60.0  # metrics of the top questions
     max_backoff: float = 120.0
     seed: int | None = None

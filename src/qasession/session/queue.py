@@ -3,7 +3,8 @@ and the loop's events show), with each question's number: the id the host types.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ EVENT_TEXT_LIMIT = 1000  # event texts are cut (the store keeps the whole post)
 
 
 def flags_of(row: Any) -> list[str]:
+    if not row["flags"]:
+        return ["duplicate"] if row["duplicates"] else []
     flags = {f for f in row["flags"].split(",") if f}
     if row["duplicates"]:
         flags.add("duplicate")
@@ -121,3 +124,64 @@ def queue_rows(
         queue_row(row, score, rank)
         for rank, (score, row) in enumerate(ranked(session, found, now, limit), 1)
     ]
+
+
+def count_queued(session: Session, store: Store) -> int:
+    """How many questions are in the queue (what a page of it leaves out is this minus the
+    page)."""
+    return store.count_questions(session.id, ("queued",))
+
+
+def ranked_stream(
+    store: Store,
+    session_id: str,
+    weights: triage.Weights,
+    now: datetime,
+    session_start: datetime | None,
+) -> Iterator[tuple[float, dict[str, Any]]] | None:
+    """The session's queued questions as (exact score, row), best first in the ranking's own
+    order (ties included), read one at a time: SQLite orders them by its score, and a
+    question is given out as soon as none still to come can outrank it (its exact score beats
+    the SQL score of the last one read by more than their tolerance). Memory holds only the
+    questions not settled yet (ties and near-ties), never the queue. None when SQLite cannot
+    score them (a date it cannot read, scores past its range): rank in memory then."""
+    start_ts = session_start.timestamp() if session_start is not None else float("-inf")
+    scored = store.scored_question_rows(
+        session_id, weights, now_ts=now.timestamp(), start_ts=start_ts
+    )
+    if scored is None:
+        return None
+    slack, rows = scored
+    return _settled(slack, rows, triage.scorer(weights, now, session_start))
+
+
+def _settled(
+    slack: float,
+    rows: Iterable[dict[str, Any]],
+    score_of: Callable[[triage.QuestionFeatures], float],
+) -> Iterator[tuple[float, dict[str, Any]]]:
+    # (-score, created, key, order read, score, row): the ranking's own order, ties included
+    pending: list[tuple[float, float, str, int, float, dict[str, Any]]] = []
+    for seq, row in enumerate(rows):
+        ceiling = row["_score"] + slack  # no question still to come scores more than this
+        while pending and -pending[0][0] > ceiling:
+            settled = heapq.heappop(pending)
+            yield settled[4], settled[5]
+        features = _features(row)
+        value = score_of(features)
+        heapq.heappush(pending, (-value, features.created_ts, features.id, seq, value, row))
+    while pending:
+        settled = heapq.heappop(pending)
+        yield settled[4], settled[5]
+
+
+def iter_queue_rows(session: Session, store: Store, now: datetime) -> Iterator[dict[str, Any]]:
+    """The whole ranked queue, best first, as `queue_rows(session, store, now)` lists it, but
+    one question at a time as it is read from the store (`ranked_stream`): what
+    `qa queue --json` writes, in flat memory whatever the size of the queue."""
+    stream = ranked_stream(store, session.id, weights_for(session), now, session.start)
+    if stream is None:
+        yield from queue_rows(session, store, now)
+        return
+    for rank, (score, row) in enumerate(stream, 1):
+        yield queue_row(row, score, rank)

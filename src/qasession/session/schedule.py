@@ -190,6 +190,7 @@ class PlanReport:
     max_length: int
     cost: dict[str, Any] | None = None
     tag_activity: dict[str, Any] | None = None
+    reading: dict[str, Any] | None = None  # the search requests a run makes (reading.py)
 
     def to_json(self) -> dict[str, Any]:
         s = self.session
@@ -215,6 +216,7 @@ class PlanReport:
                 for lint in self.lints
             ],
             "cost": self.cost,
+            "reading": self.reading,
             "tag_activity": self.tag_activity,
         }
 
@@ -235,6 +237,7 @@ def plan_report(
     from qasession.plan import Lint, lint_plan
     from qasession.platforms import registry
     from qasession.session.control import capabilities_of
+    from qasession.session.reading import estimate_reading, search_limits_of
 
     now = datetime.now(UTC)
     entries = timeline_states(session, store, now, grace)
@@ -249,9 +252,12 @@ def plan_report(
         capabilities = capabilities_of(session, store, session.platform)
         limit = capabilities.max_length
         lengths = [capabilities.length(e.item.text) for e in entries]
+        reading = estimate_reading(session, search_limits_of(session))
         cost = estimate_cost(session)
+        if cost is not None:  # as many requests as the pacing makes, not one per page
+            cost["search_requests"] = reading["search_requests"]
     except QAError as exc:
-        cost = None
+        cost = reading = None
         lints.append(
             Lint(
                 "platform-unavailable",
@@ -261,7 +267,7 @@ def plan_report(
                 str(plan.path),
             )
         )
-    return PlanReport(session, entries, lints, now, lengths, limit, cost)
+    return PlanReport(session, entries, lints, now, lengths, limit, cost, reading=reading)
 
 
 def estimate_cost(session: Session) -> dict[str, Any] | None:

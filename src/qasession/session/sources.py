@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from qasession.errors import AuthError, PlatformError, RateLimited
 from qasession.platforms.base import Billing, Platform
 from qasession.session.outbox import Outbox
+from qasession.session.reading import POLL_FLOOR
 
 if TYPE_CHECKING:
     from qasession.plan import Session
@@ -53,7 +54,7 @@ def sources_of(session: Session) -> list[SourceSpec]:
 
 @dataclass(slots=True)
 class Pacing:
-    poll_floor: float = 5.0  # never poll more often than this (seconds of the session clock)
+    poll_floor: float = POLL_FLOOR  # never poll more often (seconds of the session clock)
     poll_ceiling: float = 60.0
     max_backoff: float = 120.0
 

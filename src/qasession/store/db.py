@@ -51,9 +51,19 @@ _INSERT_POSTS = (
 )
 # a session's questions, merged duplicates left out (the first parameter is the session)
 _QUESTIONS = "session_id = ? AND is_question = 1 AND duplicate_of IS NULL"
+_QUEUED = f"{_QUESTIONS} AND status = 'queued'"
+# the columns a queue listing shows and ranks by (session.queue.queue_row)
+_LISTED = (
+    "number, platform, id, author, text, status, flags, duplicates, likes, reposts, pinned, "
+    "created_at, first_time"
+)
 _POST_VALUES = "(" + ",".join("?" * 21) + ")"
 _ROWS_PER_INSERT = 20  # 420 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
 _INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT)
+
+
+def _as_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
 
 def row_to_post(row: sqlite3.Row) -> Post:
@@ -109,7 +119,7 @@ def _number_questions(
     if not any(r.is_question and r.number is None for r in records):
         return
     (latest,) = db.execute(
-        "SELECT max(number) FROM posts WHERE session_id = ?", (session_id,)
+        "SELECT max(number) FROM posts WHERE session_id = ? AND number IS NOT NULL", (session_id,)
     ).fetchone()
     number = int(latest or 0)
     for r in records:
@@ -156,7 +166,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
 
     def max_question_number(self, session_id: str) -> int:
         (number,) = self.db.execute(
-            "SELECT max(number) FROM posts WHERE session_id = ?", (session_id,)
+            "SELECT max(number) FROM posts WHERE session_id = ? AND number IS NOT NULL",
+            (session_id,),
         ).fetchone()
         return int(number or 0)
 
@@ -296,6 +307,28 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         ).fetchone()
         return int(row[0])
 
+    def _score_slack(
+        self, session_id: str, weights: Weights, *, now_ts: float, start_ts: float
+    ) -> tuple[int, float | None]:
+        """How many questions are queued, and how far `sql_score` may be from the exact score
+        for them (`triage.ranking.sql_tolerance`); None when SQLite cannot score them all (a
+        date it cannot read, or scores that overflow)."""
+        from qasession.triage.ranking import COUNT_COLUMNS, sql_tolerance
+
+        maxima = ", ".join(f"max({column})" for column in COUNT_COLUMNS)
+        total, undated, *largest = self.db.execute(
+            f"SELECT count(*), count(*) - count(julianday(created_at)), {maxima} "
+            f"FROM posts WHERE {_QUEUED}",
+            (session_id,),
+        ).fetchone()
+        slack = sql_tolerance(
+            weights,
+            now_ts=now_ts,
+            start_ts=start_ts,
+            largest={c: v or 0 for c, v in zip(COUNT_COLUMNS, largest, strict=True)},
+        )
+        return int(total), None if undated or not math.isfinite(slack) else slack
+
     def top_question_rows(
         self,
         session_id: str,
@@ -310,23 +343,11 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         returns all those scoring within its tolerance of the limit-th best. The caller ranks
         these exactly, so a queue of 100,000 questions costs one scan in C rather than 100,000
         rows in Python."""
-        from qasession.triage.ranking import COUNT_COLUMNS, sql_score, sql_tolerance
+        from qasession.triage.ranking import sql_score
 
         score, params = sql_score(weights, now_ts=now_ts, start_ts=start_ts)
-        where = f"{_QUESTIONS} AND status = 'queued'"
-        maxima = ", ".join(f"max({column})" for column in COUNT_COLUMNS)
-        total, undated, *largest = self.db.execute(
-            f"SELECT count(*), count(*) - count(julianday(created_at)), {maxima} "
-            f"FROM posts WHERE {where}",
-            (session_id,),
-        ).fetchone()
-        slack = sql_tolerance(
-            weights,
-            now_ts=now_ts,
-            start_ts=start_ts,
-            largest={c: v or 0 for c, v in zip(COUNT_COLUMNS, largest, strict=True)},
-        )
-        if total <= limit or undated or not math.isfinite(slack):
+        total, slack = self._score_slack(session_id, weights, now_ts=now_ts, start_ts=start_ts)
+        if total <= limit or slack is None:
             # all of them; or a date SQLite cannot read, or scores that overflow: rank in full
             return self.question_rows(session_id, ("queued",))
         # One scan: the best `limit` and some more. Only when ties run past those (questions
@@ -334,18 +355,40 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         # question within the slack of the limit-th.
         extra = 64
         best = self.db.execute(
-            f"SELECT *, {score} AS _score FROM posts WHERE {where} ORDER BY _score DESC LIMIT ?",
+            f"SELECT *, {score} AS _score FROM posts WHERE {_QUEUED} ORDER BY _score DESC LIMIT ?",
             (*params, session_id, limit + extra),
         ).fetchall()
         threshold = best[limit - 1]["_score"] - slack
         if len(best) == limit + extra and best[-1]["_score"] >= threshold:
             return list(
                 self.db.execute(
-                    f"SELECT * FROM posts WHERE {where} AND {score} >= ?",
+                    f"SELECT * FROM posts WHERE {_QUEUED} AND {score} >= ?",
                     (session_id, *params, threshold),
                 )
             )
         return [row for row in best if row["_score"] >= threshold]
+
+    def scored_question_rows(
+        self, session_id: str, weights: Weights, *, now_ts: float, start_ts: float
+    ) -> tuple[float, Iterator[dict[str, Any]]] | None:
+        """Every queued question, best first by `sql_score` (the row's `_score`), with the
+        tolerance within which each exact score lies (see `_score_slack`); None when SQLite
+        cannot score them all. Rows come as the iterator is consumed (SQLite's sorter spills
+        to disk), with the columns a listing shows, so memory stays flat whatever the size
+        of the queue."""
+        from qasession.triage.ranking import sql_score
+
+        _, slack = self._score_slack(session_id, weights, now_ts=now_ts, start_ts=start_ts)
+        if slack is None:
+            return None
+        score, params = sql_score(weights, now_ts=now_ts, start_ts=start_ts)
+        rows = self.db.cursor()
+        rows.row_factory = _as_dict  # each row read once, by name, by its reader
+        rows.execute(
+            f"SELECT {_LISTED}, {score} AS _score FROM posts WHERE {_QUEUED} ORDER BY _score DESC",
+            (*params, session_id),
+        )
+        return slack, rows
 
     def set_status(
         self,

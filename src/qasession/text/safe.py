@@ -34,9 +34,11 @@ def inert(text: str, max_length: int | None = None, *, single_line: bool = False
     """`text` without terminal escapes, control, bidi or zero-width characters, cut to
     `max_length` characters (the last one "…"); newlines and tabs become spaces when
     `single_line`. Rich markup is left alone: see `escape_markup`."""
-    if "\x1b" in text or not text.isascii():
-        text = _ESCAPES.sub("", valid_text(text))
-    text = text.translate(_SINGLE_LINE if single_line else _MULTI_LINE)
+    table = _SINGLE_LINE if single_line else _MULTI_LINE
+    if not text.isascii():
+        text = _ESCAPES.sub("", valid_text(text)).translate(table)
+    elif not text.isprintable():  # printable ASCII (most texts) has nothing to remove
+        text = (_ESCAPES.sub("", text) if "\x1b" in text else text).translate(table)
     if max_length is not None and len(text) > max_length:
         if max_length <= 0:
             return ""

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         redact,
     )
     from qasession.triage.questions import is_question
-    from qasession.triage.ranking import QuestionFeatures, Weights, rank, score
+    from qasession.triage.ranking import QuestionFeatures, Weights, rank, score, scorer
     from qasession.triage.trolls import troll_signals
 
 _HOMES = {
@@ -46,7 +46,7 @@ _HOMES = {
         "compile_patterns", "find_sensitive", "mask", "mask_private", "redact",
     ),
     "questions": ("is_question",),
-    "ranking": ("QuestionFeatures", "Weights", "rank", "score"),
+    "ranking": ("QuestionFeatures", "Weights", "rank", "score", "scorer"),
     "trolls": ("troll_signals",),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _HOMES.items() for name in names}
@@ -82,6 +82,7 @@ __all__ = [
     "rank",
     "redact",
     "score",
+    "scorer",
     "text_facts",
     "troll_signals",
 ]

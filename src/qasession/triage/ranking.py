@@ -18,6 +18,7 @@ __all__ = [
     "Weights",
     "rank",
     "score",
+    "scorer",
     "sql_score",
     "sql_tolerance",
 ]
@@ -203,6 +204,16 @@ def score(
     minus a slow decay with age. Age counts from the session start for questions asked
     ahead, so pre-collected questions are not buried."""
     return _compiled(weights)[0](q, now.timestamp(), _start_ts(session_start))
+
+
+def scorer(
+    weights: Weights, now: datetime, session_start: datetime | None = None
+) -> Callable[[QuestionFeatures], float]:
+    """`score(q, weights, now, session_start)` as a function of `q` alone, for questions
+    scored one at a time (a streamed queue): the generated code and the times looked up once."""
+    score_of = _compiled(weights)[0]
+    now_ts, start_ts = now.timestamp(), _start_ts(session_start)
+    return lambda q: score_of(q, now_ts, start_ts)
 
 
 def rank(
