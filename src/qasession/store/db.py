@@ -404,7 +404,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         """(author, created_at) of the posts written in the last `window` before the latest
         one (statuses in `skip` left out), oldest first: what flood counting had in view."""
         marks = ",".join("?" * len(skip))
-        counted = f"session_id = ? AND status NOT IN ({marks})"
+        # an empty list is SQLite's extension: PostgreSQL wants the condition left out
+        counted = "session_id = ?" + (f" AND status NOT IN ({marks})" if skip else "")
         (latest,) = self.db.execute(
             f"SELECT max(created_at) FROM posts WHERE {counted}", (session_id, *skip)
         ).fetchone()

@@ -79,7 +79,7 @@ def redact(url: str) -> str:
                 user = user.split(":", 1)[0] + ":***"
             netloc = f"{user}@{host}"
         query = urlencode(
-            [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="/"
+            [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="/*"
         )
         return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
     except ValueError:
