@@ -20,6 +20,7 @@ from qasession.platforms.local import LocalNetwork
 from qasession.session.lease import STALE_AFTER, SessionLease
 from qasession.store import Store
 from tests.conftest import ROOT, qa, write_plan
+
 pytestmark = pytest.mark.usefixtures("engine")  # each test on SQLite and on PostgreSQL
 
 

@@ -52,7 +52,7 @@ class Loop:
     def wait(self, what: str, check: Callable[[], bool], timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while not check():
-            if time.monotonic() > deadline or self.proc.poll() is not None and not check():
+            if time.monotonic() > deadline or (self.proc.poll() is not None and not check()):
                 self.proc.kill()
                 raise AssertionError(f"{what}: not seen; events {self.events}; {self.messages}")
             time.sleep(0.05)

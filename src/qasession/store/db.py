@@ -102,9 +102,7 @@ def _values(session_id: str, r: PostRecord, seen: str, source: str) -> tuple[Any
     )
 
 
-def _number_questions(
-    db: Any, session_id: str, records: Sequence[PostRecord]
-) -> None:
+def _number_questions(db: Any, session_id: str, records: Sequence[PostRecord]) -> None:
     """Give each new question the next number of its session (in the writing transaction,
     so two writers never hand out one number twice)."""
     if not any(r.is_question and r.number is None for r in records):
@@ -215,9 +213,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         return new
 
     @staticmethod
-    def _count_merged(
-        db: Any, session_id: str, records: Sequence[PostRecord], source: str
-    ) -> None:
+    def _count_merged(db: Any, session_id: str, records: Sequence[PostRecord], source: str) -> None:
         merged: dict[tuple[str, str], int] = {}
         for r in records:
             if r.duplicate_of:
@@ -231,9 +227,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
             )
 
     @staticmethod
-    def _count_reposts(
-        db: Any, session_id: str, source: str, engagement: Iterable[str]
-    ) -> None:
+    def _count_reposts(db: Any, session_id: str, source: str, engagement: Iterable[str]) -> None:
         originals = sorted(set(engagement))
         if not originals:
             return

@@ -8,6 +8,7 @@ words that differ asked of the connection (`db.dialect`, `db.greatest`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -237,10 +238,9 @@ class Engine:
             raise
 
     def _rollback(self) -> None:
-        try:
+        # the connection is gone (PostgreSQL) or had nothing open: nothing to undo
+        with contextlib.suppress(sqlite3.Error, StoreError):
             self.db.execute("ROLLBACK")
-        except (sqlite3.Error, StoreError):
-            pass  # the connection is gone (PostgreSQL) or had nothing open: nothing to undo
 
     def insert_id(self, db: Any, sql: str, params: Any) -> int:
         """Run an INSERT into a table with an `id` column; the new row's id."""
