@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.support.pg_server"]  # pg_server, pg_url: a real PostgreSQL
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +29,10 @@ def qa_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("QA_CRASH_AT", raising=False)
     monkeypatch.delenv("QA_REHEARSAL", raising=False)
     monkeypatch.delenv("QA_ACTOR", raising=False)
+    monkeypatch.delenv("QA_DATABASE_URL", raising=False)  # a test's store is SQLite unless
+    from qasession.store import engine  # it asks for `engine` (below)
+
+    monkeypatch.setattr(engine, "_chosen", [])  # no --db left from an in-process command
     for name in list(os.environ):
         if name.startswith("X_") or name.startswith("MASTODON_") or name.startswith("BLUESKY_"):
             monkeypatch.delenv(name, raising=False)
@@ -37,6 +42,15 @@ def qa_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyP
 @pytest.fixture
 def home(qa_env: Path) -> Path:
     return qa_env
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test runs twice: on the home's SQLite file, and on a PostgreSQL store of its own
+    (QA_DATABASE_URL, which every Store it opens, and every `qa` it runs, follows)."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("QA_DATABASE_URL", request.getfixturevalue("pg_url"))
+    return str(request.param)
 
 
 def write_plan(path: Path, **session: Any) -> Path:

@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 from tests.test_live import T0, World
 
 PHONE = "+33 6 12 34 56 78"
+pytestmark = pytest.mark.usefixtures("engine")  # each test on SQLite and on PostgreSQL
 
 
 def test_two_answers_at_the_same_moment_post_once(tmp_path: Path, home: Path) -> None:

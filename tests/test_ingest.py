@@ -16,6 +16,7 @@ from qasession.session.ingest import Ingestor
 from qasession.store import Store
 
 START = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("engine")  # each test on SQLite and on PostgreSQL
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from qasession.session.lease import STALE_AFTER, SessionLease
 from qasession.store import Store
 from tests.conftest import ROOT, qa, write_plan
 
+pytestmark = pytest.mark.usefixtures("engine")  # each test on SQLite and on PostgreSQL
+
 
 def start_run(plan: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(

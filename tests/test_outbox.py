@@ -17,6 +17,7 @@ from qasession.store import OutboxItem, Store
 from tests.support.refs import ref
 
 T0 = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("engine")  # each test on SQLite and on PostgreSQL
 
 
 @pytest.fixture

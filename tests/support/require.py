@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -29,7 +30,11 @@ def require(path: Path, what: str, *, hint: str = "", opt_out: str | None = None
         return path
     if opt_out and os.environ.get(opt_out):
         pytest.skip(f"{what}: not checked, {opt_out} is set")
-    message = f"missing {what}: no {path}" + (f" ({hint})" if hint else "")
+    unavailable(f"missing {what}: no {path}" + (f" ({hint})" if hint else ""))
+
+
+def unavailable(message: str) -> NoReturn:
+    """Something a test needs is missing (a fixture, a tool, a server): skip, or fail under CI."""
     if in_ci():
         pytest.fail(f"{message}; with CI=true this fails instead of skipping", pytrace=False)
     pytest.skip(message)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from qasession.cli.common import GlobalState, HomeOpt, PlanFileOpt, RehearsalOpt
+from qasession.cli.common import DbOpt, GlobalState, HomeOpt, PlanFileOpt, RehearsalOpt
 
 app = typer.Typer(
     name="qa",
@@ -40,13 +40,14 @@ def _global(
     file: PlanFileOpt = None,
     home: HomeOpt = None,
     rehearsal: RehearsalOpt = False,
+    db: DbOpt = None,
     version: Annotated[
         bool,
         typer.Option("--version", help="Print the version.", callback=_version, is_eager=True),
     ] = False,
 ) -> None:
-    """Global options: the plan file and the home directory (state) for every command."""
-    ctx.obj = GlobalState(file=file, home=home, rehearsal=rehearsal)
+    """Global options: the plan file, the home directory and the database for every command."""
+    ctx.obj = GlobalState(file=file, home=home, rehearsal=rehearsal, db=db)
 
 
 def _register() -> None:
@@ -108,13 +109,25 @@ def _checked_args(args: list[str]) -> list[str]:
 
 
 def _global_flags_first(args: list[str]) -> list[str]:
-    """`--rehearsal` works anywhere on the command line, like `--home` and `--file`: it is
-    moved before the command's name, where the global option reads it."""
+    """`--rehearsal` and `--db URL` work anywhere on the command line, like `--home` and
+    `--file`: they are moved before the command's name, where the global options read them."""
     end = args.index("--") if "--" in args else len(args)
-    if "--rehearsal" not in args[:end]:
-        return args
-    rest = [a for i, a in enumerate(args) if not (a == "--rehearsal" and i < end)]
-    return ["--rehearsal", *rest]
+    first: list[str] = []
+    rest: list[str] = []
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif i >= end:
+            rest.append(arg)
+        elif arg == "--rehearsal" or arg.startswith("--db="):
+            first.append(arg)
+        elif arg == "--db" and i + 1 < end:
+            first += [arg, args[i + 1]]
+            skip = True
+        else:
+            rest.append(arg)
+    return [*first, *rest]
 
 
 def _error(message: str) -> None:

@@ -43,6 +43,17 @@ RehearsalOpt = Annotated[
         "QA_REHEARSAL=1).",
     ),
 ]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="A team's shared database, postgresql://USER@HOST:PORT/NAME (env "
+        "QA_DATABASE_URL; default: the home's own SQLite file). The password comes from "
+        "PGPASSWORD or ~/.pgpass.",
+        show_default=False,
+        metavar="URL",
+    ),
+]
 REHEARSAL_DIR = "rehearsal"  # under the home: a rehearsal's own store and local platform
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 SessionArg = Annotated[
@@ -56,6 +67,7 @@ class GlobalState:
     file: Path | None = None
     home: Path | None = None
     rehearsal: bool = False
+    db: str | None = None
 
 
 def _env_path(name: str) -> Path | None:
@@ -97,9 +109,25 @@ def resolve(
     state = ctx.find_root().obj if ctx.find_root().obj else GlobalState()
     plan_file = file or state.file or _env_path("QA_FILE") or Path("sessions.yaml")
     home_dir = real_home(ctx, home)
-    if rehearsal if rehearsal is not None else rehearsing(ctx):
+    rehearsed = rehearsal if rehearsal is not None else rehearsing(ctx)
+    if rehearsed:
         home_dir = home_dir / REHEARSAL_DIR
+    choose_database(state, rehearsed)
     return plan_file, home_dir
+
+
+def choose_database(state: GlobalState, rehearsal: bool) -> None:
+    """Where this command's stores live: --db beats QA_DATABASE_URL; a rehearsal keeps its
+    state in its own folder's SQLite file whatever they say (a team's real session is never
+    touched by one)."""
+    from qasession.store import engine
+
+    if rehearsal:
+        engine.use_database(None)
+    elif state.db is not None:
+        engine.use_database(state.db)
+    else:
+        engine.use_database(engine.database_url())
 
 
 @dataclass

@@ -32,6 +32,13 @@ def run(
     ] = 5.0,
     tail: Annotated[int, typer.Option(help="Minutes to keep reading after the end.")] = 10,
     seed: Annotated[int | None, typer.Option(help="Seed for retry jitter (tests).")] = None,
+    standby: Annotated[
+        bool,
+        typer.Option(
+            "--standby",
+            help="Wait while another run holds the session; take over when it dies.",
+        ),
+    ] = False,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -64,7 +71,7 @@ def run(
     runner.check()
     from qasession.session.control import default_actor
 
-    dead = runner.hold(c.store, default_actor())
+    dead = runner.hold(c.store, default_actor(), standby=say if standby else None)
     if dead is not None:
         say(f"took the session over from a run that stopped (pid {dead['pid']} on {dead['host']})")
     try:

@@ -414,6 +414,8 @@ class LiveSession:
                 step = min(wait, slice_)
                 self.clock.sleep(step)
                 wait -= step
+                if self.lease is not None:
+                    self.lease.beat(self.store)  # a lost lease stops the loop at once
                 if self.has_new_work():
                     break
 
@@ -499,13 +501,25 @@ class Runner:
         live.lease = self.lease
         return live
 
-    def hold(self, store: Store, actor: str | None = None) -> dict[str, Any] | None:
-        """Take the session's lease (SessionBusy when another run holds it); returns the
-        dead holder's row when this run took it over."""
+    def hold(
+        self,
+        store: Store,
+        actor: str | None = None,
+        *,
+        standby: Callable[[str], None] | None = None,
+    ) -> dict[str, Any] | None:
+        """Take the session's lease (SessionBusy when another run holds it; with `standby`,
+        wait for its holder to go, telling `standby` once who holds it), then keep it alive
+        from a thread of its own; returns the dead holder's row when this run took it over."""
         from qasession.session.lease import SessionLease
 
         self.lease = SessionLease(self.live_session.id, actor=actor)
-        self.lease.acquire(store)
+        if standby is None:
+            self.lease.acquire(store)
+        else:
+            self.lease.wait_for(store, standby, lambda: False)
+        home = self.home
+        self.lease.keep_alive(lambda: Store.open(home))
         return self.lease.taken_over
 
     def let_go(self, store: Store) -> None:

@@ -40,7 +40,8 @@ class ControlRepo(Engine):
     ) -> int:
         now = to_iso(datetime.now(UTC))
         with self.transaction() as db:
-            cur = db.execute(
+            command_id = self.insert_id(
+                db,
                 "INSERT INTO commands (session_id, kind, args, state, result, created_at, "
                 "done_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -54,7 +55,7 @@ class ControlRepo(Engine):
                     actor,
                 ),
             )
-        return int(cur.lastrowid or 0)
+        return command_id
 
     def pending_commands(self, session_id: str) -> list[tuple[int, str, dict[str, Any]]]:
         return [
@@ -113,7 +114,8 @@ class ControlRepo(Engine):
                 if cur.rowcount != 1:
                     first = self._first_answer(session_id, post_id, platform)
                     return AnswerClaim(False, status=row["status"], first=first)
-            cur = db.execute(
+            command_id = self.insert_id(
+                db,
                 "INSERT INTO commands (session_id, kind, args, state, result, created_at, "
                 "done_at, actor) VALUES (?, 'answer', ?, 'done', ?, ?, ?, ?)",
                 (session_id, json.dumps(args), args.get("op"), now, now, actor),
@@ -121,7 +123,7 @@ class ControlRepo(Engine):
             db.executemany(
                 INSERT_INTENT, [intent_values(session_id, step, platform) for step in steps]
             )
-        return AnswerClaim(True, int(cur.lastrowid or 0))
+        return AnswerClaim(True, command_id)
 
     def _first_answer(self, session_id: str, post_id: str, platform: str) -> dict[str, Any] | None:
         for row in self.db.execute(
@@ -151,8 +153,8 @@ class ControlRepo(Engine):
         key = handle.lower()
         with self.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO moderation (session_id, platform, handle, action, at, "
-                "actor) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO moderation (session_id, platform, handle, action, at, actor) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (session_id, platform, key, action, to_iso(at), actor),
             )
             if action not in ("blocked", "muted"):
@@ -163,7 +165,7 @@ class ControlRepo(Engine):
                 where += " AND platform = ?"
                 params += (platform,)
             cur = db.execute(f"UPDATE posts SET status = 'hidden' WHERE {where}", params)
-        return cur.rowcount
+        return int(cur.rowcount)
 
     def moderation(self, session_id: str, platform: str | None = None) -> dict[str, set[str]]:
         """Moderated handles by action; with `platform`, those that apply there."""

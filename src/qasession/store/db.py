@@ -1,5 +1,6 @@
-"""The Store: one SQLite database per home directory (WAL); this module holds the posts
-repository and puts the Store together from the repositories of `store/`.
+"""The Store: one SQLite database per home directory (WAL), or a team's PostgreSQL database
+(`QA_DATABASE_URL`, `--db`); this module holds the posts repository and puts the Store
+together from the repositories of `store/`.
 
 Invariants it carries:
 - a post seen is stored once (session, platform, id); the polling cursor of a source is written
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from qasession.platforms.base import Post
 from qasession.store.control import ControlRepo
-from qasession.store.engine import DB_NAME, connect, from_iso, to_iso
+from qasession.store.engine import DB_NAME, connect, database_url, from_iso, to_iso
 from qasession.store.outbox import OUTBOX_STATES, OutboxItem, OutboxRepo
 from qasession.store.sessions import SessionsRepo
 
@@ -45,7 +45,7 @@ class PostRecord:
 
 
 _INSERT_POSTS = (
-    "INSERT OR IGNORE INTO posts (session_id, platform, id, number, author, author_id, text, "
+    "INSERT INTO posts (session_id, platform, id, number, author, author_id, text, "
     "created_at, kind, ref, likes, reposts, lang, url, seen_at, is_question, status, flags, "
     "duplicate_of, first_time, extra) VALUES "
 )
@@ -59,14 +59,15 @@ _LISTED = (
 )
 _POST_VALUES = "(" + ",".join("?" * 21) + ")"
 _ROWS_PER_INSERT = 20  # 420 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
-_INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT)
+_IGNORE = " ON CONFLICT DO NOTHING"  # a post already stored is left as it is
+_INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT) + _IGNORE
 
 
-def _as_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
 
-def row_to_post(row: sqlite3.Row) -> Post:
+def row_to_post(row: Any) -> Post:
     return Post(
         id=row["id"],
         author=row["author"],
@@ -102,18 +103,16 @@ def _values(session_id: str, r: PostRecord, seen: str, source: str) -> tuple[Any
         post.lang,
         post.url,
         seen,
-        r.is_question,
+        int(r.is_question),
         r.status,
         ",".join(sorted(r.flags)) if r.flags else "",
         r.duplicate_of,
-        r.first_time,
+        int(r.first_time),
         json.dumps(post.extra) if post.extra else None,
     )
 
 
-def _number_questions(
-    db: sqlite3.Connection, session_id: str, records: Sequence[PostRecord]
-) -> None:
+def _number_questions(db: Any, session_id: str, records: Sequence[PostRecord]) -> None:
     """Give each new question the next number of its session (in the writing transaction,
     so two writers never hand out one number twice)."""
     if not any(r.is_question and r.number is None for r in records):
@@ -129,16 +128,24 @@ def _number_questions(
 
 
 class Store(SessionsRepo, OutboxRepo, ControlRepo):
-    """Session state under one home directory. Safe to open from several processes at once."""
+    """Session state under one home directory, or in a team's PostgreSQL database (`url`;
+    default `engine.database_url()`: --db, else $QA_DATABASE_URL). Safe to open from several
+    processes, and machines, at once."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, url: str | None = None) -> None:
         self.path = path
         self.readonly = readonly
-        self.db = connect(path, readonly=readonly)
+        self.url = url if url is not None else database_url()
+        if self.url:
+            from qasession.store.postgres import connect_pg
+
+            self.db = connect_pg(self.url, readonly=readonly)
+        else:
+            self.db = connect(path, readonly=readonly)
 
     @classmethod
-    def open(cls, home: Path, *, readonly: bool = False) -> Store:
-        return cls(home / DB_NAME, readonly=readonly)
+    def open(cls, home: Path, *, readonly: bool = False, url: str | None = None) -> Store:
+        return cls(home / DB_NAME, readonly=readonly, url=url)
 
     def close(self) -> None:
         self.db.close()
@@ -196,16 +203,17 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
                 source = found["platform"] if found else ""
             _number_questions(db, session_id, records)
             rows = [_values(session_id, r, seen, source) for r in records]
-            before = db.total_changes
+            new = 0
             # Rows go by 20 to one INSERT, a quarter cheaper than executemany's step per row
             # (one SQL text, so one cached statement); the rest go through executemany.
             whole = len(rows) - len(rows) % _ROWS_PER_INSERT
             for start in range(0, whole, _ROWS_PER_INSERT):
                 chunk = rows[start : start + _ROWS_PER_INSERT]
-                db.execute(_INSERT_MANY_POSTS, [value for row in chunk for value in row])
+                cur = db.execute(_INSERT_MANY_POSTS, [value for row in chunk for value in row])
+                new += max(cur.rowcount, 0)
             if whole < len(rows):
-                db.executemany(_INSERT_POSTS + _POST_VALUES, rows[whole:])
-            new = db.total_changes - before
+                cur = db.executemany(_INSERT_POSTS + _POST_VALUES + _IGNORE, rows[whole:])
+                new += max(cur.rowcount, 0)
             self._count_merged(db, session_id, records, source)
             self._count_reposts(db, session_id, source, engagement)
             if cursor is not None:
@@ -216,9 +224,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         return new
 
     @staticmethod
-    def _count_merged(
-        db: sqlite3.Connection, session_id: str, records: Sequence[PostRecord], source: str
-    ) -> None:
+    def _count_merged(db: Any, session_id: str, records: Sequence[PostRecord], source: str) -> None:
         merged: dict[tuple[str, str], int] = {}
         for r in records:
             if r.duplicate_of:
@@ -232,9 +238,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
             )
 
     @staticmethod
-    def _count_reposts(
-        db: sqlite3.Connection, session_id: str, source: str, engagement: Iterable[str]
-    ) -> None:
+    def _count_reposts(db: Any, session_id: str, source: str, engagement: Iterable[str]) -> None:
         originals = sorted(set(engagement))
         if not originals:
             return
@@ -246,7 +250,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
             (session_id, source, *originals),
         ).fetchall()
         db.executemany(
-            "UPDATE posts SET reposts = MAX(reposts, ?) "
+            f"UPDATE posts SET reposts = {db.greatest}(reposts, ?) "
             "WHERE session_id = ? AND platform = ? AND id = ?",
             [(n, session_id, source, ref) for ref, n in counts],
         )
@@ -255,37 +259,36 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         """Refresh like and repost counts of stored posts (from a platform lookup)."""
         with self.transaction() as db:
             db.executemany(
-                "UPDATE posts SET likes = ?, reposts = MAX(reposts, ?) "
+                f"UPDATE posts SET likes = ?, reposts = {db.greatest}(reposts, ?) "
                 "WHERE session_id = ? AND platform = ? AND id = ?",
                 [(p.likes, p.reposts, session_id, p.platform, p.id) for p in posts],
             )
 
     def posts(self, session_id: str, *, where: str = "", params: Sequence[Any] = ()) -> list[Any]:
-        """Stored posts (sqlite3.Row) oldest first; `where` is extra SQL on the posts table."""
+        """Stored posts (rows by name and position) oldest first; `where` is extra SQL on the
+        posts table, with `?` parameters (the same SQL on SQLite and PostgreSQL)."""
         sql = "SELECT * FROM posts WHERE session_id = ?"
         if where:
             sql += f" AND ({where})"
         sql += " ORDER BY created_at, id"
         return list(self.db.execute(sql, (session_id, *params)))
 
-    def iter_posts(self, session_id: str) -> Iterator[sqlite3.Row]:
+    def iter_posts(self, session_id: str) -> Iterator[Any]:
         yield from self.db.execute(
             "SELECT * FROM posts WHERE session_id = ? ORDER BY created_at, id", (session_id,)
         )
 
-    def post_row(
-        self, session_id: str, post_id: str, platform: str | None = None
-    ) -> sqlite3.Row | None:
+    def post_row(self, session_id: str, post_id: str, platform: str | None = None) -> Any:
         """A stored post by its id on `platform` (None: on whichever platform has it)."""
         where, params = self._one(session_id, post_id, platform)
-        row: sqlite3.Row | None = self.db.execute(
+        row: Any = self.db.execute(
             f"SELECT * FROM posts WHERE {where} ORDER BY rowid LIMIT 1", params
         ).fetchone()
         return row
 
-    def question_row(self, session_id: str, number: int) -> sqlite3.Row | None:
-        """A question by its number in the session."""
-        row: sqlite3.Row | None = self.db.execute(
+    def question_row(self, session_id: str, number: int) -> Any:
+        """A question by its number in the session (None when there is none)."""
+        row: Any = self.db.execute(
             "SELECT * FROM posts WHERE session_id = ? AND number = ?", (session_id, number)
         ).fetchone()
         return row
@@ -345,6 +348,10 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         rows in Python."""
         from qasession.triage.ranking import sql_score
 
+        if self.db.dialect != "sqlite":
+            # the score is written in SQLite's SQL (julianday, instr): all of them, ranked
+            # exactly by the caller
+            return self.question_rows(session_id, ("queued",))
         score, params = sql_score(weights, now_ts=now_ts, start_ts=start_ts)
         total, slack = self._score_slack(session_id, weights, now_ts=now_ts, start_ts=start_ts)
         if total <= limit or slack is None:
@@ -378,6 +385,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         of the queue."""
         from qasession.triage.ranking import sql_score
 
+        if self.db.dialect != "sqlite":
+            return None  # the score is written in SQLite's SQL: the caller ranks in full
         _, slack = self._score_slack(session_id, weights, now_ts=now_ts, start_ts=start_ts)
         if slack is None:
             return None
@@ -406,7 +415,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
             params += tuple(only_from)
         with self.transaction() as db:
             cur = db.execute(f"UPDATE posts SET status = ? WHERE {where}", (status, *params))
-        return cur.rowcount > 0
+        return bool(cur.rowcount > 0)
 
     def set_pinned(
         self, session_id: str, post_id: str, pinned: bool, platform: str | None = None
@@ -414,7 +423,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         where, params = self._one(session_id, post_id, platform)
         with self.transaction() as db:
             cur = db.execute(f"UPDATE posts SET pinned = ? WHERE {where}", (int(pinned), *params))
-        return cur.rowcount > 0
+        return bool(cur.rowcount > 0)
 
     @staticmethod
     def _one(session_id: str, post_id: str, platform: str | None) -> tuple[str, tuple[Any, ...]]:
@@ -434,7 +443,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         """(author, created_at) of the posts written in the last `window` before the latest
         one (statuses in `skip` left out), oldest first: what flood counting had in view."""
         marks = ",".join("?" * len(skip))
-        counted = f"session_id = ? AND status NOT IN ({marks})"
+        # an empty list is SQLite's extension: PostgreSQL wants the condition left out
+        counted = "session_id = ?" + (f" AND status NOT IN ({marks})" if skip else "")
         (latest,) = self.db.execute(
             f"SELECT max(created_at) FROM posts WHERE {counted}", (session_id, *skip)
         ).fetchone()

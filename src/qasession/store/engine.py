@@ -1,19 +1,90 @@
-"""The SQLite connection of a home directory: WAL, a busy timeout on every connection, short
-write transactions, and database failures turned into errors that say what to do."""
+"""The store's connection: the SQLite file of a home directory (WAL, a busy timeout on every
+connection, short write transactions), or a PostgreSQL server for a team (`store.postgres`,
+imported only then); database failures turned into errors that say what to do.
+
+The store writes one SQL for both engines: `?` parameters, `INSERT ... ON CONFLICT`, times as
+ISO 8601 text in and out (proper timestamps on PostgreSQL, converted at the edge), and the few
+words that differ asked of the connection (`db.dialect`, `db.greatest`)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from qasession.errors import StoreError
+from qasession.errors import ConfigError, StoreError
 from qasession.store.migrations import MIGRATIONS, apply_migrations
 
 DB_NAME = "qa.db"
 BUSY_TIMEOUT_MS = 30_000  # a reader or another writer holds a lock: wait, never fail at once
+URL_ENV = "QA_DATABASE_URL"
+_SCHEMES = ("postgresql://", "postgres://")
+_chosen: list[str | None] = []  # the command line's choice (--db), which beats the environment
+
+
+class SqliteDatabase(sqlite3.Connection):
+    """A sqlite3 connection that answers the few questions the store asks of either engine."""
+
+    dialect = "sqlite"
+    greatest = "max"  # the larger of two values (a scalar max() in SQLite)
+
+    def begin(self) -> None:
+        self.execute("BEGIN IMMEDIATE")  # writers queue here instead of failing later
+
+
+def use_database(url: str | None) -> None:
+    """The database of this process's stores from now on: a PostgreSQL URL, or None for the
+    home's SQLite file whatever the environment says (a rehearsal)."""
+    if url is not None:
+        url = check_url(url)
+    _chosen[:] = [url]
+
+
+def database_url() -> str | None:
+    """The PostgreSQL URL the stores of this process use (None: the home's SQLite file): the
+    one chosen on the command line, else $QA_DATABASE_URL."""
+    if _chosen:
+        return _chosen[0]
+    value = os.environ.get(URL_ENV, "").strip()
+    return check_url(value) if value else None
+
+
+def check_url(url: str) -> str | None:
+    """`url` when it names a PostgreSQL database; None for `sqlite` (the home's file)."""
+    if url.strip().lower() in ("", "sqlite"):
+        return None
+    if not url.startswith(_SCHEMES):
+        raise ConfigError(
+            f"the database URL {redact(url)!r} is not a postgresql:// URL",
+            hint="give --db (or QA_DATABASE_URL) as postgresql://USER@HOST:PORT/DBNAME, "
+            "or `sqlite` for the home's own file",
+        )
+    return url
+
+
+def redact(url: str) -> str:
+    """`url` without its password (in the user part or as a `password=` parameter)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            user, _, host = netloc.rpartition("@")
+            if ":" in user:
+                user = user.split(":", 1)[0] + ":***"
+            netloc = f"{user}@{host}"
+        query = urlencode(
+            [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="/*"
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return url.split("://", 1)[0] + "://(a URL that cannot be read)"
 
 
 def to_iso(moment: datetime) -> str:
@@ -68,7 +139,9 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
             return _connect_readonly(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        db = sqlite3.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, factory=SqliteDatabase
+        )
         db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA journal_mode=WAL")
@@ -85,7 +158,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 def _empty() -> sqlite3.Connection:
-    db = sqlite3.connect(":memory:", isolation_level=None)
+    db = sqlite3.connect(":memory:", isolation_level=None, factory=SqliteDatabase)
     db.row_factory = sqlite3.Row
     apply_migrations(db)
     return db
@@ -124,35 +197,59 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
 
 
 def _open_uri(uri: str) -> sqlite3.Connection:
-    db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    db = sqlite3.connect(
+        uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, factory=SqliteDatabase
+    )
     db.row_factory = sqlite3.Row
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return db
 
 
 class Engine:
-    """One connection and its transactions; every store mixin works through `self.db`."""
+    """One connection and its transactions; every store mixin works through `self.db`: a
+    SqliteDatabase, or a `store.postgres.PgDatabase` (the same calls)."""
 
     path: Path
-    db: sqlite3.Connection
+    db: Any
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE, so writers queue instead of failing)."""
+    def transaction(self) -> Iterator[Any]:
+        """One write transaction. SQLite: BEGIN IMMEDIATE, so writers queue instead of failing;
+        PostgreSQL: BEGIN and the store's lock, so writers queue just the same."""
         try:
-            self.db.execute("BEGIN IMMEDIATE")
+            self.db.begin()
         except sqlite3.Error as exc:
             raise explain(exc, self.path) from None
         try:
             yield self.db
         except sqlite3.Error as exc:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise explain(exc, self.path) from None
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise explain(exc, self.path) from None
+        except StoreError:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        # the connection is gone (PostgreSQL) or had nothing open: nothing to undo
+        with contextlib.suppress(sqlite3.Error, StoreError):
+            self.db.execute("ROLLBACK")
+
+    def insert_id(self, db: Any, sql: str, params: Any) -> int:
+        """Run an INSERT into a table with an `id` column; the new row's id."""
+        if db.dialect == "postgresql":
+            return int(db.execute(sql + " RETURNING id", params).fetchone()[0])
+        return int(db.execute(sql, params).lastrowid or 0)
+
+    def database_now(self) -> datetime:
+        """The database's clock (the server's, for a team on PostgreSQL: every seat agrees)."""
+        if self.db.dialect == "postgresql":
+            return from_iso(self.db.execute("SELECT statement_timestamp()").fetchone()[0])
+        return datetime.now(UTC)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,7 +51,7 @@ _COLUMNS = (
 )
 
 
-def _item(row: sqlite3.Row) -> OutboxItem:
+def _item(row: Any) -> OutboxItem:
     return OutboxItem(
         id=row["id"],
         session_id=row["session_id"],
@@ -102,14 +101,14 @@ def intent_values(session_id: str, item: OutboxItem, default_platform: str) -> t
 
 
 INSERT_INTENT = (
-    "INSERT OR IGNORE INTO outbox (session_id, key, op, seq, kind, text, reply_to, quote_of, "
+    "INSERT INTO outbox (session_id, key, op, seq, kind, text, reply_to, quote_of, "
     "repost_of, dm_to, media, question_id, not_before, created_at, platform, actor) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
 )
 
 
 class OutboxRepo(Engine):
-    def _session_platform(self, db: sqlite3.Connection, session_id: str) -> str:
+    def _session_platform(self, db: Any, session_id: str) -> str:
         row = db.execute("SELECT platform FROM sessions WHERE id = ?", (session_id,)).fetchone()
         return str(row["platform"]) if row else ""
 
@@ -163,7 +162,7 @@ class OutboxRepo(Engine):
                 "WHERE id = ? AND state = 'intent'",
                 (item_id,),
             )
-        return cur.rowcount == 1
+        return bool(cur.rowcount == 1)
 
     def mark_sent(
         self,

@@ -177,7 +177,7 @@ class SessionsRepo(Engine):
                 "UPDATE leases SET heartbeat_at = ? WHERE session_id = ? AND holder = ?",
                 (to_iso(now), session_id, holder),
             )
-        return cur.rowcount == 1
+        return bool(cur.rowcount == 1)
 
     def release_lease(self, session_id: str, holder: str) -> None:
         with self.transaction() as db:
