@@ -56,7 +56,7 @@ def _confirm(question: str) -> bool:
         return False
 
 
-def recap(  # noqa: PLR0913, RUF100 - a Typer command: one parameter per option
+def recap(
     ctx: typer.Context,
     session_id: SessionArg = None,
     format: Annotated[

@@ -93,8 +93,8 @@ def text_facts(
 
 
 # The public one-call API: each keyword is one setting of the plan, and session/ingest.py and
-# the benchmarks pass them by name (RUF100 stays in the noqa until PLR0913 is on tree-wide).
-def classify(  # noqa: PLR0913, RUF100
+# the benchmarks pass them by name.
+def classify(  # noqa: PLR0913
     post: Post,
     *,
     host: str | None,
