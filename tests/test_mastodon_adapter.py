@@ -421,3 +421,28 @@ def test_init_writes_a_mastodon_plan_that_works(tmp_path: Path) -> None:
     assert session.platform_settings == {"instance": "https://mastodon.social"}
     settings = MastodonSettings.model_validate(session.platform_settings)
     assert settings.instance == "https://mastodon.social"
+
+
+def test_a_reply_on_mastodon_names_the_asker_so_it_notifies() -> None:
+    # On Mastodon only a mention notifies: a reply that does not name the asker leads with it;
+    # one that does is left as written; where a reply notifies by itself it is left alone.
+    from qasession.compose import AnswerSpec, Question, compose_answer
+    from qasession.platforms.base import Capabilities
+
+    caps = MastodonPlatform.CAPABILITIES
+    question = Question("q1", "@alice@other.example", "Is there a free tier? #AskAcme")
+
+    def reply_text(text: str, capabilities: Any = caps) -> str:
+        spec = AnswerSpec("s:answer:1", question, text, "reply")
+        steps, _ = compose_answer(spec, hashtag="#AskAcme", host="@acme", capabilities=capabilities)
+        (answer,) = steps
+        assert answer.reply_to == "q1"
+        return str(answer.text)
+
+    assert reply_text("Yes, up to 3 seats.") == "@alice@other.example Yes, up to 3 seats. #AskAcme"
+    named = "Thanks @alice@other.example: yes, up to 3 seats."
+    assert reply_text(named) == named + " #AskAcme"
+    # a longer handle that starts the same is not the asker
+    assert reply_text("cc @alice@other.example.net yes").startswith("@alice@other.example cc")
+    notifying = Capabilities(max_length=500, length_method="chars", leading_mention_hidden=False)
+    assert reply_text("Yes, up to 3 seats.", notifying) == "Yes, up to 3 seats. #AskAcme"

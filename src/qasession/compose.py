@@ -167,6 +167,8 @@ def compose_answer(
     if mode == "dot" and spec.repost_first:
         add("repost", repost_of=q.id)
     body = dotted(spec.text) if mode == "dot" else spec.text
+    if mode == "reply" and not caps.reply_notifies and not _names(body, q.author):
+        body = f"{handle(q.author)} {body.strip()}"  # the mention is what notifies the asker
     # the first post answers as the mode says; the rest of a thread replies to the one before
     first = {"dot": {}, "reply": {"reply_to": q.id}, "quote": {"quote_of": q.id}}[mode]
     for i, text in enumerate(public_texts(body)):
@@ -213,6 +215,12 @@ def _fitting_mode(spec: AnswerSpec, caps: Capabilities, host: str | None, notes:
     if mode == "dm" and not caps.dm:
         raise UsageError("this platform has no direct messages", hint="answer publicly instead")
     return mode
+
+
+def _names(text: str, author: str) -> bool:
+    """Whether `text` mentions `author` (the whole handle, not a longer one)."""
+    mention = re.escape(handle(author))
+    return re.search(mention + r"(?![\w@.-]*\w)", text, re.IGNORECASE) is not None
 
 
 def _mentions(text: str, host: str | None) -> bool:

@@ -133,6 +133,9 @@ class Capabilities:
     # Its readers expect hashtags in CamelCase (#AskAcme, not #askacme): screen readers read
     # the words of a CamelCase tag and spell out a run of lower-case letters (Mastodon).
     camelcase_hashtags: bool = False
+    # A reply notifies the author of the post it answers by itself (X, Bluesky); where only a
+    # mention notifies (Mastodon), a reply that does not name the asker leads with its mention.
+    reply_notifies: bool = True
     # A post that mentions the host notifies it where the hashtag search lags (Bluesky):
     # the lints ask announcements to invite a mention of the host.
     mentions_notify: bool = False

@@ -299,6 +299,7 @@ class MastodonPlatform(Platform):
         leading_mention_hidden=False,
         can_lookup_sent=True,
         camelcase_hashtags=True,
+        reply_notifies=False,
     )
     Settings: ClassVar[type[BaseModel]] = MastodonSettings
     INIT_SETTINGS: ClassVar[dict[str, Any]] = {"instance": "https://mastodon.social"}
