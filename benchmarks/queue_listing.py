@@ -170,7 +170,7 @@ def main() -> None:
         print(
             f"qa {name:<17}{took * 1000:8.1f} ms  {peak:6.1f} MB  ratio {took / floor:5.2f} to "
             f"the floor, memory {peak / median(name, 'small', 1):.2f} of {small:,} "
-            f"questions'{verdict}"
+            f"questions{verdict}"
         )
     print(f"(medians of {args.runs} rounds; the streamed listing checked: every question once, "
           "in rank order)")  # fmt: skip

@@ -120,6 +120,8 @@ def choose_database(state: GlobalState, rehearsal: bool) -> None:
     """Where this command's stores live: --db beats QA_DATABASE_URL; a rehearsal keeps its
     state in its own folder's SQLite file whatever they say (a team's real session is never
     touched by one)."""
+    if state.db is None and not os.environ.get("QA_DATABASE_URL"):
+        return  # the home's SQLite file, as ever: the store is not even imported for this
     from qasession.store import engine
 
     if rehearsal:
