@@ -19,10 +19,9 @@ import yaml
 from qasession.clock import ManualClock
 from qasession.plan import load_plan
 from qasession.platforms.bluesky import BlueskyPlatform
-from qasession.session.loop import LiveSession, LiveSettings
-from qasession.store import Store
 from tests.conftest import ROOT, qa
 from tests.support.bluesky_fake import FakeBluesky
+from tests.support.driving import manual_session, step
 
 T0 = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)  # the demo plan's 18:00 in Paris
 SEARCH = "app.bsky.feed.searchPosts"
@@ -55,20 +54,7 @@ def test_demo_session_on_bluesky(
         account=session.account,
         transport=fake.transport,
     )
-    store = Store.open(home)
-    events: list[dict[str, Any]] = []
-    live = LiveSession(
-        session,
-        store,
-        platform,
-        clock,
-        events.append,
-        settings=LiveSettings(seed=1, tail=timedelta(minutes=2)),
-    )
-
-    def step_until(moment: datetime) -> None:
-        while clock.now() < moment and not live.ended:
-            clock.advance(max(live.tick(), 0.5))
+    live, store, events = manual_session(session, platform, clock, home, tail=timedelta(minutes=2))
 
     fake.account("closed.test", accepts_dms=False)
     ahead = fake.inject("@maria.test", "Will you add webhooks? #AskAcme", likes=4)
@@ -78,7 +64,7 @@ def test_demo_session_on_bluesky(
     contract = fake.inject("@cust.test", "My contract ACME-123456 is wrong, why? #AskAcme")
     closed = fake.inject("@closed.test", "Can you call me on +33 6 12 34 56 78? #AskAcme")
     docs = fake.inject("@lee.test", "Where are the API docs? #AskAcme")
-    step_until(T0 + timedelta(minutes=1))
+    step(live, clock, T0 + timedelta(minutes=1))
     store.add_command("askacme-dec", "answer", {"question_id": ahead, "text": "Yes, in Q1."})
     store.add_command(
         "askacme-dec", "answer", {"question_id": contract, "text": "Let's look.", "mode": "dm"}
@@ -89,11 +75,11 @@ def test_demo_session_on_bluesky(
     store.add_command(
         "askacme-dec", "answer", {"question_id": docs, "text": "Right here.", "mode": "quote"}
     )
-    step_until(T0 + timedelta(minutes=10))
+    step(live, clock, T0 + timedelta(minutes=10))
     # the search service throttles: nothing is asked before its reset
     reset = clock.now() + timedelta(minutes=3)
     fake.set_limit(SEARCH, limit=10, remaining=0, reset=reset)
-    step_until(T0 + timedelta(hours=2))
+    step(live, clock, T0 + timedelta(hours=2))
     assert live.ended
 
     posts = fake.host_records()

@@ -24,10 +24,11 @@ from qasession.errors import PlatformError
 from qasession.plan import load_plan
 from qasession.platforms.mastodon import TOKEN_VAR, MastodonPlatform
 from qasession.platforms.mastodon_text import status_text
-from qasession.session.loop import LiveSession, LiveSettings
+from qasession.session.loop import LiveSession
 from qasession.store import Store
 from tests.conftest import ROOT, qa, write_plan
 from tests.contract import Harness, check_contract
+from tests.support.driving import manual_session, step
 from tests.support.mastodon_server import MastodonServer
 
 
@@ -205,24 +206,7 @@ def live(
     )
     session = load_plan(plan).get("t")
     platform = MastodonPlatform(session.platform_settings, home=home, clock=clock, account="@acme")
-    store = Store.open(home)
-    events: list[dict[str, Any]] = []
-    loop = LiveSession(
-        session,
-        store,
-        platform,
-        clock,
-        events.append,
-        settings=LiveSettings(seed=1, tail=timedelta(minutes=1)),
-    )
-    return loop, store, events
-
-
-def step(loop: LiveSession, clock: ManualClock, until: datetime, *, pause: float = 0.0) -> None:
-    while clock.now() < until and not loop.ended:
-        clock.advance(max(loop.tick(), 0.5))
-        if pause:
-            time.sleep(pause)
+    return manual_session(session, platform, clock, home, tail=timedelta(minutes=1))
 
 
 def wall_clock() -> ManualClock:

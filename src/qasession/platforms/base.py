@@ -9,6 +9,7 @@ raise `RateLimited(reset_at)` and expose their remaining budget through `rate_bu
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -235,6 +236,15 @@ class Billing(Protocol):
 def billing_of(cls: type[Platform]) -> type[Billing] | None:
     """The adapter class as a `Billing` when it bills, else None."""
     return cls if issubclass(cls, Billing) else None
+
+
+def http_url(value: str, name: str, example: str) -> str:
+    """A settings URL (`name`: the setting, `example`: what to write) without its trailing
+    slash; anything but an http(s) URL raises the ValueError a settings model reports."""
+    value = value.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{name} must be an http(s) URL, e.g. {example}")
+    return value
 
 
 class NoSettings(BaseModel):

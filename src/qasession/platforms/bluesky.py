@@ -75,6 +75,7 @@ from qasession.platforms.base import (
     PostRef,
     RateBudget,
     SearchPage,
+    http_url,
 )
 from qasession.platforms.bluesky_text import build_facets, tid_for
 
@@ -123,10 +124,7 @@ class BlueskySettings(BaseModel):
     @field_validator("service")
     @classmethod
     def _service_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("service must be an http(s) URL, e.g. https://bsky.social")
-        return value
+        return http_url(value, "service", "https://bsky.social")
 
 
 class BlueskyCredentials(BaseModel):

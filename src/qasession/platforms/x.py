@@ -80,6 +80,7 @@ from qasession.platforms.base import (
     RateBudget,
     SearchLimits,
     SearchPage,
+    http_url,
 )
 from qasession.platforms.x_wire import (
     Payload,
@@ -161,10 +162,7 @@ class XSettings(BaseModel):
     @field_validator("api_base")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("api_base must be an http(s) URL, e.g. https://api.twitter.com")
-        return value
+        return http_url(value, "api_base", "https://api.twitter.com")
 
 
 class XCredentials(BaseModel):
