@@ -22,7 +22,7 @@ from tests.support.require import require, shared_dir
 
 T0 = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
 SEARCH = "app.bsky.feed.searchPosts"
-CREATE = "com.atproto.repo.createRecord"
+PUT = "com.atproto.repo.putRecord"
 
 
 def set_credentials(monkeypatch: pytest.MonkeyPatch, fake: FakeBluesky) -> None:
@@ -164,29 +164,62 @@ def test_record_keys_are_valid_tids_derived_from_the_key() -> None:
 def test_a_lost_answer_is_looked_up_by_its_key(fake: FakeBluesky, tmp_path: Path) -> None:
     """Written, then the answer lost (502): the adapter reads the record at its key."""
     platform = adapter(fake, tmp_path)
-    fake.fail(502, CREATE, after=True)
+    fake.fail(502, PUT, after=True)
     sent = platform.post("The answer #AskAcme", idempotency_key="s:answer:1:1:answer")
     assert [r.uri for r in fake.host_records()] == [sent.id]
     assert sent.extra["cid"] == fake.host_records()[0].cid
     assert platform.counters.posts_created == 1
 
 
-@pytest.mark.parametrize("status", [500, 400])
-def test_a_retry_after_a_crash_posts_nothing_twice(
-    fake: FakeBluesky, tmp_path: Path, status: int
+def test_the_same_intent_written_twice_is_one_post(
+    fake: FakeBluesky, tmp_path: Path, clock: ManualClock
 ) -> None:
-    """The PDS refuses a record key already taken with 500 (the reference PDS) or 400."""
-    fake.duplicate_status = status
-    sent = adapter(fake, tmp_path).post("The answer #AskAcme", idempotency_key="s:a:1:1:answer")
-    # the process died before it stored the URI: a new one asks, then retries anyway
-    again = adapter(fake, tmp_path)
-    found = again.find_sent("s:a:1:1:answer")
-    assert found is not None and found.id == sent.id
+    """The record's createdAt is the intent's time, so a retry (a new process, the same
+    intent) sends the same bytes: putRecord with swapRecord null answers 200, same CID, no
+    commit (the reference PDS's answer), and nothing is posted twice."""
+    made = datetime(2026, 12, 3, 16, 59, 30, 123456, tzinfo=UTC)
+    first = adapter(fake, tmp_path, clock)
+    first.intent_made("s:a:1:1:answer", made)
+    sent = first.post("The answer #AskAcme", idempotency_key="s:a:1:1:answer")
+    (record,) = fake.host_records()
+    assert record.value["createdAt"] == "2026-12-03T16:59:30.123456Z"
+    clock.advance(90)  # the process died before it stored the URI; a new one retries
+    again = adapter(fake, tmp_path, clock)
+    again.intent_made("s:a:1:1:answer", made)
     retried = again.post("The answer #AskAcme", idempotency_key="s:a:1:1:answer")
-    assert retried.id == sent.id
-    assert len(fake.host_records()) == 1
-    assert fake.count(CREATE, status=status) == 1
+    assert (retried.id, retried.extra["cid"]) == (sent.id, sent.extra["cid"])
+    assert [r.uri for r in fake.host_records()] == [sent.id]
+    answers = [r for r in fake.requests if r.nsid == PUT]
+    assert [r.status for r in answers] == [200, 200]
+    assert "commit" in answers[0].body and "commit" not in answers[1].body
+    assert again.counters.posts_created == 0
+    assert again.find_sent("s:a:1:1:answer") is not None
     assert again.find_sent("s:a:2:1:answer") is None
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_another_record_under_the_key_is_the_one_sent_before(
+    fake: FakeBluesky, tmp_path: Path, clock: ManualClock, status: int
+) -> None:
+    """A retry whose bytes differ (no intent time known: another createdAt) is refused,
+    400 InvalidSwap (the reference PDS) or 500; the record at the key is the post sent."""
+    fake.swap_status = status
+    sent = adapter(fake, tmp_path, clock).post("The answer #AskAcme", idempotency_key="s:a:1")
+    clock.advance(5)
+    retried = adapter(fake, tmp_path, clock).post("The answer #AskAcme", idempotency_key="s:a:1")
+    assert retried.id == sent.id and retried.extra["cid"] == sent.extra["cid"]
+    assert len(fake.host_records()) == 1
+    assert fake.count(PUT, status=status) == 1
+    assert fake.count("com.atproto.repo.getRecord") == 1
+
+
+def test_a_refusal_with_nothing_at_the_key_stands(fake: FakeBluesky, tmp_path: Path) -> None:
+    platform = adapter(fake, tmp_path)
+    fake.fail(500, PUT)  # refused, nothing written: retryable, and nothing is made up
+    with pytest.raises(PlatformError) as failed:
+        platform.post("The answer #AskAcme", idempotency_key="s:a:1")
+    assert failed.value.retryable and fake.host_records() == []
+    assert platform.post("The answer #AskAcme", idempotency_key="s:a:1").id
 
 
 def test_crash_after_send_in_the_outbox_sends_once(
@@ -214,6 +247,23 @@ def test_crash_after_send_in_the_outbox_sends_once(
     settled = store.outbox_item(item.key)
     assert settled is not None and settled.state == "sent"
     assert settled.platform_id == fake.host_records()[0].uri
+
+
+def test_the_outbox_gives_the_record_its_intents_time(
+    fake: FakeBluesky, tmp_path: Path, clock: ManualClock
+) -> None:
+    """Sent through the outbox, a post's createdAt is the stored intent's created_at (not
+    the moment of the attempt): what makes a retry in another process byte-identical."""
+    from qasession.session.outbox import Outbox
+    from qasession.store import OutboxItem, Store
+
+    store = Store.open(tmp_path)
+    store.ensure_session("s", "#AskAcme", "bluesky")
+    (row,) = store.add_intents("s", [OutboxItem(key="s:o", op="s:o", kind="post", text="Hi")])
+    Outbox(store, adapter(fake, tmp_path, clock), "s", clock, lane="bluesky").flush()
+    (record,) = fake.host_records()
+    made = datetime.fromisoformat(row.created_at).astimezone(UTC)
+    assert record.value["createdAt"] == made.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def test_reposts_use_the_strong_ref_once(fake: FakeBluesky, tmp_path: Path) -> None:
@@ -274,7 +324,7 @@ def test_too_long_by_graphemes_and_bytes(fake: FakeBluesky, tmp_path: Path) -> N
     with pytest.raises(TooLong, match="bytes"):
         platform.post(family * 121)  # 121 graphemes, 3025 bytes
     assert platform.post("é" * 300).id
-    assert fake.count(CREATE) == 1
+    assert fake.count(PUT) == 1
 
 
 def test_a_400_carries_the_servers_message(fake: FakeBluesky, tmp_path: Path) -> None:

@@ -174,6 +174,25 @@ def check_facets(post: dict[str, Any], handles: dict[str, str]) -> None:
     assert len(tagged) == post["text"].count(TAG), post
 
 
+def check_offsets(post: dict[str, Any], mention: str, did: str) -> None:
+    """The exact UTF-8 byte spans of the mention and the tag in `post` (after accented
+    letters and an emoji, so characters would be wrong), each with its feature."""
+    text = post["text"]
+    raw = text.encode()
+    at = raw.index(mention.encode())
+    tag_at = raw.index(TAG.encode())
+    assert len(text[: text.index(TAG)]) < tag_at, "nothing multi-byte before the tag"
+    spans = {
+        (f["index"]["byteStart"], f["index"]["byteEnd"]): f["features"] for f in post["facets"]
+    }
+    assert spans[(at, at + len(mention))] == [
+        {"$type": "app.bsky.richtext.facet#mention", "did": did}
+    ]
+    assert spans[(tag_at, tag_at + len(TAG.encode()))] == [
+        {"$type": "app.bsky.richtext.facet#tag", "tag": TAG.lstrip("#")}
+    ]
+
+
 def test_headless_session_on_the_network(
     cache: Cache, network: Network, tmp_path: Path, home: Path
 ) -> None:
@@ -203,14 +222,13 @@ def test_headless_session_on_the_network(
     assert len(texts) == len(set(texts)), "a post went out twice"
 
     alice, bob, carol, dave = (questions[handle] for handle in ASKERS)
-    # dot mode: the question reposted (strong reference), then `.@alice.test ...` with a mention
+    # dot mode: the question reposted (strong reference), then a stand-alone answer. On
+    # Bluesky a leading mention is not hidden (Capabilities.leading_mention_hidden=False), so
+    # it leads with `@alice.test`, not `.@alice.test`; the mention facet carries her DID
     assert {"uri": alice["uri"], "cid": alice["cid"]} in reposts
-    dot = next(post for _, _, post in posts if post["text"].startswith(".@alice.test "))
-    assert ANSWER in dot["text"] and "reply" not in dot
-    mentions = [f["features"][0] for f in dot["facets"] if "#mention" in f["features"][0]["$type"]]
-    assert mentions == [
-        {"$type": "app.bsky.richtext.facet#mention", "did": network.accounts["alice.test"]["did"]}
-    ]
+    dot = next(post for _, _, post in posts if ANSWER in post["text"])
+    assert dot["text"].startswith("@alice.test ") and "reply" not in dot
+    check_offsets(dot, "@alice.test", network.accounts["alice.test"]["did"])
     # quote: a record embed of bob's question
     quote = next(post for _, _, post in posts if "Not this year." in post["text"])
     assert quote["embed"]["$type"] == "app.bsky.embed.record"
@@ -233,3 +251,86 @@ def test_headless_session_on_the_network(
     assert opening["embed"]["$type"] == "app.bsky.embed.images"
     assert image["image"]["mimeType"] == "image/png" and image["image"]["size"] == len(PNG)
     assert any("That's all for today" in text for text in texts)
+
+
+def probe_records(cache: Cache, network: Network, collection: str, text: str = "") -> list:
+    did = network.accounts[PROBE[0]]["did"]
+    stored = sdk(cache, "records", network.pds, did)[did][collection]
+    return [r for r in stored if text in r["value"].get("text", "")]
+
+
+def test_the_same_intent_written_twice_is_one_record(
+    cache: Cache, network: Network, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the adapter on the real PDS: a retry of one intent (a new process, the same
+    intent time) sends the same bytes and gets the same record back; a retry with other bytes
+    is refused (InvalidSwap) and finds the record at its key; a repost likewise."""
+    from datetime import UTC, datetime
+
+    from qasession.platforms.bluesky import BlueskyPlatform
+
+    monkeypatch.setenv("BLUESKY_HANDLE", PROBE[0])
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", network.accounts[PROBE[0]]["app_password"])
+    made = datetime.now(UTC)
+    text = f"Written once, whatever happens {TAG}"
+
+    def attempt(key: str, intent_time: datetime | None) -> BlueskyPlatform:
+        platform = BlueskyPlatform({"service": network.pds}, home=home, account=f"@{PROBE[0]}")
+        if intent_time is not None:
+            platform.intent_made(key, intent_time)
+        return platform
+
+    first = attempt("it:answer:1", made)
+    sent = first.post(text, idempotency_key="it:answer:1")
+    again = attempt("it:answer:1", made)
+    retried = again.post(text, idempotency_key="it:answer:1")
+    assert (retried.id, retried.extra["cid"]) == (sent.id, sent.extra["cid"])
+    assert again.counters.posts_created == 0  # the PDS's no-op: 200, no commit
+    other = attempt("it:answer:1", None).post(text, idempotency_key="it:answer:1")
+    assert other.id == sent.id
+    stored = probe_records(cache, network, "app.bsky.feed.post", text)
+    assert [r["uri"] for r in stored] == [sent.id]
+    assert stored[0]["value"]["createdAt"] == made.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    found = attempt("it:answer:1", None).find_sent("it:answer:1")
+    assert found is not None and found.id == sent.id
+
+    repost = attempt("it:repost", made).repost(sent, idempotency_key="it:repost")
+    twice = attempt("it:repost", made).repost(sent, idempotency_key="it:repost")
+    assert twice.id == repost.id
+    subjects = [
+        r for r in probe_records(cache, network, "app.bsky.feed.repost")
+        if r["value"]["subject"]["uri"] == sent.id
+    ]  # fmt: skip
+    assert len(subjects) == 1
+
+
+def test_killed_after_sending_then_run_again_posts_once(
+    cache: Cache, network: Network, tmp_path: Path, home: Path
+) -> None:
+    """`qa plan --post` killed right after the PDS took the announcement (before the store
+    kept its URI), then run again: reconciled by its record key, posted once."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) + timedelta(minutes=55)  # the -1h announcement is due
+    demo = yaml.safe_load((ROOT / "sessions.yaml").read_text(encoding="utf-8"))
+    session = dict(demo["sessions"][0], id="crash-test", hashtag="#CrashTest", timezone="UTC")
+    session.pop("next", None)
+    session.update(
+        platform="bluesky",
+        account=f"@{PROBE[0]}",
+        bluesky={"service": network.pds},
+        start=start.strftime("%Y-%m-%d %H:%M"),
+    )
+    plan = tmp_path / "crash.yaml"
+    plan.write_text(yaml.safe_dump({"sessions": [session]}, sort_keys=False), encoding="utf-8")
+    env = {"QA_HOME": str(home), "BLUESKY_HANDLE": PROBE[0]}
+    env["BLUESKY_APP_PASSWORD"] = network.accounts[PROBE[0]]["app_password"]
+    killed = qa("plan", "--post", "-f", str(plan), env={**env, "QA_CRASH_AT": "after-send:1"})
+    assert killed.returncode == -9, killed.stderr
+    assert len(probe_records(cache, network, "app.bsky.feed.post", "#CrashTest")) == 1
+    again = qa("plan", "--post", "-f", str(plan), env=env)
+    assert again.returncode == 0, again.stderr
+    posts = probe_records(cache, network, "app.bsky.feed.post", "#CrashTest")
+    assert len(posts) == 1 and "In one hour" in posts[0]["value"]["text"]
+    state = json.loads(qa("plan", "--json", "-f", str(plan), env=env).stdout)
+    assert {i["key"]: i["state"] for i in state["timeline"]}["announcement:-1h"] == "posted"

@@ -4,11 +4,14 @@ Shaped by the recordings in `../shared/fixtures/atproto/` (a whole session of th
 against `@atproto/dev-env`): `createSession` answers with real-looking JWTs (base64url JSON
 with `exp`, unsigned) and no didDoc, so the SDK stays on the service it was given; AT-URIs,
 CIDs and TIDs look like the real ones; `searchPosts` pages newest first by `indexedAt` with
-a keyset cursor (`<ms>__<cid>`, as the AppView's), matching the tag in any case; a record key
-already taken is refused with 500 (what the reference PDS answers; `duplicate_status` makes
-it 400); texts over 300 graphemes get the PDS's 400 message; `getRecord` of a missing key is
-400 `RecordNotFound`. The chat endpoints answer only through the chat proxy header, and an
-account with `accepts_dms=False` makes them refuse with the chat service's 400.
+a keyset cursor (`<ms>__<cid>`, as the AppView's), matching the tag in any case; `putRecord`
+with `"swapRecord": null` writes only to a free key (the identical record again is a 200
+no-op with the same CID, another one a 400 `InvalidSwap`), as the reference PDS does
+(`swap_status = 500` makes that refusal a 500, as the reference PDS answers a duplicate
+`createRecord`); texts over 300 graphemes get the PDS's 400 message; `getRecord` of a
+missing key is 400 `RecordNotFound`. The chat endpoints answer only through the chat proxy
+header, and an account with `accepts_dms=False` makes them refuse with the chat service's
+400.
 
 Use it as an httpx transport (``httpx.MockTransport(fake.handle)``, what the adapter's
 `transport` argument takes) or on loopback for a `qa` subprocess (``with fake.serve() as
@@ -136,7 +139,7 @@ class FakeBluesky:
         self.refresh: dict[str, str] = {}  # valid refresh token -> did
         self.access_ttl = timedelta(hours=2)
         self.limits: dict[str, list[int]] = {}  # nsid -> [limit, remaining, reset epoch]
-        self.duplicate_status = 500
+        self.swap_status = 400  # 500: a PDS that answers a taken key so
         self._last_indexed: datetime | None = None
 
     # -- controls -------------------------------------------------------------------------
@@ -296,7 +299,7 @@ class FakeBluesky:
             "com.atproto.identity.resolveHandle": self._resolve_handle,
             "app.bsky.feed.searchPosts": self._search,
             "app.bsky.feed.getPosts": self._get_posts,
-            "com.atproto.repo.createRecord": self._create_record,
+            "com.atproto.repo.putRecord": self._put_record,
             "com.atproto.repo.getRecord": self._get_record,
             "com.atproto.repo.uploadBlob": self._upload_blob,
         }
@@ -441,20 +444,33 @@ class FakeBluesky:
         self.records[uri] = made
         return made
 
-    def _create_record(self, me: Account, _: Any, data: dict[str, Any], *__: Any) -> Any:
+    def _put_record(self, me: Account, _: Any, data: dict[str, Any], *__: Any) -> Any:
+        """As the reference PDS: `"swapRecord": null` writes only if the key is free (the
+        identical record again: 200, same CID, no commit; another: 400 `InvalidSwap`); a CID
+        swaps only that record; no `swapRecord` at all overwrites (an edit)."""
         if data.get("repo") not in (me.did, me.handle):
             raise _Reply(403, "InvalidRequest", "repo does not match the session")
-        collection, value = data["collection"], data["record"]
-        rkey = data.get("rkey") or self._tid()
+        collection, rkey, value = data["collection"], data["rkey"], data["record"]
         if not is_tid(rkey):
-            raise _Reply(400, "InvalidRequest", f"Invalid record key: {rkey}")
-        if f"at://{me.did}/{collection}/{rkey}" in self.records:
-            if self.duplicate_status == 400:
-                raise _Reply(400, "InvalidRequest", f"Record already exists: {rkey}")
-            raise _Reply(500, "InternalServerError", "Internal Server Error")
+            raise _Reply(
+                400,
+                "InvalidRequest",
+                f"Invalid record key for {collection}: Invalid TID string (got {rkey!r}) at $",
+            )
+        uri = f"at://{me.did}/{collection}/{rkey}"
+        current = self.records.get(uri)
+        if "swapRecord" in data:
+            swap = data["swapRecord"]
+            held = current.cid if current is not None else None
+            if current is not None and swap is None and current.value == value:
+                return {"uri": uri, "cid": current.cid, "validationStatus": "valid"}
+            if swap != held and self.swap_status == 500:
+                raise _Reply(500, "InternalServerError", "Internal Server Error")
+            if swap != held:
+                raise _Reply(400, "InvalidSwap", f"Record was at {held or 'null'}")
         self._validate(collection, value)
         made = self._store(me, collection, rkey, value)
-        if collection == "app.bsky.feed.repost":
+        if current is None and collection == "app.bsky.feed.repost":
             self.records[value["subject"]["uri"]].reposts += 1
         return {
             "uri": made.uri,

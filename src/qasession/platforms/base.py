@@ -100,12 +100,15 @@ class Post:
 
 
 class SearchPage(NamedTuple):
-    """One search request's answer: posts oldest first, the cursor to pass next, and whether
-    more pages are waiting (`more`) before the search is caught up."""
+    """One search request's answer: posts oldest first, the cursor to pass next, whether
+    more pages are waiting (`more`) before the search is caught up, and what the operator
+    should hear about the reading (`warnings`: a source that failed while the others were
+    read, one that works again)."""
 
     posts: list[Post]
     cursor: str | None
     more: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +387,12 @@ class Platform(abc.ABC):
     @abc.abstractmethod
     def send_dm(self, to: Author, text: str, *, idempotency_key: str | None = None) -> PostRef:
         """Send a direct message to `to`; returns it."""
+
+    def intent_made(self, idempotency_key: str, at: datetime) -> None:  # noqa: B027
+        """The outbox says, before each attempt to send an intent, when that intent was
+        written (the same on every retry, in every process). A platform whose records carry
+        their own time (Bluesky's `createdAt`) writes that one, so a retry sends the same
+        bytes; the others ignore it."""
 
     def find_sent(self, idempotency_key: str) -> PostRef | None:
         """What this account already sent under `idempotency_key`, if the platform can tell

@@ -19,14 +19,17 @@ record's `createdAt` is whatever the author's client wrote). Pacing: `rate_budge
 the tighter of the search service's `ratelimit-*` window and the plan's `search_interval`
 (one pass per that many seconds, the floor for a service not meant for busy bots).
 
-Writing: every record (post, reply, quote, repost) is created with a record key derived
+Writing: every record (post, reply, quote, repost) is written with a record key derived
 from its outbox key (`bluesky_text.tid_for`; a repost's key derives from the reposted URI,
-so one post is reposted once). A retry after a crash writes to the same key; the PDS refuses
-it (the reference PDS answers a duplicate key with 500, others with 400 "already exists"),
-and the adapter then reads the record at that key: found, it is the post sent before; not
-found, the original error stands. `find_sent(key)` is a `getRecord` at that key. Facets for
-hashtags, mentions (handles resolved to DIDs) and links go into every post, `.@handle`
-included. Images are uploaded as blobs with their alt text (at most 4, 1,000,000 bytes each).
+so one post is reposted once) through `putRecord` with `"swapRecord": null`: "create only if
+that key is free". Its `createdAt` is when the outbox made the intent (`intent_made`), so a
+retry after a crash sends the very same bytes: the PDS answers 200 with the same CID and no
+commit (nothing posted twice), and anything else under the key 400 `InvalidSwap`. On that
+refusal, or a 500 (a PDS that answers a taken key so, or lost its answer), the adapter reads
+the record at the key: found, it is the post sent before; not found, the error stands.
+`find_sent(key)` is a `getRecord` at that key. Facets for hashtags, mentions (handles
+resolved to DIDs) and links go into every post, `.@handle` included. Images are uploaded as
+blobs with their alt text (at most 4, 1,000,000 bytes each).
 
 Direct messages go through the chat service (the SDK's chat proxy header):
 `getConvoForMembers` then `sendMessage`. A recipient who does not accept messages from the
@@ -92,7 +95,7 @@ DM_FILE = "bluesky-dms.jsonl"
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"
 SEARCH = "app.bsky.feed.searchPosts"
-CREATE = "com.atproto.repo.createRecord"
+PUT = "com.atproto.repo.putRecord"
 
 MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images#image: maxSize
 MAX_IMAGES = 4
@@ -282,6 +285,7 @@ class BlueskyPlatform(Platform):
         self._writes: deque[datetime] = deque()  # when this process created records
         self._last_pass: datetime | None = None
         self._last_stamp: datetime | None = None
+        self._intent_at: dict[str, datetime] = {}  # outbox key -> when the intent was made
 
     def __repr__(self) -> str:
         return f"BlueskyPlatform(service={self.settings.service!r}, account={self.account!r})"
@@ -518,7 +522,7 @@ class BlueskyPlatform(Platform):
             return
         if nsid == SEARCH:
             self._search_window = window
-        elif nsid == CREATE:
+        elif nsid == PUT:
             self._write_window = window
 
     def _check_window(self, nsid: str) -> None:
@@ -527,7 +531,7 @@ class BlueskyPlatform(Platform):
         if blocked is not None and blocked > now:
             raise RateLimited(blocked, f"Bluesky rate limit of {nsid} reached")
         window = self._search_window if nsid == SEARCH else None
-        if nsid == CREATE:
+        if nsid == PUT:
             window = self._write_window
         if window is not None and window.remaining <= 0 and window.reset_at > now:
             raise RateLimited(window.reset_at, f"Bluesky rate limit of {nsid} exhausted")
@@ -690,16 +694,34 @@ class BlueskyPlatform(Platform):
             cid = found[0].extra["cid"]
         return {"uri": post.id, "cid": cid}
 
-    def _create(self, collection: str, rkey: str, record: dict[str, Any]) -> tuple[str, str, bool]:
-        """Create `record` at `rkey`; returns (uri, cid, created). A key already taken gives
-        the record there (created False); the PDS's refusal stands when there is none."""
+    def _write(self, collection: str, rkey: str, record: dict[str, Any]) -> tuple[str, str, str]:
+        """Write `record` at `rkey` only if that key is free (`putRecord` with
+        `"swapRecord": null`); returns (uri, cid, outcome): "created", "same" (this record
+        was there already: a retry of this write) or "other" (another record holds the key).
+        The same record again answers 200 without a commit; another one 400 `InvalidSwap`;
+        a PDS may answer a taken key, or lose its answer, with 500: then the record at the
+        key is read (the refusal stands when there is none)."""
         did, _ = self._identity()
         self._spend_points()
-        data = self._models().ComAtprotoRepoCreateRecord.Data(
-            repo=did, collection=collection, rkey=rkey, record=record
-        )
+        body = {
+            "repo": did,
+            "collection": collection,
+            "rkey": rkey,
+            "record": record,
+            "swapRecord": None,  # "only if absent"; the SDK's models would drop the None
+        }
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+        def call(client: Client) -> Any:
+            return client.invoke_procedure(
+                PUT,
+                content=content,
+                input_encoding="application/json",
+                output_encoding="application/json",
+            )
+
         try:
-            body = self._procedure(CREATE, data)
+            answer = self._invoke(PUT, call)
         except QAError as exc:
             if not isinstance(exc, PlatformError) or isinstance(exc, RateLimited):
                 self._writes.pop()
@@ -709,14 +731,15 @@ class BlueskyPlatform(Platform):
                 if not exc.retryable:
                     self._writes.pop()
                 raise
-            # the record there is the one this call wrote (its answer was lost) when it
-            # carries this call's time; otherwise it was there before (a retry)
-            ours = existing[2].get("createdAt") == record.get("createdAt")
-            return existing[0], existing[1], ours
-        uri, cid = _str(body.get("uri")), _str(body.get("cid"))
+            if existing[2] != record:
+                return existing[0], existing[1], "other"
+            # the same bytes after a lost answer: most likely this very write
+            return existing[0], existing[1], "created" if exc.retryable else "same"
+        uri, cid = _str(answer.get("uri")), _str(answer.get("cid"))
         if not uri:
             raise PlatformError("Bluesky accepted the record but returned no URI", retryable=True)
-        return uri, cid, True
+        # no commit: the identical record was there already (a no-op)
+        return uri, cid, "created" if "commit" in answer else "same"
 
     def _get_record(self, collection: str, rkey: str) -> tuple[str, str, dict[str, Any]] | None:
         did, _ = self._identity()
@@ -739,12 +762,13 @@ class BlueskyPlatform(Platform):
         record = {
             "$type": REPOST,
             "subject": subject,
-            "createdAt": self._now_iso(),
+            "createdAt": self._created_at(idempotency_key),
         }
-        uri, cid, created = self._create(REPOST, tid_for("repost:" + post.id), record)
-        if not created:
+        uri, cid, outcome = self._write(REPOST, tid_for("repost:" + post.id), record)
+        if outcome == "other":
             raise DuplicatePost(f"already reposted {post.id}", existing_id=uri)
-        self.counters.reposts += 1
+        if outcome == "created":
+            self.counters.reposts += 1
         return PostRef(self.source, uri, {"cid": cid})
 
     def post(
@@ -762,7 +786,7 @@ class BlueskyPlatform(Platform):
         record: dict[str, Any] = {
             "$type": POST,
             "text": text,
-            "createdAt": self._now_iso(),
+            "createdAt": self._created_at(idempotency_key),
             "langs": list(self.settings.langs),
         }
         facets = build_facets(text, self._resolve)
@@ -778,22 +802,30 @@ class BlueskyPlatform(Platform):
         if embed is not None:
             record["embed"] = embed
         key = idempotency_key or "fresh:" + os.urandom(16).hex()  # nothing to retry under
-        uri, cid, created = self._create(POST, tid_for("post:" + key), record)
-        if created:
+        uri, cid, outcome = self._write(POST, tid_for("post:" + key), record)
+        if outcome == "created":
             self.counters.posts_created += 1
         extra = {"cid": cid}
         if root is not None:
             extra.update(root_uri=root["uri"], root_cid=root["cid"])
         return PostRef(self.source, uri, extra)
 
-    def _now_iso(self) -> str:
-        """A record's `createdAt`: the wall clock, unique within this process (a record found
-        at its key after a failed call is known to be this call's by this stamp)."""
-        now = self.clock.wall_now().astimezone(UTC)
-        if self._last_stamp is not None and now <= self._last_stamp:
-            now = self._last_stamp + timedelta(microseconds=1)
-        self._last_stamp = now
-        return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    def intent_made(self, idempotency_key: str, at: datetime) -> None:
+        self._intent_at[idempotency_key] = at
+
+    def _created_at(self, idempotency_key: str | None) -> str:
+        """A record's `createdAt`: when its intent was made (what the outbox says, the same
+        on every retry, so a retry writes the same bytes), else the wall clock (kept for the
+        key, so a retry in this process repeats it)."""
+        moment = self._intent_at.get(idempotency_key) if idempotency_key else None
+        if moment is None:
+            moment = self.clock.wall_now()
+            if self._last_stamp is not None and moment <= self._last_stamp:
+                moment = self._last_stamp + timedelta(microseconds=1)
+            self._last_stamp = moment
+            if idempotency_key:
+                self._intent_at[idempotency_key] = moment
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def _embed(self, quote_of: PostRef | None, media: Sequence[Media]) -> dict[str, Any] | None:
         images = self._images(media) if media else None

@@ -29,6 +29,7 @@ from qasession.errors import (
 )
 from qasession.platforms.base import Author, Media, Platform, PostRef
 from qasession.store import OutboxItem, Store
+from qasession.store.engine import from_iso
 
 PREVIOUS_STEP = "^"  # reply_to value meaning "the platform id of the previous step"
 MAX_BACKOFF = 300.0
@@ -221,6 +222,8 @@ class Outbox:
         return Author(item.dm_to, item.dm_to)
 
     def _call(self, item: OutboxItem) -> PostRef:
+        if item.created_at:
+            self.platform.intent_made(item.key, from_iso(item.created_at))
         if item.kind == "repost":
             assert item.repost_of is not None
             return self.platform.repost(self._ref(item.repost_of), idempotency_key=item.key)
