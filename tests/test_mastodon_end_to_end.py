@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -244,6 +246,39 @@ def test_two_instances_one_question_stored_once_answered_once(
     assert texts.count(alice) == 1 and texts.count(zoe) == 1, texts
     warned = [e["message"] for e in events if e["event"] == "warning"]
     assert any("cannot repost" in m and "cannot resolve" in m for m in warned), warned
+
+
+def unused_url() -> str:
+    """A loopback address nothing listens on: an instance that is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_a_failing_instance_is_reported_and_the_others_go_on(
+    server: MastodonServer, tmp_path: Path, home: Path
+) -> None:
+    """An `also_read` instance that is down, and one that fails once: each makes one warning
+    event (not one per poll), and one that works again says so; the posts of the others
+    are read meanwhile, and the failed one's once it answers."""
+    with MastodonServer("bob") as other:
+        server.post("lee", "Asked on the host's instance #AskAcme")
+        other.post("alice", "Asked on the other one #AskAcme")
+        other.server.fault(path_regex=r"^/api/v1/timelines/tag/", status=503, count=1)
+        dead = unused_url()
+        clock = wall_clock()
+        settings = {"instance": server.url, "also_read": [other.url, dead], "timeout": 1}
+        loop, store, events = live(tmp_path, home, settings, clock)
+        step(loop, clock, clock.now() + timedelta(minutes=4))
+        texts = {row["text"] for row in store.posts("t")}
+    assert {"Asked on the host's instance #AskAcme", "Asked on the other one #AskAcme"} <= texts
+    warned = [e["message"] for e in events if e["event"] == "warning"]
+    down = urlsplit(dead).netloc
+    assert len([m for m in warned if f"reading {down} failed" in m]) == 1, warned
+    failed_once = [m for m in warned if f"reading {other.domain} failed" in m]
+    assert len(failed_once) == 1 and "503" in failed_once[0], warned
+    assert warned.count(f"reading {other.domain} works again") == 1, warned
+    assert all(e.get("platform") == "mastodon" for e in events if e["event"] == "warning")
 
 
 # -- faults ----------------------------------------------------------------------------------------

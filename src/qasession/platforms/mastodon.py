@@ -519,12 +519,15 @@ class MastodonPlatform(Platform):
 
     def search(self, hashtag: str, cursor: str | None = None) -> SearchPage:
         """One request per source: the host's hashtag timeline, each `also_read` instance's
-        (a failing one is skipped and read again next time), the mentions when asked."""
+        (a failing one is read again next time while the others go on; the page's warnings
+        say when one starts failing, or fails otherwise, and when it works again), the
+        mentions when asked."""
         me = self._connect()
         tag = hashtag.lstrip("#")
         state = _load_cursor(cursor)
         found: dict[str, Post] = {}
         more = False
+        warnings: list[str] = []
         sources: list[tuple[str, _Instance, Callable[..., list[_Item]]]] = [
             (HOST, self._host, self._tag_fetcher(self._host, tag))
         ]
@@ -538,8 +541,12 @@ class MastodonPlatform(Platform):
             except (RateLimited, PlatformError) as exc:
                 if instance.is_host:
                     raise
+                if instance.failure != str(exc):
+                    warnings.append(f"reading {instance.name} failed, the others go on: {exc}")
                 instance.failure = str(exc)
                 continue
+            if instance.failure is not None:
+                warnings.append(f"reading {instance.name} works again")
             instance.failure = None
             more = more or pending
             for item in items:
@@ -549,7 +556,7 @@ class MastodonPlatform(Platform):
         posts = sorted(found.values(), key=lambda p: (p.created_at, _id_key(p.extra["sort"])))
         for post in posts:
             post.extra.pop("sort", None)
-        return SearchPage(posts, _dump_cursor(state), more)
+        return SearchPage(posts, _dump_cursor(state), more, tuple(warnings))
 
     def _tag_fetcher(self, instance: _Instance, tag: str) -> Callable[..., list[_Item]]:
         limit = self.settings.page_size

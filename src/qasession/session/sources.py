@@ -166,6 +166,8 @@ class SourceState:
             return delay, []
         self.poll_failures = 0
         self.failure = None
+        for message in page.warnings:
+            warn(message, platform=self.name)
         records = ingestor.ingest(page, now, self.name)
         self.save_counters(session, store)
         if page.more:
