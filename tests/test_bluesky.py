@@ -371,6 +371,60 @@ def test_watermark_paging_loses_nothing_and_reads_nothing_twice(
     assert returned <= len(expected) + 2 * len(searches), "each pass stops at the watermark"
 
 
+NOTIFY = "app.bsky.notification.listNotifications"
+
+
+def test_notifications_bring_questions_without_the_tag(
+    fake: FakeBluesky, tmp_path: Path, clock: ManualClock
+) -> None:
+    """Opt-in: mentions, replies and quotes of the host come in with the hashtag's posts,
+    each once; a like or an unrelated post does not; off, nothing is asked."""
+    host = fake.host
+    answer = fake.inject(host.handle, "Our answer #AskAcme")
+    ref = {"uri": answer, "cid": fake.records[answer].cid}
+    mention = f"@{host.handle} does the API have webhooks?"
+    asked = {
+        fake.inject("@maria.test", mention, record={"facets": build_facets(
+            mention, {host.handle: host.did}.get)}),
+        fake.inject("@lee.test", "And for the app?", record={"reply": {"root": ref,
+                                                                       "parent": ref}}),
+        fake.inject("@kim.test", "Same question", record={"embed": {
+            "$type": "app.bsky.embed.record", "record": ref}}),
+    }  # fmt: skip
+    fake.inject("@zed.test", "Unrelated, no tag, no mention")
+    off = adapter(fake, tmp_path / "off", clock)
+    drain(off, "#AskAcme", None)
+    assert fake.count(NOTIFY) == 0
+    platform = adapter(fake, tmp_path, clock, notifications=True, page_size=2)
+    page = platform.search("#AskAcme", None)
+    assert {p.id for p in page.posts} == asked  # two pages of notifications, in one pass
+    assert page.warnings == ()
+    kinds = {p.author: p.kind for p in page.posts}
+    assert kinds == {"@maria.test": "post", "@lee.test": "reply", "@kim.test": "quote"}
+    notes = [r for r in fake.requests if r.nsid == NOTIFY]
+    assert all(sorted(r.params["reasons"]) == ["mention", "quote", "reply"] for r in notes)
+    rest, cursor = drain(platform, "#AskAcme", page.cursor)
+    assert rest == []  # nothing twice
+    clock.advance(5)
+    later = fake.inject("@maria.test", mention + " (asked again)", record={
+        "facets": build_facets(mention, {host.handle: host.did}.get)})  # fmt: skip
+    assert [p.id for p in drain(platform, "#AskAcme", cursor)[0]] == [later]
+
+
+def test_failing_notifications_are_a_warning_and_the_tag_is_read(
+    fake: FakeBluesky, tmp_path: Path, clock: ManualClock
+) -> None:
+    question = fake.inject("@maria.test", "Webhooks? #AskAcme")
+    platform = adapter(fake, tmp_path, clock, notifications=True)
+    fake.fail(502, NOTIFY)
+    page = platform.search("#AskAcme", None)
+    assert [p.id for p in page.posts] == [question]
+    assert len(page.warnings) == 1 and "notifications failed" in page.warnings[0]
+    clock.advance(1)
+    again = platform.search("#AskAcme", page.cursor)
+    assert again.warnings == ("reading the host's Bluesky notifications works again",)
+
+
 def test_posts_have_uris_dids_and_engagement(fake: FakeBluesky, tmp_path: Path) -> None:
     uri = fake.inject("@maria.test", "Webhooks? #AskAcme", likes=4, reposts=2)
     platform = adapter(fake, tmp_path)

@@ -22,6 +22,8 @@ from tests.conftest import ROOT, qa
 from tests.integration.bluesky_network import Cache, Network, bluesky_network, log_tails, sdk
 
 HOST, ASKERS = "acmehq.test", ["alice.test", "bob.test", "carol.test", "dave.test"]
+MENTIONER = "erin.test"  # asks by mentioning the host, without the tag (notifications)
+MENTION_QUESTION = f"@{HOST} will the CLI get a --json flag?"
 PROBE = ["probehost.test", "probeasker.test"]  # accounts of their own: the session's stay clean
 TAG = "#AskAcme"
 QUESTIONS = {
@@ -56,7 +58,7 @@ def cache() -> Cache:
 def network(cache: Cache, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     workdir = tmp_path_factory.mktemp("bluesky-network")
     try:
-        with bluesky_network(cache, workdir, [HOST, *ASKERS, *PROBE]) as running:
+        with bluesky_network(cache, workdir, [HOST, *ASKERS, MENTIONER, *PROBE]) as running:
             yield running
     except BaseException:
         sys.stderr.write(log_tails(workdir) + "\n")
@@ -102,7 +104,7 @@ def session_plan(tmp_path: Path, network: Network) -> Path:
     session.update(
         platform="bluesky",
         account=f"@{HOST}",
-        bluesky={"service": network.pds},
+        bluesky={"service": network.pds, "notifications": True},
         duration="15m",
         opening={**session["opening"], "image": str(image)},
     )
@@ -124,8 +126,8 @@ def queue_numbers(plan: Path, env: dict[str, str], wanted: int, patience: float 
 
 
 def answer_all(plan: Path, env: dict[str, str]) -> None:
-    numbers = queue_numbers(plan, env, len(QUESTIONS))
-    missing = [text for text in QUESTIONS.values() if text not in numbers]
+    numbers = queue_numbers(plan, env, len(QUESTIONS) + 1)
+    missing = [text for text in [*QUESTIONS.values(), MENTION_QUESTION] if text not in numbers]
     assert not missing, f"not in the queue: {missing} (queue: {list(numbers)})"
     for handle, args in (
         ("alice.test", [ANSWER]),
@@ -204,6 +206,9 @@ def test_headless_session_on_the_network(
         )
         for handle, text in QUESTIONS.items()
     }
+    # no tag: it comes in through the host's notifications (`notifications: true`)
+    sdk(cache, "post", network.pds, MENTIONER, network.accounts[MENTIONER]["app_password"],
+        MENTION_QUESTION)  # fmt: skip
     plan = session_plan(tmp_path, network)
     env = dict(os.environ, QA_HOME=str(home), BLUESKY_HANDLE=HOST)
     env["BLUESKY_APP_PASSWORD"] = network.accounts[HOST]["app_password"]

@@ -300,6 +300,7 @@ class FakeBluesky:
             "app.bsky.feed.searchPosts": self._search,
             "app.bsky.feed.getPosts": self._get_posts,
             "com.atproto.repo.putRecord": self._put_record,
+            "app.bsky.notification.listNotifications": self._notifications,
             "com.atproto.repo.getRecord": self._get_record,
             "com.atproto.repo.uploadBlob": self._upload_blob,
         }
@@ -427,6 +428,58 @@ class FakeBluesky:
                 self._view(self.records[u]) for u in params.get("uris", []) if u in self.records
             ]
         }
+
+    def _reasons(self, me: Account, record: Record) -> list[str]:
+        """Why `record` notifies `me`: it mentions them (a mention facet with their DID),
+        replies to their post, quotes it."""
+        if record.author is me or record.collection != "app.bsky.feed.post":
+            return []
+        value, mine = record.value, f"at://{me.did}/"
+        reasons = []
+        for facet in value.get("facets") or []:
+            if any(f.get("did") == me.did for f in facet.get("features", [])):
+                reasons.append("mention")
+        parent = ((value.get("reply") or {}).get("parent") or {}).get("uri", "")
+        if parent.startswith(mine):
+            reasons.append("reply")
+        embed = value.get("embed") or {}
+        quoted = str((embed.get("record") or {}).get("uri", ""))
+        if embed.get("$type") == "app.bsky.embed.record" and quoted.startswith(mine):
+            reasons.append("quote")
+        return reasons[:1]
+
+    def _notifications(self, me: Account, params: dict[str, list[str]], *_: Any) -> Any:
+        """Newest first, a keyset cursor as the AppView's; `reasons` filters."""
+        wanted = set(params.get("reasons", []))
+        limit = int(params.get("limit", ["50"])[0])
+        notes = [
+            (record, reasons[0])
+            for record in self.records.values()
+            if (reasons := self._reasons(me, record)) and (not wanted or reasons[0] in wanted)
+        ]
+        notes.sort(key=lambda n: (_ms(n[0].indexed_at), n[0].cid), reverse=True)
+        if "cursor" in params:
+            ms, cid = params["cursor"][0].split("__")
+            notes = [n for n in notes if (_ms(n[0].indexed_at), n[0].cid) < (int(ms), cid)]
+        page = notes[:limit]
+        body: dict[str, Any] = {
+            "notifications": [
+                {
+                    "uri": record.uri,
+                    "cid": record.cid,
+                    "author": {"did": record.author.did, "handle": record.author.handle},
+                    "reason": reason,
+                    "record": record.value,
+                    "isRead": False,
+                    "indexedAt": _iso(record.indexed_at),
+                }
+                for record, reason in page
+            ]
+        }
+        if len(notes) > limit:
+            last = page[-1][0]
+            body["cursor"] = f"{_ms(last.indexed_at)}__{last.cid}"
+        return body
 
     # -- the PDS ----------------------------------------------------------------------------
 

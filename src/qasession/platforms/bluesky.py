@@ -17,7 +17,11 @@ at or below the watermark (or the service has no more); each page comes back old
 deduplicated by URI, without the host's own posts. A post's time is its `indexedAt` (the
 record's `createdAt` is whatever the author's client wrote). Pacing: `rate_budget()` reports
 the tighter of the search service's `ratelimit-*` window and the plan's `search_interval`
-(one pass per that many seconds, the floor for a service not meant for busy bots).
+(one pass per that many seconds, the floor for a service not meant for busy bots). With
+`notifications: true` each pass also reads the host's notifications (`listNotifications`,
+reasons mention, reply and quote: questions and follow-ups without the tag) down to their
+own watermark (`m`/`mu`), at most a week back the first time; a failure there is a warning
+on the page, and the hashtag is read all the same.
 
 Writing: every record (post, reply, quote, repost) is written with a record key derived
 from its outbox key (`bluesky_text.tid_for`; a repost's key derives from the reposted URI,
@@ -95,6 +99,10 @@ DM_FILE = "bluesky-dms.jsonl"
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"
 SEARCH = "app.bsky.feed.searchPosts"
+NOTIFICATIONS = "app.bsky.notification.listNotifications"
+NOTIFY_REASONS = ("mention", "reply", "quote")
+NOTIFY_PAGES = 5
+LOOKBACK = timedelta(days=7)  # the first read of the notifications goes back this far
 PUT = "com.atproto.repo.putRecord"
 
 MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images#image: maxSize
@@ -123,6 +131,10 @@ class BlueskySettings(BaseModel):
     )
     timeout: float = Field(default=10, gt=0, description="seconds per HTTP request")
     langs: list[str] = Field(default_factory=lambda: ["en"], description="languages of posts")
+    notifications: bool = Field(
+        default=False,
+        description="also read the host's mentions, replies and quotes (questions without the tag)",
+    )
 
     @field_validator("service")
     @classmethod
@@ -162,6 +174,8 @@ class _Cursor:
     next: str | None = None  # the service's cursor of the running pass
     top: str | None = None  # the watermark the running pass will leave
     top_uris: list[str] = field(default_factory=list)
+    noted: str | None = None  # newest indexedAt of the notifications read
+    noted_uris: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, raw: str | None) -> _Cursor:
@@ -177,20 +191,39 @@ class _Cursor:
                 data.get("n"),
                 data.get("t"),
                 [str(u) for u in data.get("tu", [])],
+                data.get("m"),
+                [str(u) for u in data.get("mu", [])],
             )
         except (ValueError, TypeError):
             raise PlatformError(f"not a Bluesky search cursor: {raw[:40]!r}") from None
 
     def dump(self) -> str | None:
         data = {"w": self.at, "u": self.uris, "n": self.next, "t": self.top, "tu": self.top_uris}
+        data.update(m=self.noted, mu=self.noted_uris)
         kept = {k: v for k, v in data.items() if v}
         return json.dumps(kept, separators=(",", ":"), sort_keys=True) if kept else None
 
     def seen(self, at: str, uri: str) -> bool:
         """Whether a post indexed at `at` was read by a finished pass."""
-        if self.at is None:
-            return False
-        return _ts(at) < _ts(self.at) or (_ts(at) == _ts(self.at) and uri in self.uris)
+        return _below(at, uri, self.at, self.uris)
+
+
+def _below(at: str, uri: str, mark: str | None, uris: list[str]) -> bool:
+    """Whether (`at`, `uri`) is at or below the watermark (`mark`, the URIs read at it)."""
+    if mark is None:
+        return False
+    return _ts(at) < _ts(mark) or (_ts(at) == _ts(mark) and uri in uris)
+
+
+def _raised(at: str, uri: str, mark: str | None, uris: list[str]) -> tuple[str | None, list[str]]:
+    """The watermark once (`at`, `uri`) is read."""
+    if not at:
+        return mark, uris
+    if mark is None or _ts(at) > _ts(mark):
+        return at, [uri]
+    if _ts(at) == _ts(mark) and uri not in uris:
+        return mark, [*uris, uri]
+    return mark, uris
 
 
 def _ts(value: str) -> datetime:
@@ -286,6 +319,7 @@ class BlueskyPlatform(Platform):
         self._last_pass: datetime | None = None
         self._last_stamp: datetime | None = None
         self._intent_at: dict[str, datetime] = {}  # outbox key -> when the intent was made
+        self._notify_failure: str | None = None
 
     def __repr__(self) -> str:
         return f"BlueskyPlatform(service={self.settings.service!r}, account={self.account!r})"
@@ -577,6 +611,10 @@ class BlueskyPlatform(Platform):
             self._raise_top(state, indexed, post.id)
             if post.author_id != did:
                 fresh.setdefault(post.id, post)
+        warnings: list[str] = []
+        if self.settings.notifications and state.next is None:  # once per pass, at its start
+            for post in self._notified(state, did, warnings):
+                fresh.setdefault(post.id, post)
         next_cursor = _str(body.get("cursor")) or None
         if reached or not next_cursor or not views:
             if state.top is not None:
@@ -585,16 +623,56 @@ class BlueskyPlatform(Platform):
         else:
             state.next = next_cursor
         posts = sorted(fresh.values(), key=lambda p: (p.created_at, p.id))
-        return SearchPage(posts, state.dump(), state.next is not None)
+        return SearchPage(posts, state.dump(), state.next is not None, tuple(warnings))
 
     @staticmethod
     def _raise_top(state: _Cursor, indexed: str, uri: str) -> None:
-        if not indexed:
-            return
-        if state.top is None or _ts(indexed) > _ts(state.top):
-            state.top, state.top_uris = indexed, [uri]
-        elif _ts(indexed) == _ts(state.top) and uri not in state.top_uris:
-            state.top_uris.append(uri)
+        state.top, state.top_uris = _raised(indexed, uri, state.top, state.top_uris)
+
+    def _notified(self, state: _Cursor, did: str, warnings: list[str]) -> list[Post]:
+        """The host's mentions, replies and quotes indexed since the last read (newest
+        first, paging back until one already read, at most `NOTIFY_PAGES` pages or
+        `LOOKBACK`). A failure is a warning: the hashtag is read all the same."""
+        horizon = self.clock.wall_now() - LOOKBACK
+        mark, uris = state.noted, list(state.noted_uris)
+        found: list[Post] = []
+        cursor: str | None = None
+        try:
+            for _ in range(NOTIFY_PAGES):
+                params = self._models().AppBskyNotificationListNotifications.Params(
+                    limit=self.settings.page_size, reasons=list(NOTIFY_REASONS), cursor=cursor
+                )
+                body = self._query(NOTIFICATIONS, params)
+                notes = [n for n in body.get("notifications") or [] if isinstance(n, dict)]
+                self.counters.posts_read += len(notes)
+                reached = False
+                for note in notes:
+                    indexed, uri = _str(note.get("indexedAt")), _str(note.get("uri"))
+                    if (
+                        _below(indexed, uri, state.noted, state.noted_uris)
+                        or _ts(indexed) < horizon
+                    ):
+                        reached = True
+                        break
+                    mark, uris = _raised(indexed, uri, mark, uris)
+                    post = self._post(note) if note.get("reason") in NOTIFY_REASONS else None
+                    if post is not None and post.author_id != did:
+                        found.append(post)
+                cursor = _str(body.get("cursor")) or None
+                if reached or not cursor or not notes:
+                    break
+        except PlatformError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            if self._notify_failure != str(exc):
+                warnings.append(f"reading the host's Bluesky notifications failed: {exc}")
+            self._notify_failure = str(exc)
+            return []
+        if self._notify_failure is not None:
+            warnings.append("reading the host's Bluesky notifications works again")
+        self._notify_failure = None
+        state.noted, state.noted_uris = mark, uris
+        return found
 
     def _post(self, view: Mapping[str, Any]) -> Post | None:
         """One post view as a Post (None when it lacks what a post needs)."""
