@@ -12,13 +12,13 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 import yaml
 
 from qasession.clock import ManualClock
@@ -31,6 +31,7 @@ from qasession.store import Store
 from tests.conftest import ROOT, qa, write_plan
 from tests.contract import Harness, check_contract
 from tests.support.driving import manual_session, step
+from tests.support.mastodon_proxy import MastodonProxy
 from tests.support.mastodon_server import MastodonServer
 
 
@@ -39,6 +40,12 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonServer]:
     with MastodonServer("acme") as started:
         monkeypatch.setenv(TOKEN_VAR, started.token("acme"))
         yield started
+
+
+@pytest.fixture
+def stack() -> Iterator[ExitStack]:
+    with ExitStack() as opened:
+        yield opened
 
 
 def mastodon_harness(server: MastodonServer, platform: MastodonPlatform) -> Harness:
@@ -248,6 +255,36 @@ def test_two_instances_one_question_stored_once_answered_once(
     assert any("cannot repost" in m and "cannot resolve" in m for m in warned), warned
 
 
+def test_a_post_only_another_instance_has_is_resolved_then_boosted(
+    server: MastodonServer, tmp_path: Path, home: Path, stack: ExitStack
+) -> None:
+    """A question read only on an `also_read` instance: before acting, the adapter resolves
+    it on the host's instance (search with resolve=true; the proxy federates it as a real
+    instance would) and boosts the local copy by its local id; the answer mentions the
+    asker at their instance. Nothing falls back to "cannot resolve"."""
+    with MastodonServer("bob") as other:
+        proxy = stack.enter_context(MastodonProxy(server))
+        proxy.resolves(other)
+        asked = other.post("alice", "Seen only over there? #AskAcme")
+        clock = wall_clock()
+        settings = {"instance": proxy.url, "also_read": [other.url]}
+        loop, store, events = live(tmp_path, home, settings, clock)
+        step(loop, clock, clock.now() + timedelta(minutes=2))
+        (row,) = store.posts("t", where="id = ?", params=(asked["uri"],))
+        store.add_command("t", "answer", {"question_id": row["id"], "text": "Yes, resolved!"})
+        step(loop, clock, clock.now() + timedelta(minutes=40))
+        assert loop.ended
+    assert proxy.resolved == [asked["uri"]]
+    host = server.statuses("acme")
+    (boost,) = [s for s in host if s["reblog"] is not None]
+    assert boost["reblog"]["uri"] == asked["uri"]
+    assert str(boost["reblog"]["id"]) != str(asked["id"])  # the host's own id for it
+    texts = [status_text(s) for s in host if s["reblog"] is None]
+    assert texts.count(f"@alice@{other.domain} Yes, resolved! #AskAcme") == 1, texts
+    warned = [e["message"] for e in events if e["event"] == "warning"]
+    assert not any("resolve" in m for m in warned), warned
+
+
 def unused_url() -> str:
     """A loopback address nothing listens on: an instance that is down."""
     with socket.socket() as probe:
@@ -284,37 +321,19 @@ def test_a_failing_instance_is_reported_and_the_others_go_on(
 # -- faults ----------------------------------------------------------------------------------------
 
 
-def lose_next_answer(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The next status posted reaches the instance, and its answer is lost on the way back
-    (a read time-out after the post went through). mastodon-mock's own time-out and latency
-    faults hold the request before the instance reads it: the client gives up first and the
-    post is never made, so the loss is made here, between the client and the server."""
-    original = requests.Session.send
-    lost: list[str] = []
-
-    def send(session: requests.Session, request: Any, **kwargs: Any) -> Any:
-        response = original(session, request, **kwargs)
-        posting = request.method == "POST" and (request.url or "").endswith("/api/v1/statuses")
-        if posting and not lost and response.ok:
-            lost.append(str(response.json()["id"]))
-            raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=1)")
-        return response
-
-    monkeypatch.setattr(requests.Session, "send", send)
-    return lost
-
-
 def test_faults_every_post_exactly_once(
-    server: MastodonServer, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+    server: MastodonServer, tmp_path: Path, home: Path, stack: ExitStack
 ) -> None:
+    proxy = stack.enter_context(MastodonProxy(server))
     clock = wall_clock()
-    loop, store, events = live(tmp_path, home, {"instance": server.url, "timeout": 1}, clock)
+    loop, store, events = live(tmp_path, home, {"instance": proxy.url, "timeout": 1}, clock)
     questions = [server.post(f"fan{i}", f"Question {i}? #AskAcme") for i in range(3)]
     step(loop, clock, clock.now() + timedelta(minutes=2))
     post = {"path": "/api/v1/statuses", "methods": ["POST"], "count": 1}
     server.server.fault(**post, type="ratelimit")  # a 429 with its reset, 5 minutes on
     server.server.fault(**post, status=503)
-    lost = lose_next_answer(monkeypatch)  # then a post made whose answer is lost
+    # then a post the instance makes whose answer is lost on the way back (a time-out)
+    proxy.drop_answer("POST", "/api/v1/statuses")
     for status in questions:
         row = store.posts("t", where="id = ?", params=(status["uri"],))[0]
         store.add_command(
@@ -331,18 +350,20 @@ def test_faults_every_post_exactly_once(
     assert len(answered) == 3
     warned = " ".join(e["message"] for e in events if e["event"] == "warning")
     assert "rate limit" in warned and ("503" in warned or "failed" in warned)
-    assert "timed out" in warned and lost
+    lost = [str(answer["id"]) for answer in proxy.dropped]
+    assert "timed out" in warned and len(lost) == 1
     reconciled = [e for e in events if e["event"] == "posted" and e.get("reconciled")]
     assert [e["id"].rsplit("/", 1)[-1] for e in reconciled] == lost  # found, not sent again
 
 
 def test_lost_answer_found_among_recent_statuses_after_a_restart(
-    server: MastodonServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: MastodonServer, tmp_path: Path, stack: ExitStack
 ) -> None:
-    settings = {"instance": server.url, "timeout": 1}
+    proxy = stack.enter_context(MastodonProxy(server))
+    settings = {"instance": proxy.url, "timeout": 1}
     first = MastodonPlatform(settings, home=tmp_path)
     first.me()
-    lose_next_answer(monkeypatch)
+    proxy.drop_answer("POST", "/api/v1/statuses")
     with pytest.raises(PlatformError) as lost:
         first.post("Lost in transit #AskAcme", idempotency_key="t:answer:9:0:answer")
     assert lost.value.retryable and "timed out" in str(lost.value)
