@@ -411,6 +411,27 @@ def test_notifications_bring_questions_without_the_tag(
     assert [p.id for p in drain(platform, "#AskAcme", cursor)[0]] == [later]
 
 
+def test_notifications_page_past_pages_the_reasons_filter_emptied(
+    fake: FakeBluesky, tmp_path: Path, clock: ManualClock
+) -> None:
+    """The AppView filters a page by reason after reading it: newer reposts of the host's
+    post make the first pages empty, with a cursor; the mention behind them still comes."""
+    host = fake.host
+    answer = fake.inject(host.handle, "Our answer #AskAcme")
+    text = f"@{host.handle} and the CLI?"
+    clock.advance(1)
+    asked = fake.inject("@maria.test", text, record={"facets": build_facets(
+        text, {host.handle: host.did}.get)})  # fmt: skip
+    for n in range(4):
+        clock.advance(1)
+        fake.repost_by(f"@fan{n}.test", answer)
+    platform = adapter(fake, tmp_path, clock, notifications=True, page_size=2)
+    page = platform.search("#AskAcme", None)
+    assert [p.id for p in page.posts] == [asked]
+    bodies = [r.body for r in fake.requests if r.nsid == NOTIFY]
+    assert bodies[0]["notifications"] == [] and "cursor" in bodies[0]
+
+
 def test_failing_notifications_are_a_warning_and_the_tag_is_read(
     fake: FakeBluesky, tmp_path: Path, clock: ManualClock
 ) -> None:

@@ -186,6 +186,20 @@ class FakeBluesky:
         made.likes, made.reposts = likes, reposts
         return made.uri
 
+    def repost_by(self, author: str, uri: str) -> str:
+        """Someone else reposts the post at `uri`; returns the repost's AT-URI."""
+        who = self.account(author)
+        subject = {"uri": uri, "cid": self.records[uri].cid}
+        value = {
+            "$type": "app.bsky.feed.repost",
+            "subject": subject,
+            "createdAt": _iso(self.clock()),
+        }
+        with self._lock:
+            made = self._store(who, "app.bsky.feed.repost", self._tid(), value)
+        self.records[uri].reposts += 1
+        return made.uri
+
     def fail(
         self,
         status: int,
@@ -432,9 +446,11 @@ class FakeBluesky:
     def _reasons(self, me: Account, record: Record) -> list[str]:
         """Why `record` notifies `me`: it mentions them (a mention facet with their DID),
         replies to their post, quotes it."""
-        if record.author is me or record.collection != "app.bsky.feed.post":
-            return []
         value, mine = record.value, f"at://{me.did}/"
+        if record.author is me:
+            return []
+        if record.collection == "app.bsky.feed.repost":
+            return ["repost"] if value["subject"]["uri"].startswith(mine) else []
         reasons = []
         for facet in value.get("facets") or []:
             if any(f.get("did") == me.did for f in facet.get("features", [])):
@@ -449,13 +465,15 @@ class FakeBluesky:
         return reasons[:1]
 
     def _notifications(self, me: Account, params: dict[str, list[str]], *_: Any) -> Any:
-        """Newest first, a keyset cursor as the AppView's; `reasons` filters."""
+        """Newest first, a keyset cursor as the AppView's; `reasons` filters each page after
+        it is read, as the reference AppView does (a page may come back short, even empty,
+        with a cursor)."""
         wanted = set(params.get("reasons", []))
         limit = int(params.get("limit", ["50"])[0])
         notes = [
             (record, reasons[0])
             for record in self.records.values()
-            if (reasons := self._reasons(me, record)) and (not wanted or reasons[0] in wanted)
+            if (reasons := self._reasons(me, record))
         ]
         notes.sort(key=lambda n: (_ms(n[0].indexed_at), n[0].cid), reverse=True)
         if "cursor" in params:
@@ -474,6 +492,7 @@ class FakeBluesky:
                     "indexedAt": _iso(record.indexed_at),
                 }
                 for record, reason in page
+                if not wanted or reason in wanted
             ]
         }
         if len(notes) > limit:

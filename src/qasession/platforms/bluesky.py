@@ -659,7 +659,9 @@ class BlueskyPlatform(Platform):
                     if post is not None and post.author_id != did:
                         found.append(post)
                 cursor = _str(body.get("cursor")) or None
-                if reached or not cursor or not notes:
+                # the AppView filters a page by reason after reading it: a page may come back
+                # empty with more behind it, so only the cursor says when to stop
+                if reached or not cursor:
                     break
         except PlatformError as exc:
             if isinstance(exc, AuthError):
