@@ -43,6 +43,7 @@ KEY_OPTIONS = {
     "dm": "Ctrl-O until mode dm",
     "thread": "Ctrl-T",
     "follow_up": "`qa answer` from a shell, with its follow-up option,",
+    "take_over": "`qa answer` from a shell, with its take-over option,",
     "post_private_data": "Ctrl-F (asks first)",
     "public_without_repost": "Ctrl-R (asks first)",
 }
