@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from qasession.cli.common import HomeOpt, PlanFileOpt, SessionArg, load, rehearsing, say
+from qasession.cli.common import (
+    ActorOpt,
+    HomeOpt,
+    PlanFileOpt,
+    SessionArg,
+    load,
+    rehearsing,
+    say,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +47,7 @@ def run(
             help="Wait while another run holds the session; take over when it dies.",
         ),
     ] = False,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -51,8 +60,13 @@ def run(
     if speed <= 0:
         raise UsageError("--speed must be positive")
     rehearsal = simulate is not None or start_now or speed != 1.0 or rehearsing(ctx)
-    c = load(ctx, file, home, session_id, rehearsal=rehearsal)
+    c = load(ctx, file, home, session_id, rehearsal=rehearsal, actor=actor)
+    if not rehearsal:  # a rehearsal is anyone's; the real loop is the host's
+        from qasession.session.team import require
+
+        require(c.session, c.actor, "run")
     runner = Runner(c.plan, c.session, c.home)
+    runner.actor = c.actor
     if rehearsal:
         from qasession.session.ingest import warm_up
         from qasession.session.rehearsal import prepare
@@ -69,9 +83,7 @@ def run(
             say(f"warning: {warning}")
     runner.settings = LiveSettings(poll_floor=poll_floor, tail=timedelta(minutes=tail), seed=seed)
     runner.check()
-    from qasession.session.control import default_actor
-
-    dead = runner.hold(c.store, default_actor(), standby=say if standby else None)
+    dead = runner.hold(c.store, c.actor, standby=say if standby else None)
     if dead is not None:
         say(f"took the session over from a run that stopped (pid {dead['pid']} on {dead['host']})")
     try:

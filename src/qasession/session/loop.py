@@ -448,6 +448,7 @@ class Runner:
         self.rehearsal: Any = None
         self.settings = LiveSettings()
         self.lease: SessionLease | None = None
+        self.actor: str | None = None  # who runs it (--as); the TUI's commands are theirs
 
     @property
     def live_session(self) -> Session:

@@ -585,7 +585,7 @@ class QAApp(App[None]):
 
     def control(self) -> Control:
         assert self.store is not None
-        return Control(self.session, self.store)
+        return Control(self.session, self.store, actor=self.runner.actor)
 
     def target_question(self) -> Target | None:
         qid = self.target_id or self.selected_id()
