@@ -277,3 +277,33 @@ def test_only_the_host_runs_the_loop(
     monkeypatch.setenv("QA_ACTOR", "lee")
     code, out, err = run_qa(monkeypatch, capsys, "log", "--json", "-f", plan)
     assert code == 0 and json.loads(out) == []
+
+
+def test_the_recap_credits_the_team(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w, (q1, q2, q3) = team_world(tmp_path, home, answers={"approval": True})
+    sam, kim = Control(w.session, w.store, actor="sam"), Control(w.session, w.store, actor="kim")
+    first = sam.answer(q1, AnswerRequest("Settings > Export.")).draft_id
+    second = kim.answer(q2, AnswerRequest("Yes, v2.")).draft_id
+    assert first is not None and second is not None
+    with w.store.transaction() as db:  # the first draft waited two minutes for its approver
+        early = w.store.database_now() - timedelta(minutes=2)
+        db.execute("UPDATE drafts SET created_at = ? WHERE id = ?", (early.isoformat(), first))
+    Control(w.session, w.store, actor="lee").approve(first)
+    Control(w.session, w.store, actor="ana").reject(second, "Not yet public.")
+    kim.skip(q3)
+    w.run_until(T0 + timedelta(minutes=3))
+    plan = str(tmp_path / "p.yaml")
+    code, out, _ = run_qa(monkeypatch, capsys, "recap", "--format", "json", "-f", plan)
+    team = json.loads(out)["team"]
+    by_name = {m["name"]: m for m in team["members"]}
+    assert by_name["sam"]["answered"] == 1 and by_name["sam"]["drafted"] == 1
+    assert by_name["lee"]["approved"] == 1 and by_name["lee"]["roles"] == ["approver"]
+    assert by_name["ana"]["rejected"] == 1
+    assert by_name["kim"]["skipped"] == 1 and by_name["kim"]["answered"] == 0
+    assert team["members"][0]["name"] == "sam", "the most answers first"
+    assert team["approval"]["count"] == 1 and 115 <= team["approval"]["median_s"] <= 200
+    code, out, _ = run_qa(monkeypatch, capsys, "recap", "-f", plan)
+    assert code == 0 and "sam (moderator): 1 answered, 1 drafted" in out
+    assert "draft to approval: median" in out

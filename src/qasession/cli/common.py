@@ -208,6 +208,15 @@ def actor_of(ctx: typer.Context, given: str | None) -> str:
     state = ctx.find_root().obj if ctx.find_root().obj else GlobalState()
     name = (given or state.actor or "").strip()
     if name:
+        from qasession.plan.models import ACTOR_NAME
+
+        if not ACTOR_NAME.fullmatch(name):
+            from qasession.errors import UsageError
+
+            raise UsageError(
+                f"--as {name[:40]!r} is not a name",
+                hint="letters, digits and . _ - @, at most 64 (the names of the plan's team:)",
+            )
         return name
     from qasession.session.control import default_actor
 

@@ -101,7 +101,7 @@ def _one_or_more(value: Any) -> Any:
 
 def _check_actor(value: str) -> str:
     name = value.strip()
-    if not _ACTOR.fullmatch(name):
+    if not ACTOR_NAME.fullmatch(name):
         raise invalid(
             f"'{name[:40]}' is not a team member's name",
             "use what `--as NAME` or the user's login gives: letters, digits, . _ - @",
@@ -109,7 +109,7 @@ def _check_actor(value: str) -> str:
     return name
 
 
-_ACTOR = re.compile(r"[\w.@-]{1,64}")
+ACTOR_NAME = re.compile(r"[\w.@-]{1,64}")
 
 
 class TeamMember(_Strict):
