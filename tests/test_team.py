@@ -307,3 +307,20 @@ def test_the_recap_credits_the_team(
     code, out, _ = run_qa(monkeypatch, capsys, "recap", "-f", plan)
     assert code == 0 and "sam (moderator): 1 answered, 1 drafted" in out
     assert "draft to approval: median" in out
+
+
+def test_planned_posts_wait_for_approval_too(tmp_path: Path, home: Path) -> None:
+    w = World(tmp_path, home, team=TEAM, answers={"approve_planned": True})
+    w.run_until(T0 + timedelta(minutes=2))
+    assert w.mine() == [], "the opening waits for its approval"
+    drafts = {d.key: d for d in Control(w.session, w.store, actor="lee").drafts()}
+    assert {"t:opening", "t:closing", "t:after_party"} <= set(drafts)
+    assert drafts["t:opening"].preview[0]["text"] == w.session.opening.text  # type: ignore[union-attr]
+    lee = Control(w.session, w.store, actor="lee")
+    lee.approve(drafts["t:opening"].id, "We're live! Ask away with #AskAcme")
+    lee.reject(drafts["t:after_party"].id, "No after-party this time.")
+    lee.approve(drafts["t:closing"].id)
+    w.run_until(T0 + timedelta(hours=2))
+    texts = [p.text for p in w.mine()]
+    assert texts == ["We're live! Ask away with #AskAcme", w.session.closing.text]  # type: ignore[union-attr]
+    assert w.live.ended

@@ -21,7 +21,7 @@ from qasession import triage
 from qasession.compose import AnswerSpec, Question, compose_answer
 from qasession.errors import Hint, QAError, UsageError
 from qasession.platforms.base import Billing, Capabilities
-from qasession.session.team import NotAllowed, other_approvers, require
+from qasession.session.team import NotAllowed, other_approvers, planned_drafts, require
 from qasession.store.control import AnswerTerms
 from qasession.store.team import Who
 from qasession.text.length import has_url
@@ -400,7 +400,12 @@ class Control:
     # -- approval --------------------------------------------------------------------------
 
     def drafts(self, states: tuple[str, ...] = ("pending",)) -> list[Draft]:
+        """The drafts (pending by default); with `answers.approve_planned`, the planned posts
+        not yet posted are among them, so they can be approved ahead of time."""
         self.allow("view")
+        if self.session.answers.approve_planned and not self.store.readonly:
+            self._ensure()
+            planned_drafts(self.session, self.store)
         return self.store.drafts(self.session.id, states or None)
 
     def _pending(self, draft_id: int) -> Draft:

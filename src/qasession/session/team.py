@@ -10,6 +10,8 @@ from qasession.errors import ExitCode, QAError
 
 if TYPE_CHECKING:
     from qasession.plan import Session
+    from qasession.store import OutboxItem, Store
+    from qasession.store.team import Draft
 
 # what each role may do; `view` (queue, drafts, log) is everyone's on the team
 ABILITIES: dict[str, frozenset[str]] = {
@@ -76,3 +78,46 @@ def other_approvers(session: Session, actor: str) -> list[str]:
         for m in session.team
         if m.name.lower() != actor.lower() and any("approve" in ABILITIES[r] for r in m.role)
     ]
+
+
+def hold_for_approval(
+    session: Session, store: Store, intents: list[OutboxItem]
+) -> list[OutboxItem]:
+    """With `answers.approve_planned`, the planned posts that may go out: those approved, with
+    the text as approved (the draft's exact preview, or the approver's edit). Every planned post
+    gets its draft ahead of time (`planned_drafts`), so approvers can decide before it is due;
+    one rejected is never posted."""
+    if not session.answers.approve_planned:
+        return intents
+    drafts = planned_drafts(session, store)
+    kept = []
+    for item in intents:
+        draft = drafts.get(item.key)
+        if draft is None or draft.state != "approved":
+            continue
+        item.text = draft.final_text if draft.final_text is not None else draft.preview[0]["text"]
+        kept.append(item)
+    return kept
+
+
+def planned_drafts(session: Session, store: Store) -> dict[str, Draft]:
+    """The drafts of the session's planned posts by outbox key, made (once each) for those
+    not yet drafted nor posted (nor announcements already missed)."""
+    from qasession.plan import timeline
+    from qasession.session.schedule import DEFAULT_GRACE, outbox_key
+
+    found = {d.key: d for d in store.drafts(session.id) if d.kind == "planned"}
+    missed = store.database_now() - DEFAULT_GRACE  # an announcement this late never goes out
+    for item in timeline(session):
+        key = outbox_key(session, item)
+        if key in found or store.outbox_item(key) is not None:
+            continue
+        if item.kind == "announcement" and item.at < missed:
+            continue
+        store.add_planned_draft(
+            session.id, key, [{"kind": item.kind, "text": item.text}], item.kind
+        )
+        draft = store.planned_draft(session.id, key)
+        if draft is not None:
+            found[key] = draft
+    return found
