@@ -324,3 +324,21 @@ def test_planned_posts_wait_for_approval_too(tmp_path: Path, home: Path) -> None
     texts = [p.text for p in w.mine()]
     assert texts == ["We're live! Ask away with #AskAcme", w.session.closing.text]  # type: ignore[union-attr]
     assert w.live.ended
+
+
+def test_the_lint_asks_for_a_host_and_an_approver(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from qasession.plan import lint_plan, load_plan
+    from tests.conftest import write_plan
+
+    path = write_plan(
+        tmp_path / "p.yaml",
+        team=[{"name": "sam", "role": "moderator"}],
+        answers={"approval": True},
+    )
+    codes = {lint.code for lint in lint_plan(load_plan(path), datetime.now(UTC))}
+    assert {"team-no-host", "approval-no-approver"} <= codes
+    fine = write_plan(tmp_path / "fine.yaml", team=TEAM, answers={"approval": True})
+    codes = {lint.code for lint in lint_plan(load_plan(fine), datetime.now(UTC))}
+    assert not codes & {"team-no-host", "approval-no-approver"}
