@@ -25,6 +25,7 @@ CLI_OPTIONS: Mapping[str, str] = {
     "dm": "--mode dm",
     "thread": "--thread",
     "follow_up": "--follow-up",
+    "take_over": "--take-over",
     "post_private_data": "--post-private-data",
     "public_without_repost": "--answer-publicly-without-repost",
 }

@@ -157,14 +157,17 @@ def queue(rows: Sequence[dict[str, Any]], more: int = 0) -> None:
     """A page of the ranked queue; `more` questions are left out of it (said on stderr)."""
     table = Table(show_edge=False, header_style="bold")
     # "#" is the question's number, what `qa answer`, `qa skip` and the terminal UI take
+    claimed = any(row.get("claimed_by") for row in rows)  # a team's seats: who holds what
     for column in ("#", "rank", "score", "author", "likes", "dup", "flags"):
         table.add_column(column, no_wrap=True)
+    if claimed:
+        table.add_column("claimed by", no_wrap=True)
     table.add_column("question", no_wrap=True)
     console = stdout_console()
-    room = max(20, console.width - 62)
+    room = max(20, console.width - 62 - (14 if claimed else 0))
     for rank, row in enumerate(rows, 1):
         flags = ",".join(row["flags"])
-        table.add_row(
+        cells = [
             str(row["id"]),
             str(row.get("rank", rank)),
             f"{row['score']:.1f}",
@@ -172,8 +175,10 @@ def queue(rows: Sequence[dict[str, Any]], more: int = 0) -> None:
             str(row["likes"]),
             f"+{row['duplicates']}" if row["duplicates"] else "",
             f"[yellow]{flags}[/yellow]" if flags else "",
-            safe(row["text"], room),
-        )
+        ]
+        if claimed:
+            cells.append(safe(row.get("claimed_by") or "", 12))
+        table.add_row(*cells, safe(row["text"], room))
     console.print(table)
     if not rows and not more:
         console.print("[dim]the queue is empty[/dim]")
@@ -214,3 +219,56 @@ def outbox(rows: Sequence[dict[str, Any]]) -> None:
     console.print(table)
     if not rows:
         console.print("[dim]the outbox is empty[/dim]")
+
+
+def drafts(rows: Sequence[dict[str, Any]]) -> None:
+    """Drafts, each with the exact posts it makes once approved (its preview)."""
+    console = stdout_console()
+    for row in rows:
+        what = f"question {row['question']}" if row["question"] is not None else row["key"]
+        when = str(row["created_at"])[:19].replace("T", " ")
+        head = f"[bold]draft {row['id']}[/bold] · {safe(what)} · by {safe(row['by'])} · {when} UTC"
+        state = row["state"]
+        if state != "pending":
+            head += f" · {state} by {safe(row['decided_by'])}"
+            if row.get("reason"):
+                head += f": {safe(row['reason'])}"
+        console.print(head)
+        for step in row["preview"]:
+            if step["kind"] == "repost":
+                console.print(f"  repost of {safe(step.get('repost_of'))}")
+                continue
+            target = step.get("dm_to") or step.get("reply_to") or step.get("quote_of")
+            how = f" ({safe(target)})" if target and target != "^" else ""
+            console.print(f"  {step['kind']}{how}: {safe(step['text'])}")
+        if row.get("final_text"):
+            console.print(f"  [yellow]approved as:[/yellow] {safe(row['final_text'])}")
+    if not rows:
+        console.print("[dim]no draft waits for approval[/dim]")
+
+
+def audit_log(rows: Sequence[dict[str, Any]], tz: Any) -> None:
+    """The audit log, oldest first, times in the plan's zone."""
+    from datetime import datetime
+
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("time", "who", "role", "action", "#"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("detail", no_wrap=True)
+    console = stdout_console()
+    room = max(16, console.width - 60)
+    plain = ("id", "at", "actor", "role", "action", "question")
+    for row in rows:
+        at = datetime.fromisoformat(row["at"]).astimezone(tz).strftime("%H:%M:%S %Z")
+        detail = ", ".join(f"{k}={v}" for k, v in row.items() if k not in plain and v is not None)
+        table.add_row(
+            at,
+            safe(row["actor"], 16),
+            safe(row["role"] or ""),
+            row["action"],
+            "" if row["question"] is None else str(row["question"]),
+            safe(detail, room),
+        )
+    console.print(table)
+    if not rows:
+        console.print("[dim]nothing done yet[/dim]")

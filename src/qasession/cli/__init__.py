@@ -13,7 +13,14 @@ from typing import Annotated
 
 import typer
 
-from qasession.cli.common import DbOpt, GlobalState, HomeOpt, PlanFileOpt, RehearsalOpt
+from qasession.cli.common import (
+    ActorOpt,
+    DbOpt,
+    GlobalState,
+    HomeOpt,
+    PlanFileOpt,
+    RehearsalOpt,
+)
 
 app = typer.Typer(
     name="qa",
@@ -41,19 +48,20 @@ def _global(
     home: HomeOpt = None,
     rehearsal: RehearsalOpt = False,
     db: DbOpt = None,
+    actor: ActorOpt = None,
     version: Annotated[
         bool,
         typer.Option("--version", help="Print the version.", callback=_version, is_eager=True),
     ] = False,
 ) -> None:
     """Global options: the plan file, the home directory and the database for every command."""
-    ctx.obj = GlobalState(file=file, home=home, rehearsal=rehearsal, db=db)
+    ctx.obj = GlobalState(file=file, home=home, rehearsal=rehearsal, db=db, actor=actor)
 
 
 def _register() -> None:
-    from qasession.cli import answer, doctor, local, outbox, plan, recap, run
+    from qasession.cli import answer, doctor, local, outbox, plan, recap, run, team
 
-    for module in (plan, run, answer, recap, outbox, local, doctor):
+    for module in (plan, run, answer, team, recap, outbox, local, doctor):
         module.register(app)
 
 

@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from qasession.cli.common import HomeOpt, JsonOpt, PlanFileOpt, SessionArg, load, out, say
+from qasession.cli.common import (
+    ActorOpt,
+    HomeOpt,
+    JsonOpt,
+    PlanFileOpt,
+    SessionArg,
+    load,
+    out,
+    say,
+)
 
 SessionOpt = Annotated[
     str | None,
@@ -92,14 +101,19 @@ def answer(
             "post that never reposts or quotes it.",
         ),
     ] = False,
+    take_over: Annotated[
+        bool,
+        typer.Option("--take-over", help="Answer a question someone else has claimed."),
+    ] = False,
     session_id: SessionOpt = None,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Answer a queued question: repost it, then post the answer (see --mode)."""
     from qasession.session.control import AnswerRequest, Control
 
-    c = load(ctx, file, home, session_id)
+    c = load(ctx, file, home, session_id, actor=actor)
     request = AnswerRequest(
         text,
         mode,
@@ -108,10 +122,20 @@ def answer(
         post_private_data=post_private_data,
         public_without_repost=public_without_repost,
     )
-    accepted = Control(c.session, c.store).answer(question_id, request)
+    accepted = Control(c.session, c.store, actor=c.actor).answer(
+        question_id, request, take_over=take_over
+    )
     for note in accepted.notes:
         say(f"note: {note}")
+    if accepted.took_over:
+        say(f"note: took question {accepted.number} over from {accepted.took_over}")
     out(str(accepted.number))
+    if accepted.draft_id is not None:
+        say(
+            f"draft {accepted.draft_id} for question {accepted.number} waits for approval "
+            f"(`qa approve {accepted.draft_id}`; see `qa drafts`)"
+        )
+        return
     say(f"answer to question {accepted.number} accepted; `qa run` posts it (now if it is running)")
 
 
@@ -123,13 +147,14 @@ def _apply(
     home: Path | None,
     session_id: str | None,
     platform: str = "",
+    actor: str | None = None,
 ) -> None:
     """Skip, pin and block change state only (nothing is posted), so they apply at once; a
     running `qa run` sees them on its next tick."""
     from qasession.session.control import Control
 
-    c = load(ctx, file, home, session_id)
-    control = Control(c.session, c.store)
+    c = load(ctx, file, home, session_id, actor=actor)
+    control = Control(c.session, c.store, actor=c.actor)
     if kind in ("block", "mute"):
         action = "blocked" if kind == "block" else "muted"
         hidden = control.moderate(target, action, platform)
@@ -149,22 +174,24 @@ def skip(
     ctx: typer.Context,
     question_id: QuestionArg,
     session_id: SessionOpt = None,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Take a question off the queue without answering it (`qa unskip` brings it back)."""
-    _apply(ctx, "skip", question_id, file, home, session_id)
+    _apply(ctx, "skip", question_id, file, home, session_id, actor=actor)
 
 
 def unskip(
     ctx: typer.Context,
     question_id: QuestionArg,
     session_id: SessionOpt = None,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Put a skipped question back in the queue."""
-    _apply(ctx, "unskip", question_id, file, home, session_id)
+    _apply(ctx, "unskip", question_id, file, home, session_id, actor=actor)
 
 
 def pin(
@@ -172,11 +199,13 @@ def pin(
     question_id: QuestionArg,
     unpin: Annotated[bool, typer.Option("--unpin", help="Remove the pin.")] = False,
     session_id: SessionOpt = None,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Pin a question to the top of the queue (or --unpin it)."""
-    _apply(ctx, "unpin" if unpin else "pin", question_id, file, home, session_id)
+    kind = "unpin" if unpin else "pin"
+    _apply(ctx, kind, question_id, file, home, session_id, actor=actor)
 
 
 def block(
@@ -188,9 +217,11 @@ def block(
         typer.Option(help="Only on this platform of the session (default: on all of them)."),
     ] = "",
     session_id: SessionOpt = None,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Block (or --mute) an author: their posts leave the queue and new ones are hidden."""
     handle = handle if handle.startswith("@") else "@" + handle
-    _apply(ctx, "mute" if mute else "block", handle, file, home, session_id, platform)
+    kind = "mute" if mute else "block"
+    _apply(ctx, kind, handle, file, home, session_id, platform, actor=actor)

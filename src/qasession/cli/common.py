@@ -54,6 +54,15 @@ DbOpt = Annotated[
         metavar="URL",
     ),
 ]
+ActorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="Who you are on the plan's team (env QA_ACTOR; default: your login name).",
+        show_default=False,
+        metavar="NAME",
+    ),
+]
 REHEARSAL_DIR = "rehearsal"  # under the home: a rehearsal's own store and local platform
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 SessionArg = Annotated[
@@ -68,6 +77,7 @@ class GlobalState:
     home: Path | None = None
     rehearsal: bool = False
     db: str | None = None
+    actor: str | None = None
 
 
 def _env_path(name: str) -> Path | None:
@@ -140,6 +150,7 @@ class Context:
     session: Session
     home: Path
     writes: bool = True  # False: a command that only reads works on a read-only home too
+    actor: str = ""  # who issues the command (--as, QA_ACTOR, the login name)
     _store: Store | None = None
 
     @property
@@ -177,12 +188,39 @@ def load(
     *,
     rehearsal: bool | None = None,
     writes: bool = True,
+    actor: str | None = None,
 ) -> Context:
     from qasession.plan import load_plan
 
     plan_file, home_dir = resolve(ctx, file, home, rehearsal=rehearsal)
     plan = load_plan(plan_file)
-    return Context(plan=plan, session=plan.get(session_id), home=home_dir, writes=writes)
+    return Context(
+        plan=plan,
+        session=plan.get(session_id),
+        home=home_dir,
+        writes=writes,
+        actor=actor_of(ctx, actor),
+    )
+
+
+def actor_of(ctx: typer.Context, given: str | None) -> str:
+    """Who issues this command: the command's --as, the global one, QA_ACTOR, the login."""
+    state = ctx.find_root().obj if ctx.find_root().obj else GlobalState()
+    name = (given or state.actor or "").strip()
+    if name:
+        from qasession.plan.models import ACTOR_NAME
+
+        if not ACTOR_NAME.fullmatch(name):
+            from qasession.errors import UsageError
+
+            raise UsageError(
+                f"--as {name[:40]!r} is not a name",
+                hint="letters, digits and . _ - @, at most 64 (the names of the plan's team:)",
+            )
+        return name
+    from qasession.session.control import default_actor
+
+    return default_actor()
 
 
 def out(text: str) -> None:

@@ -206,6 +206,10 @@ def _write(result: "Recap", format: str | None, output: str | None) -> None:
         from qasession.render import stdout_console
 
         recap_render.show(result, stdout_console())
+        from qasession.recap.team import lines
+
+        for line in lines(result.team):  # the team's credits (the team's own names)
+            stdout_console().print(line, markup=False, highlight=False)
         return
     render: Callable[[Recap], str]
     if format == "md":

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from qasession.cli.common import HomeOpt, PlanFileOpt, SessionArg, load, rehearsing, say
+from qasession.cli.common import (
+    ActorOpt,
+    HomeOpt,
+    PlanFileOpt,
+    SessionArg,
+    load,
+    rehearsing,
+    say,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +47,16 @@ def run(
             help="Wait while another run holds the session; take over when it dies.",
         ),
     ] = False,
+    seat: Annotated[
+        str | None,
+        typer.Option(
+            "--seat",
+            help="Join a team's session from another seat (moderator, approver, host): the "
+            "terminal UI without the live loop, which runs elsewhere.",
+            metavar="ROLE",
+        ),
+    ] = None,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -50,9 +68,17 @@ def run(
 
     if speed <= 0:
         raise UsageError("--speed must be positive")
+    if seat is not None:
+        _seat(ctx, seat, session_id, actor, file, home)
+        return
     rehearsal = simulate is not None or start_now or speed != 1.0 or rehearsing(ctx)
-    c = load(ctx, file, home, session_id, rehearsal=rehearsal)
+    c = load(ctx, file, home, session_id, rehearsal=rehearsal, actor=actor)
+    if not rehearsal:  # a rehearsal is anyone's; the real loop is the host's
+        from qasession.session.team import require
+
+        require(c.session, c.actor, "run")
     runner = Runner(c.plan, c.session, c.home)
+    runner.actor = c.actor
     if rehearsal:
         from qasession.session.ingest import warm_up
         from qasession.session.rehearsal import prepare
@@ -69,9 +95,7 @@ def run(
             say(f"warning: {warning}")
     runner.settings = LiveSettings(poll_floor=poll_floor, tail=timedelta(minutes=tail), seed=seed)
     runner.check()
-    from qasession.session.control import default_actor
-
-    dead = runner.hold(c.store, default_actor(), standby=say if standby else None)
+    dead = runner.hold(c.store, c.actor, standby=say if standby else None)
     if dead is not None:
         say(f"took the session over from a run that stopped (pid {dead['pid']} on {dead['host']})")
     try:
@@ -88,3 +112,35 @@ def run(
             run_tui(runner)
     finally:
         runner.let_go(c.store)
+
+
+def _seat(
+    ctx: typer.Context,
+    seat: str,
+    session_id: str | None,
+    actor: str | None,
+    file: Path | None,
+    home: Path | None,
+) -> None:
+    """`qa run --seat ROLE`: the terminal UI on the shared session, without the loop."""
+    from qasession.errors import UsageError
+    from qasession.plan.models import ROLES
+    from qasession.session.loop import Runner
+    from qasession.session.team import NotAllowed, require, roles_of
+
+    if seat not in ROLES:
+        raise UsageError(f"--seat {seat!r} is not a role", hint=f"use one of: {', '.join(ROLES)}")
+    c = load(ctx, file, home, session_id, actor=actor)
+    require(c.session, c.actor, "view")
+    if c.session.team and seat not in roles_of(c.session, c.actor):
+        raise NotAllowed(
+            f"{c.actor} is not a {seat} of session {c.session.id}",
+            hint=f"their roles: {', '.join(roles_of(c.session, c.actor))}",
+        )
+    if not sys.stdout.isatty():
+        raise UsageError("--seat needs a terminal", hint="use qa queue, qa answer, qa drafts...")
+    runner = Runner(c.plan, c.session, c.home)
+    runner.actor = c.actor
+    from qasession.tui.app import run_tui
+
+    run_tui(runner, seat=seat)

@@ -107,6 +107,7 @@ def _lint_session(linter: _Linter, session: Session) -> None:
     _lint_items(linter, session, items, rules)
     _lint_quiet_dates(linter, session, items)
     _lint_next(linter, session)
+    _lint_team(linter, session)
 
 
 def _lint_hashtag(linter: _Linter, session: Session, rules: LengthRules | None) -> None:
@@ -341,6 +342,27 @@ def _lint_next(linter: _Linter, session: Session) -> None:
             f"`next` names '{session.next}', which is not a session of this plan"
             + (f"; {maybe}" if maybe else ""),
             line,
+        )
+
+
+def _lint_team(linter: _Linter, session: Session) -> None:
+    """A team needs a host (only a host runs the live loop) and, under approval, someone
+    who may approve."""
+    roles = {role for member in session.team for role in member.role}
+    if session.team and "host" not in roles:
+        linter.warn(
+            session,
+            "team-no-host",
+            "the team has no host: nobody may run `qa run` (add `role: host` to someone)",
+            session.line_of("team"),
+        )
+    wants = session.answers.approval or session.answers.approve_planned
+    if wants and session.team and not roles & {"host", "approver"}:
+        linter.warn(
+            session,
+            "approval-no-approver",
+            "answers need approval but nobody on the team may approve (a host or an approver)",
+            session.line_of("answers"),
         )
 
 

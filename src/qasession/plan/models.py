@@ -7,6 +7,7 @@ are split off first and validated by each adapter's own `Settings` model (see ad
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date as _date
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
@@ -84,6 +85,51 @@ class AnswerSettings(_Strict):
     target: int = Field(default=12, ge=1, le=10_000)
     # When an answer goes out in private, tell the asker publicly that it did.
     dm_notice: bool = True
+    # Team mode: answers wait as drafts until a host or an approver approves them; with
+    # `approve_planned`, so do the planned posts (announcements, opening, closing, after-party).
+    approval: bool = False
+    approve_planned: bool = False
+
+
+Role = Literal["host", "moderator", "approver"]
+ROLES: tuple[Role, ...] = ("host", "moderator", "approver")
+
+
+def _one_or_more(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _check_actor(value: str) -> str:
+    name = value.strip()
+    if not ACTOR_NAME.fullmatch(name):
+        raise invalid(
+            f"'{name[:40]}' is not a team member's name",
+            "use what `--as NAME` or the user's login gives: letters, digits, . _ - @",
+        )
+    return name
+
+
+ACTOR_NAME = re.compile(r"[\w.@-]{1,64}")
+
+
+class TeamMember(_Strict):
+    """One person of the team running a session, and what they may do."""
+
+    name: Annotated[str, AfterValidator(_check_actor)]
+    role: Annotated[list[Role], BeforeValidator(_one_or_more), Field(min_length=1)]
+
+
+def _unique_members(members: list[TeamMember]) -> list[TeamMember]:
+    seen: set[str] = set()
+    for member in members:
+        key = member.name.lower()
+        if key in seen:
+            raise invalid(
+                f"'{member.name}' is listed twice in the team",
+                "list each person once, with every role: role: [moderator, approver]",
+            )
+        seen.add(key)
+    return members
 
 
 class ModerationSettings(_Strict):
@@ -254,3 +300,6 @@ class SessionSpec(_Strict):
     ] = Field(default_factory=list)
     crisis_plan: CrisisPlan | None = None
     next: str | None = None
+    team: Annotated[
+        list[TeamMember], at_most(MAX_LIST, "team members"), AfterValidator(_unique_members)
+    ] = Field(default_factory=list)

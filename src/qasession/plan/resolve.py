@@ -28,6 +28,7 @@ from qasession.plan.models import (
     QuietDate,
     RankingWeights,
     SessionSpec,
+    TeamMember,
 )
 from qasession.plan.texts import (
     DEFAULT_TEXTS,
@@ -114,6 +115,7 @@ class Session:
     platform_settings: dict[str, Any]
     line: int
     platform_settings_line: int | None = None
+    team: tuple[TeamMember, ...] = ()  # empty: one host, who may do everything
     index: int = 0
     _source: Source | None = field(default=None, repr=False, compare=False)
 
@@ -468,6 +470,7 @@ def build_session(given: SessionInput, spec: SessionSpec, sections: dict[str, An
         platform_settings=dict(settings) if isinstance(settings, dict) else {},
         line=given.source.locate(given.index, ())[2].line,
         platform_settings_line=settings_line,
+        team=tuple(spec.team),
         index=given.index,
         _source=given.source,
     )

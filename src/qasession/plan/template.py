@@ -65,6 +65,8 @@ sessions:
       append_hashtag: true   # add the hashtag to every answer
       target: 12          # answers to aim for: about a dozen in an hour is a good session
       dm_notice: true     # when answering in private, say publicly that an answer was sent
+      approval: false     # team mode: answers wait as drafts until an approver approves them
+      approve_planned: false   # ... and so do announcements, the opening and the closing
 
     moderation:
       muted: []           # handles whose posts stay out of the queue, e.g. ["@troll"]
@@ -87,6 +89,11 @@ $ranking
     #   holding_statement: "We hear you. We'll answer the main concerns in a post today."
 
     # next: askus-next    # the id of the next session of the series, teased at the end
+
+    # team:               # who runs it from several seats (`--as NAME`, or the login name);
+    #   - {name: ana, role: host}          # runs `qa run`, answers, approves, closes
+    #   - {name: sam, role: moderator}     # triages, claims and drafts answers
+    #   - {name: lee, role: [approver]}    # approves or rejects drafts
 
     # Platform settings go under the platform's name (local, x, mastodon, bluesky);
     # `qa doctor` checks them. Credentials never go in this file: use environment variables.

@@ -35,6 +35,7 @@ Definitions (the JSON keys, stable; `meta.schema` changes when they do):
   never shown), in answer order. `open_questions`: the most engaging open ones.
 - `cost`: platform calls and spend from the session's stored counters (null when none).
 - `drafts`: thank-you, follow-up and teaser posts, sized for the platform.
+- `team`: who answered, approved, skipped...; draft-to-approval times (see `recap.team`).
 - `meta`: tool, version, schema, generated_at, source, session, hashtag, window, counts, next.
 """
 
@@ -277,6 +278,7 @@ class Recap:
     open_questions: list[OpenQuestion]
     cost: Cost | None = None
     drafts: list[Draft] = field(default_factory=list)
+    team: Any = None  # recap.team.TeamCredits from the audit log (store only), or None
 
     def to_json(self) -> dict[str, Any]:
         """The whole model as plain JSON data (the `--format json` document)."""
@@ -1052,6 +1054,9 @@ def _recap_and_authors(
         next_session=next_session(plan, session),
     )
     share(recap, session)
+    from qasession.recap.team import team_credits
+
+    recap.team = team_credits(store, session)
     return recap, builder.participant_keys()
 
 

@@ -21,11 +21,15 @@ from qasession import triage
 from qasession.compose import AnswerSpec, Question, compose_answer
 from qasession.errors import Hint, QAError, UsageError
 from qasession.platforms.base import Billing, Capabilities
+from qasession.session.team import NotAllowed, other_approvers, planned_drafts, require
+from qasession.store.control import AnswerTerms
+from qasession.store.team import Who
 from qasession.text.length import has_url
 
 if TYPE_CHECKING:
     from qasession.plan import Session
     from qasession.store import OutboxItem, Store
+    from qasession.store.team import Claim, ClaimResult, Draft
 
 ANSWER_MODES = ("dot", "reply", "quote", "dm")
 
@@ -273,6 +277,8 @@ class Accepted:
     op: str
     steps: list[OutboxItem]
     notes: list[str]
+    draft_id: int | None = None  # under approval: the draft waiting for an approver
+    took_over: str | None = None  # whose live claim this answer took over
 
 
 class Control:
@@ -282,6 +288,10 @@ class Control:
         self.session = session
         self.store = store
         self.actor = actor or default_actor()
+
+    def allow(self, ability: str) -> str:
+        """The actor's role for `ability` under the plan's `team:` (NotAllowed, exit 4)."""
+        return require(self.session, self.actor, ability)
 
     def _ensure(self) -> None:
         s = self.session
@@ -300,10 +310,14 @@ class Control:
             host=host_of(self.session, self.store, target.platform),
         )
 
-    def answer(self, ref: str | int, request: AnswerRequest) -> Accepted:
+    def answer(
+        self, ref: str | int, request: AnswerRequest, *, take_over: bool = False
+    ) -> Accepted:
         """Accept an answer: its steps go to the outbox, and the running loop (or the next
-        one) posts them. Refused (UsageError, exit 2) when the question is already being
-        answered or answered, unless `request.follow_up`."""
+        one) posts them; under `answers.approval` they wait as a draft for an approver.
+        Refused (UsageError, exit 2) when the question is already being answered or answered,
+        unless `request.follow_up`, or claimed by someone else, unless `take_over`."""
+        role = self.allow("answer")
         target = self.question(ref)
         s = self.session
         if target.status in ("hidden",) and not request.follow_up:
@@ -330,21 +344,145 @@ class Control:
             target.post_id,
             args,
             plan.steps,
-            actor=self.actor,
-            follow_up=request.follow_up,
+            who=Who(self.actor, role),
+            terms=AnswerTerms(request.follow_up, take_over, s.answers.approval),
         )
+        if claim.claimed is not None:
+            raise UsageError(_claimed(target, claim.claimed), hint=_TAKE_OVER_HINT)
         if not claim.accepted:
             raise UsageError(_refusal(target, claim.status, claim.first), hint=_FOLLOW_UP_HINT)
-        return Accepted(target.number, claim.command_id or 0, op, plan.steps, plan.notes)
+        return Accepted(
+            target.number,
+            claim.command_id or 0,
+            op,
+            plan.steps,
+            plan.notes,
+            draft_id=claim.draft_id,
+            took_over=claim.took_over.actor if claim.took_over else None,
+        )
+
+    # -- claims ----------------------------------------------------------------------------
+
+    def claim(self, ref: str | int, *, take_over: bool = False) -> ClaimResult:
+        """Claim a question while drafting its answer (again: keeps the claim alive); the
+        other seats see who holds it. Refused while someone else's claim is live, unless
+        `take_over`."""
+        role = self.allow("claim")
+        target = self.question(ref)
+        if target.status not in ("queued", "skipped"):
+            raise UsageError(f"question {target.number} is {target.status}; nothing to claim")
+        result = self.store.claim(
+            self.session.id,
+            target.platform,
+            target.post_id,
+            target.number,
+            self.actor,
+            role=role,
+            take_over=take_over,
+        )
+        if not result.ok and result.holder is not None:
+            raise UsageError(_claimed(target, result.holder), hint=_TAKE_OVER_HINT)
+        return result
+
+    def release(self, ref: str | int) -> bool:
+        """Give up one's claim on a question."""
+        role = self.allow("claim")
+        target = self.question(ref)
+        return self.store.release(
+            self.session.id,
+            target.platform,
+            target.post_id,
+            self.actor,
+            role=role,
+            number=target.number,
+        )
+
+    # -- approval --------------------------------------------------------------------------
+
+    def drafts(self, states: tuple[str, ...] = ("pending",)) -> list[Draft]:
+        """The drafts (pending by default); with `answers.approve_planned`, the planned posts
+        not yet posted are among them, so they can be approved ahead of time."""
+        self.allow("view")
+        if self.session.answers.approve_planned and not self.store.readonly:
+            self._ensure()
+            planned_drafts(self.session, self.store)
+        return self.store.drafts(self.session.id, states or None)
+
+    def _pending(self, draft_id: int) -> Draft:
+        draft = self.store.draft(self.session.id, draft_id)
+        if draft is None:
+            raise UsageError(
+                f"no draft {draft_id} in session {self.session.id}", hint="see `qa drafts`"
+            )
+        if draft.state != "pending":
+            raise UsageError(f"draft {draft_id} is already {draft.state} by {draft.decided_by}")
+        return draft
+
+    def approve(self, draft_id: int, text: str | None = None) -> tuple[Draft, list[OutboxItem]]:
+        """Approve a draft (with `text`, as edited by the approver): its posts enter the
+        outbox and the loop sends them. A draft's author approves it only when nobody else
+        on the team may."""
+        role = self.allow("approve")
+        draft = self._pending(draft_id)
+        others = other_approvers(self.session, self.actor)
+        if draft.actor.lower() == self.actor.lower() and others:
+            raise NotAllowed(
+                f"draft {draft_id} is {self.actor}'s own: another approver approves it",
+                hint=f"ask {', '.join(others)}",
+            )
+        steps = self._approved_steps(draft, text)
+        for step in steps:
+            step.actor = draft.actor
+        if not self.store.decide_draft(
+            draft, approved=True, actor=self.actor, role=role, steps=steps, final_text=text
+        ):
+            raise UsageError(f"draft {draft_id} was decided meanwhile", hint="see `qa drafts`")
+        return draft, steps
+
+    def _approved_steps(self, draft: Draft, text: str | None) -> list[OutboxItem]:
+        if draft.kind != "answer":
+            if text is not None:
+                check_text(text)
+            return []  # a planned post: the loop posts it once approved, with the edited text
+        args = draft.request
+        target = self.question(int(args["number"]))
+        request = AnswerRequest(
+            text if text is not None else str(args["text"]),
+            str(args.get("mode", "dot")),
+            bool(args.get("thread")),
+            follow_up=bool(args.get("follow_up")),
+            post_private_data=bool(args.get("post_private_data")),
+            public_without_repost=bool(args.get("public_without_repost")),
+        )
+        return self.preview(target, request, draft.key).steps
+
+    def reject(self, draft_id: int, why: str) -> Draft:
+        """Reject a draft with the reason its author sees; its question returns to the queue."""
+        role = self.allow("approve")
+        if not why.strip():
+            raise UsageError("a rejection needs a reason", hint="say why with --why TEXT")
+        draft = self._pending(draft_id)
+        if not self.store.decide_draft(
+            draft, approved=False, actor=self.actor, role=role, reason=why
+        ):
+            raise UsageError(f"draft {draft_id} was decided meanwhile", hint="see `qa drafts`")
+        return draft
 
     # -- triage ----------------------------------------------------------------------------
 
     def _record(self, kind: str, args: dict[str, Any], result: str) -> None:
         self.store.add_command(
-            self.session.id, kind, args, actor=self.actor, state="done", result=result
+            self.session.id,
+            kind,
+            args,
+            actor=self.actor,
+            state="done",
+            result=result,
+            role=self.allow("triage"),
         )
 
     def skip(self, ref: str | int) -> Target:
+        self.allow("triage")
         target = self.question(ref)
         if not self.store.set_status(
             self.session.id, target.post_id, "skipped", target.platform, only_from=("queued",)
@@ -354,6 +492,7 @@ class Control:
         return target
 
     def unskip(self, ref: str | int) -> Target:
+        self.allow("triage")
         target = self.question(ref)
         if not self.store.set_status(
             self.session.id, target.post_id, "queued", target.platform, only_from=("skipped",)
@@ -363,6 +502,7 @@ class Control:
         return target
 
     def pin(self, ref: str | int, pinned: bool = True) -> Target:
+        self.allow("triage")
         target = self.question(ref)
         self.store.set_pinned(self.session.id, target.post_id, pinned, target.platform)
         kind = "pin" if pinned else "unpin"
@@ -372,6 +512,7 @@ class Control:
     def moderate(self, handle: str, action: str, platform: str = "") -> int:
         """Block or mute an author (on one platform, or on all with ""); returns how many of
         their queued questions left the queue."""
+        self.allow("triage")
         self._ensure()
         handle = handle.strip()
         handle = handle if handle.startswith("@") else "@" + handle
@@ -388,16 +529,30 @@ class Control:
 
     def close(self) -> None:
         """Ask the running loop to post the closing now (the next run does, if none runs)."""
+        role = self.allow("close")
         self._ensure()
-        self.store.add_command(self.session.id, "close", {}, actor=self.actor)
+        self.store.add_command(self.session.id, "close", {}, actor=self.actor, role=role)
 
 
 _FOLLOW_UP_HINT = Hint("{follow_up} posts a second answer on purpose")
+_TAKE_OVER_HINT = Hint("{take_over} answers it anyway (the other seat is told)")
+
+
+def _claimed(target: Target, claim: Claim) -> str:
+    since = str(claim.claimed_at)[11:19]
+    touched = str(claim.touched_at)[11:19]
+    return (
+        f"question {target.number} is claimed by {claim.actor} (since {since} UTC, "
+        f"last active {touched} UTC)"
+    )
 
 
 def _refusal(target: Target, status: str | None, first: dict[str, Any] | None) -> str:
     if first is None:
         return f"question {target.number} is {status or 'gone'}, it cannot be answered"
+    if status == "drafted":
+        who = f" by {first['actor']}" if first.get("actor") else ""
+        return f"question {target.number} already has a draft{who} waiting for approval"
     who = f" by {first['actor']}" if first.get("actor") else ""
     when = str(first.get("created_at", ""))[:19].replace("T", " ")
     return (

@@ -25,6 +25,7 @@ from qasession.session.queue import question_event, queue_rows, weights_for
 from qasession.session.reading import POLL_FLOOR, TAIL
 from qasession.session.schedule import DEFAULT_GRACE, intents_for, timeline_states
 from qasession.session.sources import Pacing, SourceState
+from qasession.session.team import hold_for_approval
 from qasession.store import Store, to_iso
 from qasession.text.safe import inert
 
@@ -263,6 +264,7 @@ class LiveSession:
             intents += intents_for(s, entries, ("opening",), late=True)
         if not self.ended:
             intents += intents_for(s, entries, ("closing", "after_party"), late=True)
+        intents = hold_for_approval(s, self.store, intents)
         if intents:
             self.store.add_intents(s.id, intents)
         upcoming = [(e.item.at - now).total_seconds() for e in entries if e.state == "pending"]
@@ -448,6 +450,7 @@ class Runner:
         self.rehearsal: Any = None
         self.settings = LiveSettings()
         self.lease: SessionLease | None = None
+        self.actor: str | None = None  # who runs it (--as); the TUI's commands are theirs
 
     @property
     def live_session(self) -> Session:

@@ -72,7 +72,13 @@ def _features(row: Any) -> triage.QuestionFeatures:
     )
 
 
-def queue_row(row: Any, score: float, rank: int | None = None) -> dict[str, Any]:
+Claims = dict[tuple[str, str], Any]  # (platform, post id) -> store.team.Claim
+
+
+def queue_row(
+    row: Any, score: float, rank: int | None = None, claims: Claims | None = None
+) -> dict[str, Any]:
+    claim = (claims or {}).get((row["platform"], row["id"]))
     return {
         "id": row["number"],
         **({"rank": rank} if rank is not None else {}),
@@ -88,6 +94,7 @@ def queue_row(row: Any, score: float, rank: int | None = None) -> dict[str, Any]
         "reposts": row["reposts"],
         "pinned": bool(row["pinned"]),
         "created_at": row["created_at"],
+        "claimed_by": claim.actor if claim is not None else None,
     }
 
 
@@ -120,8 +127,9 @@ def queue_rows(
             start_ts=session.start.timestamp(),
             limit=limit,
         )
+    claims = store.live_claims(session.id)
     return [
-        queue_row(row, score, rank)
+        queue_row(row, score, rank, claims)
         for rank, (score, row) in enumerate(ranked(session, found, now, limit), 1)
     ]
 
@@ -183,5 +191,6 @@ def iter_queue_rows(session: Session, store: Store, now: datetime) -> Iterator[d
     if stream is None:
         yield from queue_rows(session, store, now)
         return
+    claims = store.live_claims(session.id)
     for rank, (score, row) in enumerate(stream, 1):
-        yield queue_row(row, score, rank)
+        yield queue_row(row, score, rank, claims)

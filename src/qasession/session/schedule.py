@@ -143,7 +143,9 @@ def post_due(
     Items due more than `grace` ago are reported as missed and left alone unless `late`."""
     store.ensure_session(session.id, session.hashtag, session.platform)
     entries = timeline_states(session, store, now, grace)
-    intents = intents_for(session, entries, kinds, late=late)
+    from qasession.session.team import hold_for_approval
+
+    intents = hold_for_approval(session, store, intents_for(session, entries, kinds, late=late))
     store.add_intents(session.id, intents)
     keys = {entry.key for entry in entries if entry.item.kind in kinds}
     result = outbox.flush(keys)

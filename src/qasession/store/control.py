@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from qasession.store.engine import Engine, to_iso
+from qasession.store.engine import to_iso
 from qasession.store.outbox import INSERT_INTENT, OutboxItem, intent_values
+from qasession.store.team import Claim, NewDraft, TeamRepo, Who, preview_json
 
 ANSWERABLE = ("queued", "skipped")  # statuses an answer may move to `answering`
 
@@ -23,9 +24,22 @@ class AnswerClaim:
     command_id: int | None = None
     status: str | None = None  # the question's status when refused
     first: dict[str, Any] | None = None  # the earlier answer command (id, actor, created_at)
+    claimed: Claim | None = None  # refused: someone else's live claim on the question
+    took_over: Claim | None = None  # accepted over someone else's live claim
+    draft_id: int | None = None  # under approval: the draft written instead of outbox steps
 
 
-class ControlRepo(Engine):
+@dataclass(frozen=True, slots=True)
+class AnswerTerms:
+    """How an answer is taken: a follow-up on purpose, over someone else's claim, as a draft
+    waiting for approval."""
+
+    follow_up: bool = False
+    take_over: bool = False
+    draft: bool = False
+
+
+class ControlRepo(TeamRepo):
     # -- commands (the audit log; `close` is also read by the loop) ------------------------
 
     def add_command(
@@ -37,9 +51,13 @@ class ControlRepo(Engine):
         actor: str | None = None,
         state: str = "pending",
         result: str | None = None,
+        role: str | None = None,
     ) -> int:
         now = to_iso(datetime.now(UTC))
         with self.transaction() as db:
+            number = args.get("number")
+            who = Who(actor, role)
+            self.audit(db, session_id, who, kind, number=number, detail=_detail(args))
             command_id = self.insert_id(
                 db,
                 "INSERT INTO commands (session_id, kind, args, state, result, created_at, "
@@ -90,26 +108,38 @@ class ControlRepo(Engine):
         args: dict[str, Any],
         steps: Sequence[OutboxItem],
         *,
-        actor: str | None,
-        follow_up: bool = False,
+        who: Who,
+        terms: AnswerTerms = AnswerTerms(),
     ) -> AnswerClaim:
         """In one transaction: move the question from queued (or skipped) to `answering`,
         write the answer's outbox steps and record the command. A question already being
-        answered (or answered) is refused with the first answer, unless `follow_up`."""
+        answered (or answered, or drafted) is refused with the first answer, unless
+        `follow_up`; one claimed by someone else is refused unless `take_over`. With `draft`
+        (approval required) the steps wait as a draft and the question becomes `drafted`."""
         now = to_iso(datetime.now(UTC))
+        actor, draft = who.actor, terms.draft
         with self.transaction() as db:
             row = db.execute(
-                "SELECT status FROM posts WHERE session_id = ? AND platform = ? AND id = ?",
+                "SELECT status, number FROM posts WHERE session_id = ? AND platform = ? AND id = ?",
                 (session_id, platform, post_id),
             ).fetchone()
             if row is None:
                 return AnswerClaim(False)
-            if not follow_up:
+            held = self.check_claim(db, session_id, platform, post_id, actor)
+            if held is not None and not terms.take_over:
+                return AnswerClaim(False, status=row["status"], claimed=held)
+            if not terms.follow_up:
                 marks = ",".join("?" * len(ANSWERABLE))
                 cur = db.execute(
-                    f"UPDATE posts SET status = 'answering' WHERE session_id = ? AND "
+                    f"UPDATE posts SET status = ? WHERE session_id = ? AND "
                     f"platform = ? AND id = ? AND status IN ({marks})",
-                    (session_id, platform, post_id, *ANSWERABLE),
+                    (
+                        "drafted" if draft else "answering",
+                        session_id,
+                        platform,
+                        post_id,
+                        *ANSWERABLE,
+                    ),
                 )
                 if cur.rowcount != 1:
                     first = self._first_answer(session_id, post_id, platform)
@@ -118,12 +148,45 @@ class ControlRepo(Engine):
                 db,
                 "INSERT INTO commands (session_id, kind, args, state, result, created_at, "
                 "done_at, actor) VALUES (?, 'answer', ?, 'done', ?, ?, ?, ?)",
-                (session_id, json.dumps(args), args.get("op"), now, now, actor),
+                (
+                    session_id,
+                    json.dumps(args),
+                    "draft" if draft else args.get("op"),
+                    now,
+                    now,
+                    actor,
+                ),
             )
-            db.executemany(
-                INSERT_INTENT, [intent_values(session_id, step, platform) for step in steps]
-            )
-        return AnswerClaim(True, command_id)
+            draft_id = None
+            number = row["number"]
+            if draft:
+                new = NewDraft(
+                    "answer",
+                    str(args.get("op")),
+                    actor or "operator",
+                    args,
+                    preview_json(steps),
+                    platform,
+                    post_id,
+                    number,
+                )
+                draft_id = self.insert_draft(db, session_id, new)
+            else:
+                db.executemany(
+                    INSERT_INTENT, [intent_values(session_id, step, platform) for step in steps]
+                )
+            self.drop_claim(db, session_id, platform, post_id)
+            if held is not None:
+                taken = {"from": held.actor}
+                self.audit(db, session_id, who, "take_over", number=number, detail=taken)
+            detail = {"mode": args.get("mode"), "text": args.get("text")}
+            if draft_id is not None:
+                detail["draft"] = draft_id
+            if terms.follow_up:
+                detail["follow_up"] = True
+            action = "draft" if draft else "answer"
+            self.audit(db, session_id, who, action, number=number, detail=detail)
+        return AnswerClaim(True, command_id, took_over=held, draft_id=draft_id)
 
     def _first_answer(self, session_id: str, post_id: str, platform: str) -> dict[str, Any] | None:
         for row in self.db.execute(
@@ -198,3 +261,7 @@ class ControlRepo(Engine):
             {"at": row["at"], "event": row["event"], **json.loads(row["data"])}
             for row in self.db.execute(sql + " ORDER BY id", params)
         ]
+
+
+def _detail(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in args.items() if k != "number"}

@@ -224,6 +224,58 @@ def m002_platforms_sources_numbers(db: Any) -> None:
     )
 
 
+@migration
+def m003_team(db: Any) -> None:
+    """Team mode: who claimed which question, answers (and planned posts) waiting for
+    approval, and the audit log of every action with its actor, role and time."""
+    _script(
+        db,
+        """
+        CREATE TABLE claims (
+            session_id TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            number INTEGER,
+            actor TEXT NOT NULL,
+            claimed_at {time} NOT NULL,
+            touched_at {time} NOT NULL,
+            PRIMARY KEY (session_id, platform, post_id)
+        );
+        CREATE TABLE drafts (
+            id {id},
+            session_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            platform TEXT NOT NULL DEFAULT '',
+            post_id TEXT,
+            number INTEGER,
+            request TEXT NOT NULL,
+            preview TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            actor TEXT NOT NULL,
+            created_at {time} NOT NULL,
+            decided_by TEXT,
+            decided_at {time},
+            final_text TEXT,
+            reason TEXT
+        );
+        CREATE INDEX drafts_state ON drafts (session_id, state);
+        CREATE UNIQUE INDEX drafts_planned ON drafts (session_id, key) WHERE kind = 'planned';
+        CREATE TABLE audit (
+            id {id},
+            session_id TEXT NOT NULL,
+            at {time} NOT NULL,
+            actor TEXT NOT NULL,
+            role TEXT,
+            action TEXT NOT NULL,
+            number INTEGER,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX audit_session ON audit (session_id, id)
+        """,
+    )
+
+
 def _script(db: Any, script: str) -> None:
     # executescript() would commit on its own; statements one by one stay in our transaction
     for word, meaning in _WORDS[getattr(db, "dialect", "sqlite")].items():

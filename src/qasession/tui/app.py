@@ -24,9 +24,11 @@ from qasession.errors import Interrupted, QAError, UsageError
 from qasession.session.control import AnswerRequest, Control, Target
 from qasession.session.loop import WAKE_EVERY
 from qasession.session.queue import queue_rows
+from qasession.session.team import NotAllowed
 from qasession.store import Store
+from qasession.store.watch import SessionWatch
 from qasession.tui import view
-from qasession.tui.screens import CloseScreen, ConfirmScreen, HelpScreen
+from qasession.tui.screens import CloseScreen, ConfirmScreen, DraftsScreen, HelpScreen
 
 if TYPE_CHECKING:
     from qasession.plan import Session
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
 QUEUE_LIMIT = 300  # rows shown; the queue beyond that is never where the next answer is
 LOG_LINE = 120
+WATCH_EVERY = 0.2  # seconds between two looks for other seats' actions (a cheap read)
+CLAIM_TOUCH = 30.0  # seconds between two touches of one's claim while typing
 COLUMNS = ("#", "score", "author", "flags", "♥", "⟳", "question")
 # What a live loop or a ranking can meet and the host can act on: credentials refused, a lease
 # held elsewhere, a platform that stays down (QAError), the database or the disk (sqlite3,
@@ -156,6 +160,7 @@ class QAApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("f1", "help", "Help", show=False),
         Binding("slash", "filter", "Filter"),
+        Binding("d", "drafts", "Drafts"),
         Binding("q", "interrupt", "Quit"),
     ]
 
@@ -167,13 +172,16 @@ class QAApp(App[None]):
         refresh_interval: float = 3.0,
         start_loop: bool = True,
         handle_signals: bool = False,
+        seat: str | None = None,
     ) -> None:
         super().__init__()
         self.runner = runner
+        self.seat = seat  # a team's seat (moderator, approver...): this UI runs no loop
         self.session: Session = runner.live_session
         self.tick_interval = tick_interval
         self.refresh_interval = refresh_interval
-        self.start_loop = start_loop
+        self.start_loop = start_loop and seat is None
+        self.seats_watch: SessionWatch | None = None  # other seats' actions (a team's session)
         self.handle_signals = handle_signals
         self.composer = view.Composer.for_session(self.session)
         self.clock: Clock = SystemClock()  # until the loop hands over the session clock
@@ -200,6 +208,7 @@ class QAApp(App[None]):
         self._wake = threading.Event()
         self._loop_thread: threading.Thread | None = None
         self._refresh_scheduled = False
+        self._claimed_at = 0.0  # when the question being drafted was last claimed (monotonic)
         # Rankings asked for by the timer and the loop's events run in a thread, one at a time;
         # every ranking started or shown takes the next generation, so a late result is dropped.
         self._generation = 0
@@ -249,6 +258,9 @@ class QAApp(App[None]):
         self.refresh_queue()
         self.update_compose()
         self.update_status()
+        if self.session.team or self.seat is not None or self.store.url:
+            self.seats_watch = SessionWatch(self.store, self.session.id)
+            self.set_interval(WATCH_EVERY, self.check_other_seats)
         if self.handle_signals:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.stop_and_exit)
@@ -257,6 +269,9 @@ class QAApp(App[None]):
 
     def on_unmount(self) -> None:
         self.stop_live_loop()
+        if self.seats_watch is not None:
+            self.seats_watch.close()
+            self.seats_watch = None
         if self.handle_signals:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
@@ -445,6 +460,17 @@ class QAApp(App[None]):
 
     # -- the queue -------------------------------------------------------------------------
 
+    def check_other_seats(self) -> None:
+        """Another seat claimed, answered, drafted, approved or skipped: show it now (within
+        WATCH_EVERY), not at the next regular refresh."""
+        if self.seats_watch is not None and self.is_running:
+            try:
+                changed = self.seats_watch.changed()
+            except QAError:
+                return  # the database is out of reach: the regular refresh says so
+            if changed:
+                self.refresh_queue_in_background()
+
     def schedule_refresh(self) -> None:
         """Many `question` events arrive together; refresh once for all of them."""
         if not self._refresh_scheduled:
@@ -585,7 +611,7 @@ class QAApp(App[None]):
 
     def control(self) -> Control:
         assert self.store is not None
-        return Control(self.session, self.store)
+        return Control(self.session, self.store, actor=self.runner.actor)
 
     def target_question(self) -> Target | None:
         qid = self.target_id or self.selected_id()
@@ -668,6 +694,8 @@ class QAApp(App[None]):
     def handle_answer_changed(self, event: Input.Changed) -> None:
         self.show_error(None)
         self.update_compose()
+        if self.target_id is not None and time.monotonic() - self._claimed_at > CLAIM_TOUCH:
+            self.claim(self.target_id)  # typing keeps the claim alive
 
     @on(Input.Submitted, "#answer")
     def handle_answer_submitted(self, event: Input.Submitted) -> None:
@@ -695,9 +723,19 @@ class QAApp(App[None]):
             return False
         try:
             accepted = self.control().answer(question.number, self.request(text))
-        except UsageError as exc:
+        except (UsageError, NotAllowed) as exc:
             self.show_error(view.worded(exc))
             return False
+        if accepted.draft_id is not None:  # under approval: nothing for the loop yet
+            line = Text(f"draft {accepted.draft_id} for {question.number} waits for approval: ")
+            self.log_line(line + view.plain(text, LOG_LINE))
+            box.value = ""
+            self.target_id = None
+            self.draft_for = None
+            self.show_error(None)
+            self.table.focus()
+            self.refresh_queue()
+            return True
         self.pending[key] = accepted.command_id
         self.wake_loop()
         line = Text(f"answer to {question.number} queued ({self.mode}): ", style="bold")
@@ -722,8 +760,23 @@ class QAApp(App[None]):
         self.target_id = qid
         self.answer_box.focus()
         self.update_compose()
+        self.claim(qid)
+
+    def claim(self, qid: str) -> None:
+        """Claim the question being drafted, so the other seats see who has it; a claim held
+        by someone else is shown (answering it then needs a take-over)."""
+        if self.store is None or not self.session.team:
+            return  # one host alone: nobody to tell
+        self._claimed_at = time.monotonic()
+        try:
+            self.control().claim(qid)
+        except (UsageError, NotAllowed) as exc:
+            self.show_error(view.worded(exc))
 
     def action_to_queue(self) -> None:
+        if self.target_id is not None and self.store is not None and self.session.team:
+            with contextlib.suppress(UsageError, NotAllowed):
+                self.control().release(self.target_id)
         self.target_id = None
         self.table.focus()
         self.update_compose()
@@ -894,11 +947,39 @@ class QAApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_drafts(self) -> None:
+        """The approval panel (`d`): approve or reject the drafts waiting."""
+        if self.store is None:
+            return
+        try:
+            found = self.control().drafts()
+        except NotAllowed as exc:
+            self.notify(view.worded(exc), severity="warning")
+            return
+        self.push_screen(DraftsScreen([d.to_json() for d in found]), self.draft_decided)
+
+    def draft_decided(self, decision: tuple[str, int, str] | None) -> None:
+        if decision is None:
+            return
+        what, draft_id, why = decision
+        try:
+            if what == "approve":
+                self.control().approve(draft_id)
+                self.wake_loop()
+            else:
+                self.control().reject(draft_id, why)
+        except (UsageError, NotAllowed) as exc:
+            self.log_line(Text(view.worded(exc), style="yellow"))
+            return
+        done = "approved: it goes out now" if what == "approve" else "rejected"
+        self.log_line(Text(f"draft {draft_id} {done}", style="bold"))
+        self.refresh_queue()
+
     def action_interrupt(self) -> None:
         """Ctrl-C / q: post the closing now, quit without closing, or go back."""
         if isinstance(self.screen, CloseScreen):
             return
-        if self.ended or not self.loop_running:
+        if self.ended or not self.loop_running or self.seat is not None:
             self.stop_and_exit()
             return
         tail = self.runner.settings.tail.total_seconds() / 60
@@ -948,19 +1029,23 @@ class QAApp(App[None]):
             line.append(f" (filter: {len(self.shown)})")
         if self.closing_requested and not self.ended:
             line.append("  closing…", style="bold")
-        if not self.loop_running and not self.ended:
+        if self.seat is not None:
+            line.append(f"  seat: {self.seat} ", style="bold")
+            line.append_text(view.plain(self.runner.actor or "", 30))
+        elif not self.loop_running and not self.ended:
             line.append("  loop stopped", style="bold red")
         line.append(f"  {s.platform}", style="dim")
         self.status_line.update(line)
 
 
-def run_tui(runner: Runner) -> None:
+def run_tui(runner: Runner, seat: str | None = None) -> None:
     """The terminal UI until the session ends or the host quits. Quitting before the end
     leaves everything saved (exit 130, like an interrupted headless run); an error that
-    stopped the loop is raised again here, for the CLI to report."""
-    app = QAApp(runner, handle_signals=True)
+    stopped the loop is raised again here, for the CLI to report. A `seat` runs no loop:
+    quitting it is the normal end."""
+    app = QAApp(runner, handle_signals=True, seat=seat)
     app.run()
     if app.failure is not None:
         raise app.failure
-    if not app.ended:
+    if not app.ended and seat is None:
         raise Interrupted("stopped; everything collected is saved, run `qa run` again to resume")

@@ -1,4 +1,5 @@
-"""The live UI's modal screens: help, a yes/no confirmation, and the Ctrl-C choice."""
+"""The live UI's modal screens: help, a yes/no confirmation, the Ctrl-C choice, and the
+approval panel of a team's drafts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("In the queue", ""),
@@ -26,6 +27,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("p", "pin or unpin the question (pinned come first)"),
     ("b", "block the author (asks first; their questions leave the queue)"),
     ("/", "filter: words match text or author; @name authors; flag:troll flags"),
+    ("d", "the drafts waiting for approval (y approve, x reject with a reason)"),
     ("?", "this help"),
     ("q, Ctrl-C", "post the closing now, or quit without closing (asks)"),
     ("In the answer box (its Ctrl keys work in the queue too)", ""),
@@ -185,3 +187,69 @@ class CloseScreen(ModalScreen[str | None]):
     def button_pressed(self, event: Button.Pressed) -> None:
         choices = {"close-close": "close", "close-quit": "quit"}
         self.dismiss(choices.get(event.button.id or ""))
+
+
+class DraftsScreen(ModalScreen[tuple[str, int, str] | None]):
+    """The approval panel: the drafts waiting, each with the exact posts it makes; `y`
+    approves the highlighted one, `x` rejects it with a reason, ↑ ↓ choose, Escape closes.
+    Returns ("approve", draft id, "") or ("reject", draft id, reason)."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="DraftsScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "approve", "Approve"),
+        Binding("x", "reject", "Reject"),
+        Binding("up", "move(-1)", "Previous", show=False),
+        Binding("down", "move(1)", "Next", show=False),
+        Binding("escape", "close", "Close"),
+    ]
+
+    def __init__(self, drafts: list[dict[str, object]]) -> None:
+        super().__init__()
+        self.drafts = drafts
+        self.index = 0
+        self.body = Static(id="drafts-body")
+        self.reason = Input(placeholder="why (its author sees it); Enter rejects", id="drafts-why")
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Drafts waiting for approval", style="bold"))
+            with VerticalScroll():
+                yield self.body
+            yield self.reason
+            yield Static(Text("y approve · x reject (with a reason) · ↑ ↓ · Esc", style="dim"))
+
+    def on_mount(self) -> None:
+        self.reason.display = False
+        self.show()
+
+    def show(self) -> None:
+        from qasession.tui.view import drafts_text
+
+        self.body.update(drafts_text(self.drafts, self.index))
+
+    def action_move(self, step: int) -> None:
+        if self.drafts:
+            self.index = (self.index + step) % len(self.drafts)
+            self.show()
+
+    def _chosen(self) -> int | None:
+        return int(str(self.drafts[self.index]["id"])) if self.drafts else None
+
+    def action_approve(self) -> None:
+        chosen = self._chosen()
+        if chosen is not None and not self.reason.display:
+            self.dismiss(("approve", chosen, ""))
+
+    def action_reject(self) -> None:
+        if self._chosen() is not None:
+            self.reason.display = True
+            self.reason.focus()
+
+    @on(Input.Submitted, "#drafts-why")
+    def reason_given(self, event: Input.Submitted) -> None:
+        chosen = self._chosen()
+        if chosen is not None and event.value.strip():
+            self.dismiss(("reject", chosen, event.value.strip()))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -43,6 +43,7 @@ KEY_OPTIONS = {
     "dm": "Ctrl-O until mode dm",
     "thread": "Ctrl-T",
     "follow_up": "`qa answer` from a shell, with its follow-up option,",
+    "take_over": "`qa answer` from a shell, with its take-over option,",
     "post_private_data": "Ctrl-F (asks first)",
     "public_without_repost": "Ctrl-R (asks first)",
 }
@@ -125,6 +126,11 @@ def flags_cell(row: Mapping[str, Any]) -> Text:
         if cell:
             cell.append(" ")
         cell.append(f"+{row['duplicates']}", style=FLAG_STYLES["duplicate"])
+    if row.get("claimed_by"):  # a team's seat is drafting its answer
+        if cell:
+            cell.append(" ")
+        cell.append("✎", style="bold cyan")
+        cell.append_text(plain(str(row["claimed_by"]), 12))
     return cell
 
 
@@ -186,6 +192,9 @@ def details(row: Mapping[str, Any] | None, merged: Sequence[Any] = ()) -> Text:
     if flags:
         out.append("\nflags: ")
         out.append_text(flags_cell(row))
+    if row.get("claimed_by"):
+        out.append("\n✎ claimed by ", style="cyan")
+        out.append_text(plain(str(row["claimed_by"]), 40))
     if "sensitive" in row.get("flags", ()):
         out.append(
             "\n⚠ looks like it contains private data: suggest DM (its mode starts at dm) and "
@@ -334,4 +343,27 @@ def describe_step(step: OutboxItem, number: int) -> Text:
     else:
         out.append("post: ", style="bold")
     out.append_text(plain(step.text, 600))
+    return out
+
+
+def drafts_text(drafts: Sequence[Mapping[str, Any]], chosen: int) -> Text:
+    """The approval panel: each draft with the exact posts it makes (texts made inert)."""
+    out = Text()
+    if not drafts:
+        return Text("No draft waits for approval.", style="dim")
+    for i, d in enumerate(drafts):
+        mark = "▶ " if i == chosen else "  "
+        what = f"question {d['question']}" if d.get("question") is not None else str(d["key"])
+        out.append(f"{mark}draft {d['id']} · ", style="bold" if i == chosen else "")
+        out.append_text(plain(what, 60))
+        out.append(" · by ")
+        out.append_text(plain(str(d["by"]), 40))
+        for step in d["preview"]:
+            out.append("\n    ")
+            if step["kind"] == "repost":
+                out.append("repost of the question", style="dim")
+                continue
+            out.append(f"{step['kind']}: ", style="cyan")
+            out.append_text(plain(str(step.get("text") or ""), DETAIL_TEXT, single_line=False))
+        out.append("\n")
     return out
