@@ -92,8 +92,9 @@ def plan_report(report: PlanReport) -> None:
     s = report.session
     console = stdout_console()
     local = s.start.astimezone(s.tz)
+    where = ", ".join(s.platform_names)
     console.print(
-        f"[bold]{safe(s.title)}[/bold]  {safe(s.hashtag)} on {s.platform}  "
+        f"[bold]{safe(s.title)}[/bold]  {safe(s.hashtag)} on {where}  "
         f"{local:%a %Y-%m-%d %H:%M} {safe(s.timezone)}, "
         f"{int(s.duration.total_seconds() // 60)} min  [dim](id {safe(s.id)})[/dim]"
     )
@@ -104,23 +105,25 @@ def plan_report(report: PlanReport) -> None:
     room = max(10, console.width - 66)
     from qasession.session.schedule import relative
 
-    for entry, length in zip(report.entries, report.lengths, strict=True):
+    for i, (entry, length) in enumerate(zip(report.entries, report.lengths, strict=True)):
         at = entry.item.at.astimezone(s.tz)
         style = STATE_STYLE.get(entry.state, "")
-        over = length > report.max_length
+        limit = report.limit_of(i)
+        over = length > limit
+        item = entry.item.kind.replace("_", "-")
         table.add_row(
             relative(entry.item.at, s.start, s.tz),
             f"{at:%d %b %H:%M}",
-            entry.item.kind.replace("_", "-"),
+            f"{item} {entry.item.platform}" if entry.item.platform else item,
             f"[{style}]{entry.state}[/{style}]" if style else entry.state,
-            f"[red]{length}/{report.max_length}[/red]" if over else f"{length}/{report.max_length}",
+            f"[red]{length}/{limit}[/red]" if over else f"{length}/{limit}",
             safe(entry.item.text, room),
         )
     console.print(table)
-    if report.cost:
-        c = report.cost
+    costs = report.costs or ({s.platform: report.cost} if report.cost else {})
+    for platform, c in costs.items():
         console.print(
-            f"estimated cost on {s.platform}: [bold]${c['total_usd']:.2f}[/bold] "
+            f"estimated cost on {platform}: [bold]${c['total_usd']:.2f}[/bold] "
             f"({c['posts_read']} posts read ${c['read_usd']:.2f}, {c['posts_created']} posts "
             f"created ${c['post_usd'] + c['url_usd']:.2f})"
             + (f", budget ${c['budget_usd']:.2f}" if c.get("budget_usd") is not None else "")

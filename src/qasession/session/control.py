@@ -110,7 +110,10 @@ def capabilities_of(session: Session, store: Store | None, platform: str) -> Cap
                 pass
     from qasession.platforms import registry
 
-    adapter = platform.split(":", 1)[0] if platform not in registry.names() else platform
+    if session.multi and platform in session.platform_names:
+        session = session.on(platform)
+    registered = platform in registry.names() or registry.stands_for(platform) is not None
+    adapter = platform if registered else platform.split(":", 1)[0]
     return registry.capabilities_for(adapter, session.platform_settings)
 
 
@@ -124,6 +127,8 @@ def host_of(session: Session, store: Store | None, platform: str) -> str | None:
         row = store.source_row(session.id, platform)
         if row and row.get("account"):
             return str(row["account"])
+    if session.multi and platform in session.platform_names:
+        return session.on(platform).account
     return session.account
 
 
