@@ -156,21 +156,27 @@ def timeline(posts: Sequence[Any]) -> None:
     console.print(table)
 
 
-def queue(rows: Sequence[dict[str, Any]], more: int = 0) -> None:
-    """A page of the ranked queue; `more` questions are left out of it (said on stderr)."""
+def queue(rows: Sequence[dict[str, Any]], more: int = 0, *, platforms: bool = False) -> None:
+    """A page of the ranked queue; `more` questions are left out of it (said on stderr).
+    With `platforms` (a session on several), each question says where it was asked."""
     table = Table(show_edge=False, header_style="bold")
     # "#" is the question's number, what `qa answer`, `qa skip` and the terminal UI take
-    for column in ("#", "rank", "score", "author", "likes", "dup", "flags"):
+    columns: tuple[str, ...] = ("#", "rank", "score", "author", "likes", "dup", "flags")
+    if platforms:
+        columns = ("#", "rank", "score", "platform", "author", "likes", "dup", "flags")
+    for column in columns:
         table.add_column(column, no_wrap=True)
     table.add_column("question", no_wrap=True)
     console = stdout_console()
-    room = max(20, console.width - 62)
+    room = max(20, console.width - (78 if platforms else 62))
     for rank, row in enumerate(rows, 1):
         flags = ",".join(row["flags"])
+        where = [safe(", ".join([row["platform"], *row.get("also_on", [])]), 30)]
         table.add_row(
             str(row["id"]),
             str(row.get("rank", rank)),
             f"{row['score']:.1f}",
+            *(where if platforms else []),
             safe(row["author"]),
             str(row["likes"]),
             f"+{row['duplicates']}" if row["duplicates"] else "",
@@ -217,3 +223,25 @@ def outbox(rows: Sequence[dict[str, Any]]) -> None:
     console.print(table)
     if not rows:
         console.print("[dim]the outbox is empty[/dim]")
+
+
+def answer_preview(steps: Sequence[Any], notes: Sequence[str]) -> None:
+    """What an answer would post, step by step, with the platform each goes out on."""
+    console = stdout_console()
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("platform", "step", "text"):
+        table.add_column(column, no_wrap=column != "text")
+    for step in steps:
+        what = step.kind
+        if step.repost_of:
+            what += f" of {step.repost_of}"
+        elif step.quote_of:
+            what += f" quoting {step.quote_of}"
+        elif step.reply_to:
+            what += " reply"
+        elif step.dm_to:
+            what += f" to {safe(step.dm_to, 40)}"
+        table.add_row(safe(step.platform or "-", 20), what, safe(step.text or "", 400))
+    console.print(table)
+    for note in notes:
+        console.print(f"note: {safe(note, 300)}", highlight=False)

@@ -60,7 +60,8 @@ def queue(
     if json:
         render.stream_json(rows)
         return
-    render.queue(rows, more=ranked.count_queued(c.session, c.store) - len(rows))
+    more = ranked.count_queued(c.session, c.store) - len(rows)
+    render.queue(rows, more=more, platforms=c.session.multi)
 
 
 def answer(
@@ -92,6 +93,18 @@ def answer(
             "post that never reposts or quotes it.",
         ),
     ] = False,
+    everywhere: Annotated[
+        bool,
+        typer.Option(
+            "--everywhere",
+            help="A session on several platforms: also post the answer as a community answer "
+            "on the platforms where the question was not asked.",
+        ),
+    ] = False,
+    preview: Annotated[
+        bool,
+        typer.Option("--preview", help="Show every post it would make, on every platform."),
+    ] = False,
     session_id: SessionOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
@@ -107,8 +120,16 @@ def answer(
         follow_up=follow_up,
         post_private_data=post_private_data,
         public_without_repost=public_without_repost,
+        everywhere=everywhere,
     )
-    accepted = Control(c.session, c.store).answer(question_id, request)
+    control = Control(c.session, c.store)
+    if preview:
+        from qasession import render
+
+        shown = control.preview(control.question(question_id), request)
+        render.answer_preview(shown.steps, shown.notes)
+        return
+    accepted = control.answer(question_id, request)
     for note in accepted.notes:
         say(f"note: {note}")
     out(str(accepted.number))
