@@ -245,3 +245,39 @@ def answer_preview(steps: Sequence[Any], notes: Sequence[str]) -> None:
     console.print(table)
     for note in notes:
         console.print(f"note: {safe(note, 300)}", highlight=False)
+
+
+def platform_breakdown(data: dict[str, Any]) -> None:
+    """The recap of a session on several platforms, by platform and combined, with its
+    activity stacked by platform (one letter per platform, each bucket of minutes a row)."""
+    console = stdout_console()
+    table = Table(title="by platform", show_edge=False, header_style="bold")
+    columns = ("platform", "people", "posts", "questions", "answered", "community", "median")
+    for column in (*columns, "spend"):
+        table.add_column(column, no_wrap=True)
+    rows = [*data["platforms"], {"platform": "combined", **data["combined"]}]
+    for row in rows:
+        wait = row.get("median_minutes_to_answer")
+        table.add_row(
+            safe(row["platform"], 24),
+            str(row["participants"]),
+            str(row["posts"]),
+            str(row["questions"]),
+            str(row["answered"]),
+            str(row["community_answers"]),
+            f"{wait:.0f} min" if isinstance(wait, int | float) else "",
+            f"${row['spend_usd']:.2f}",
+        )
+    console.print(table)
+    marks = "XBMOPQRS"
+    legend = ", ".join(
+        f"{marks[i % len(marks)]} {safe(r['platform'], 24)}"
+        for i, r in enumerate(data["platforms"])
+    )
+    console.print(f"activity by platform ({legend}):", highlight=False)
+    step = data["bucket_minutes"]
+    for bucket in range(len(data["combined"]["activity"])):
+        bar = "".join(
+            marks[i % len(marks)] * r["activity"][bucket] for i, r in enumerate(data["platforms"])
+        )
+        console.print(f"  {bucket * step:>3}m {bar}", highlight=False)

@@ -206,6 +206,10 @@ def _write(result: "Recap", format: str | None, output: str | None) -> None:
         from qasession.render import stdout_console
 
         recap_render.show(result, stdout_console())
+        if result.by_platform:
+            from qasession.render import platform_breakdown
+
+            platform_breakdown(result.by_platform)
         return
     render: Callable[[Recap], str]
     if format == "md":

@@ -277,6 +277,8 @@ class Recap:
     open_questions: list[OpenQuestion]
     cost: Cost | None = None
     drafts: list[Draft] = field(default_factory=list)
+    # a session on several platforms: split by platform and combined (recap/platforms.py)
+    by_platform: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The whole model as plain JSON data (the `--format json` document)."""
@@ -1060,7 +1062,11 @@ def build_recap(
 ) -> Recap:
     """The recap of `session` from what the store holds (reads only). `plan` lets the recap
     name the next session (`session.next`)."""
-    return _recap_and_authors(store, session, now=now, plan=plan)[0]
+    from qasession.recap.platforms import platform_breakdown
+
+    recap = _recap_and_authors(store, session, now=now, plan=plan)[0]
+    recap.by_platform = platform_breakdown(store, session)
+    return recap
 
 
 def _cost(row: dict[str, Any] | None, session: Session) -> Cost | None:
