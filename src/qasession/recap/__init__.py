@@ -1002,30 +1002,36 @@ def _recap_and_authors(
     row = store.session_row(sid)
     info = session_info(session, row)
     sent = [item for item in store.outbox(sid, ("sent",))]
-    own_ids = {item.platform_id for item in sent if item.platform_id}
+    from qasession.recap.platforms import qualify
+
+    # several platforms: ids are told apart by platform (two platforms may give the same id)
+    q = qualify if getattr(session, "multi", False) else _as_is
+    own_ids = {q(item.platform, item.platform_id) for item in sent if item.platform_id}
     builder = RecapBuilder(
         info, hosts=[session.account] if session.account else [], own_ids=own_ids
     )
     for r in store.iter_posts(sid):
-        _feed(builder, r)
+        _feed(builder, r, q)
     host = builder.host() or _default_account(info.platform)
     if host:
         # what we sent that the search never brought back is activity on the hashtag too
         for sent_row in sent_rows(store, sid, host):
-            _feed(builder, sent_row)
+            _feed(builder, sent_row, q)
     host = builder.host()
     for item in sent:
         if not item.question_id or item.kind not in ("answer", "dm") or not item.sent_at:
             continue
-        question_id = item.question_id
+        question_id = q(item.platform, item.question_id)
         if question_id not in builder.canonical:
             # an answer to a merged duplicate answers its canonical question
-            merged = store.post_row(sid, question_id)
+            merged = store.post_row(sid, item.question_id, item.platform or None)
             if merged is None or not merged["duplicate_of"]:
                 continue
-            question_id = merged["duplicate_of"]
+            question_id = q(
+                merged["duplicate_platform"] or merged["platform"], merged["duplicate_of"]
+            )
         private = item.kind == "dm"
-        pid = item.platform_id
+        pid = q(item.platform, item.platform_id)
         builder.add_answer(
             question_id,
             Answer(
@@ -1220,11 +1226,18 @@ def default_drafts(recap: Recap) -> list[Draft]:
 # Exports and series
 
 
-def _feed(builder: RecapBuilder, r: Any) -> None:
+def _as_is(platform: str | None, post_id: Any) -> Any:
+    return post_id
+
+
+def _feed(builder: RecapBuilder, r: Any, q: Any = _as_is) -> None:
+    columns = r.keys()  # a sqlite Row or a dict
+    platform = r["platform"] if "platform" in columns else None
+    merged_from = r["duplicate_platform"] if "duplicate_platform" in columns else None
     builder.add_post((
-        r["id"], r["author"], r["text"], r["created_at"], r["kind"], r["ref"], r["likes"],
-        r["reposts"], r["url"], bool(r["is_question"]), r["status"], r["flags"],
-        r["duplicate_of"],
+        q(platform, r["id"]), r["author"], r["text"], r["created_at"], r["kind"],
+        q(platform, r["ref"]), r["likes"], r["reposts"], r["url"], bool(r["is_question"]),
+        r["status"], r["flags"], q(merged_from or platform, r["duplicate_of"]),
     ))  # fmt: skip
 
 
@@ -1239,7 +1252,7 @@ def sent_rows(store: Store, session_id: str, host: str) -> Iterator[dict[str, An
         pid = item.platform_id
         if not pid or item.kind == "dm" or not item.sent_at:
             continue
-        if store.post_row(session_id, pid) is not None:
+        if store.post_row(session_id, pid, item.platform or None) is not None:
             continue
         ref = item.repost_of or item.quote_of or item.reply_to
         if ref == "^":
@@ -1253,14 +1266,14 @@ def sent_rows(store: Store, session_id: str, host: str) -> Iterator[dict[str, An
             kind = "reply" if ref else "post"
         text = item.text or ""
         if kind == "repost" and ref:
-            original = store.post_row(session_id, ref)
+            original = store.post_row(session_id, ref, item.platform or None)
             text = original["text"] if original else ""
         yield {
             "session_id": session_id, "id": pid, "author": host, "text": text,
             "created_at": item.sent_at, "kind": kind, "ref": ref, "likes": 0, "reposts": 0,
             "lang": None, "url": None, "seen_at": item.sent_at, "is_question": 0,
             "status": "own", "flags": "", "duplicate_of": None, "duplicates": 0, "pinned": 0,
-            "first_time": 0,
+            "first_time": 0, "platform": item.platform,
         }  # fmt: skip
 
 

@@ -16,6 +16,14 @@ if TYPE_CHECKING:
 BUCKET_MINUTES = 10  # the activity's step
 
 
+def qualify(platform: str | None, post_id: Any) -> Any:
+    """A post id told apart by its platform, for the combined recap of several platforms
+    (local:x and local:bsky both have a post 3)."""
+    if post_id is None or not platform:
+        return post_id
+    return f"{platform}/{post_id}"
+
+
 def _minutes(later: str, earlier: str) -> float:
     return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds() / 60
 
