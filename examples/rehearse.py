@@ -6,9 +6,13 @@ answers with `qa answer` — the best question with a repost and a `.@asker` pos
 with a quote, and the customer who posted a contract number with a direct message. At the end
 it prints the local platform's timeline and the recap.
 
-    python examples/rehearse.py [--speed 120] [--home DIR]
+    python examples/rehearse.py [--speed 120] [--home DIR] [--multi]
 
-`./dev rehearse` runs it with a fresh home under .qa-rehearsal/.
+`./dev rehearse` runs it with a fresh home under .qa-rehearsal/. With `--multi` it rehearses
+the session on three platforms at once (examples/multi/: local stand-ins for X, Bluesky and
+Mastodon, a crowd that cross-posts): the host answers the cross-posted question on each
+platform where it was asked and, with --everywhere, as a community answer on the third; at
+the end it prints each platform's timeline and the recap split by platform.
 """
 
 from __future__ import annotations
@@ -36,13 +40,22 @@ def qa(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def rehearse(home: Path, speed: float, *, quiet: bool = False) -> dict[str, Any]:
+MULTI = ("local:x", "local:bsky", "local:mastodon")
+
+
+def rehearse(
+    home: Path, speed: float, *, quiet: bool = False, multi: bool = False
+) -> dict[str, Any]:
     """Run the rehearsal; returns what happened (events, answers issued, the timeline).
     Every command works on the rehearsal's own state (QA_REHEARSAL=1)."""
     env = {**os.environ, "QA_HOME": str(home), "QA_REHEARSAL": "1"}
+    crowd = "examples/crowd.yaml"
+    if multi:
+        env["QA_FILE"] = "examples/multi/sessions.yaml"
+        crowd = "examples/multi/crowd.yaml"
     command = [
         sys.executable, "-m", "qasession", "run", "--headless",
-        "--simulate", "examples/crowd.yaml", "--speed", str(speed), "--start-now",
+        "--simulate", crowd, "--speed", str(speed), "--start-now",
         "--tail", "2", "--seed", "1",
     ]  # fmt: skip
     run = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
@@ -55,12 +68,44 @@ def rehearse(home: Path, speed: float, *, quiet: bool = False) -> dict[str, Any]
         if not quiet:
             print(describe(event), file=sys.stderr)
         if event["event"] == "cue" and event["cue"] == "half-time":
-            answered.update(answer_some(env))
+            answered.update(answer_everywhere(env) if multi else answer_some(env))
         if event["event"] == "ended":
             break
     run.wait(timeout=60)
     timeline = json.loads(qa("local", "timeline", "--json", env=env).stdout)
-    return {"events": events, "answered": answered, "timeline": timeline, "code": run.returncode}
+    timelines = {
+        name: json.loads(qa("local", "timeline", "--json", "--platform", name, env=env).stdout)
+        for name in (MULTI if multi else ())
+    }
+    return {
+        "events": events,
+        "answered": answered,
+        "timeline": timeline,
+        "timelines": timelines,
+        "code": run.returncode,
+    }
+
+
+def answer_everywhere(env: dict[str, str]) -> dict[str, str]:
+    """The host of a session on three platforms: the top question (asked on X and Bluesky)
+    answered on both and as a community answer on Mastodon; a Mastodon question by reply."""
+    queue = json.loads(qa("queue", "--json", env=env).stdout)
+    answered: dict[str, str] = {}
+    crossed = next((q for q in queue if q["also_on"] and "sensitive" not in q["flags"]), None)
+    plan = []
+    if crossed:
+        plan.append((crossed, ["--everywhere"], "Offline mode ships in the spring release."))
+    mastodon = next(
+        (q for q in queue if q["platform"] == "local:mastodon" and not q["flags"]), None
+    )
+    if mastodon:
+        plan.append((mastodon, ["--mode", "reply"], "Yes, and we'd love your help testing it."))
+    for question, options, text in plan:
+        result = qa("answer", str(question["id"]), text, *options, env=env)
+        if result.returncode != 0:
+            raise SystemExit(f"qa answer failed: {result.stderr.strip()}")
+        answered[f"{question['platform']}:{question['post_id']}"] = " ".join(options)
+    return answered
 
 
 def answer_some(env: dict[str, str]) -> dict[str, str]:
@@ -109,16 +154,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", type=float, default=120.0)
     parser.add_argument("--home", type=Path, default=ROOT / ".qa-rehearsal")
+    parser.add_argument("--multi", action="store_true", help="the session on three platforms")
     args = parser.parse_args()
     started = time.monotonic()
-    result = rehearse(args.home, args.speed)
+    result = rehearse(args.home, args.speed, multi=args.multi)
     env = {**os.environ, "QA_HOME": str(args.home), "QA_REHEARSAL": "1"}
-    print(qa("local", "timeline", env=env).stdout)
+    if args.multi:
+        env["QA_FILE"] = "examples/multi/sessions.yaml"
+        for name in MULTI:
+            print(f"== {name}")
+            print(qa("local", "timeline", "--platform", name, env=env).stdout)
+    else:
+        print(qa("local", "timeline", env=env).stdout)
     recap = qa("recap", env=env)
     print(recap.stdout or recap.stderr)
     print(
         f"rehearsal done in {time.monotonic() - started:.0f}s: {len(result['answered'])} answers, "
-        f"{len(result['timeline'])} posts on the local timeline; state in {args.home}",
+        f"{len(result['timeline']) + sum(map(len, result['timelines'].values()))} posts on the "
+        f"local timeline(s); state in {args.home}",
         file=sys.stderr,
     )
     sys.exit(result["code"])

@@ -229,6 +229,50 @@ def _mentions(text: str, host: str | None) -> bool:
     return re.search(re.escape(handle(host)) + r"(?![\w])", text, re.IGNORECASE) is not None
 
 
+_MENTION = re.compile(r"(?<![\w.])\.?@[\w.\-]+(?:@[\w.\-]+)?")
+
+
+def community_text(
+    question: str | None,
+    answer: str,
+    *,
+    label: str,
+    hashtag: str,
+    capabilities: Capabilities,
+    hashtags: Sequence[str] = (),
+) -> str:
+    """A question asked on another platform and its answer, as one stand-alone post here:
+    "Q from a Bluesky user: ... A: ... #tag". No handle of anyone (mentions are dropped from
+    the question), the question's own hashtags (`hashtags`) replaced by this platform's; the
+    question is shortened to fit, or left out (`question` None: it carries private data).
+    Raises UsageError when the answer alone does not fit."""
+    article = "an" if label[:1].upper() in "AEIOUX" else "a"
+    body = answer.strip()
+    suffix = "" if has_hashtag(body, hashtag) else f" {hashtag}"
+    if question is None:
+        text = f"Answering a question from {article} {label} user: {body}{suffix}"
+        if capabilities.too_long(text) is None:
+            return text
+        raise UsageError(f"the answer does not fit one post on this platform ({label} question)")
+    asked = _MENTION.sub("", question)
+    for tag in hashtags:
+        asked = re.sub(re.escape(tag) + r"(?![\w])", "", asked, flags=re.IGNORECASE)
+    asked = " ".join(asked.split())
+    lead = f"Q from {article} {label} user: "
+    tail = f" A: {body}{suffix}"
+    words = asked.split()
+    while words:
+        shown = " ".join(words) + ("" if len(words) == len(asked.split()) else "…")
+        text = f"{lead}{shown}{tail}"
+        if capabilities.too_long(text) is None:
+            return text
+        words = words[:-1]
+    raise UsageError(
+        f"the answer leaves no room for the question on this platform ({label} question)",
+        hint="shorten the answer to post it everywhere",
+    )
+
+
 def thanks_texts(
     handles: Sequence[str], hashtag: str, max_length: int, length: Callable[[str], int]
 ) -> list[str]:
@@ -252,6 +296,7 @@ __all__ = [
     "ANSWER_MODES",
     "AnswerSpec",
     "Question",
+    "community_text",
     "compose_answer",
     "dot_text",
     "ensure_hashtag",

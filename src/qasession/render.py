@@ -92,8 +92,9 @@ def plan_report(report: PlanReport) -> None:
     s = report.session
     console = stdout_console()
     local = s.start.astimezone(s.tz)
+    where = ", ".join(s.platform_names)
     console.print(
-        f"[bold]{safe(s.title)}[/bold]  {safe(s.hashtag)} on {s.platform}  "
+        f"[bold]{safe(s.title)}[/bold]  {safe(s.hashtag)} on {where}  "
         f"{local:%a %Y-%m-%d %H:%M} {safe(s.timezone)}, "
         f"{int(s.duration.total_seconds() // 60)} min  [dim](id {safe(s.id)})[/dim]"
     )
@@ -104,23 +105,25 @@ def plan_report(report: PlanReport) -> None:
     room = max(10, console.width - 66)
     from qasession.session.schedule import relative
 
-    for entry, length in zip(report.entries, report.lengths, strict=True):
+    for i, (entry, length) in enumerate(zip(report.entries, report.lengths, strict=True)):
         at = entry.item.at.astimezone(s.tz)
         style = STATE_STYLE.get(entry.state, "")
-        over = length > report.max_length
+        limit = report.limit_of(i)
+        over = length > limit
+        item = entry.item.kind.replace("_", "-")
         table.add_row(
             relative(entry.item.at, s.start, s.tz),
             f"{at:%d %b %H:%M}",
-            entry.item.kind.replace("_", "-"),
+            f"{item} {entry.item.platform}" if entry.item.platform else item,
             f"[{style}]{entry.state}[/{style}]" if style else entry.state,
-            f"[red]{length}/{report.max_length}[/red]" if over else f"{length}/{report.max_length}",
+            f"[red]{length}/{limit}[/red]" if over else f"{length}/{limit}",
             safe(entry.item.text, room),
         )
     console.print(table)
-    if report.cost:
-        c = report.cost
+    costs = report.costs or ({s.platform: report.cost} if report.cost else {})
+    for platform, c in costs.items():
         console.print(
-            f"estimated cost on {s.platform}: [bold]${c['total_usd']:.2f}[/bold] "
+            f"estimated cost on {platform}: [bold]${c['total_usd']:.2f}[/bold] "
             f"({c['posts_read']} posts read ${c['read_usd']:.2f}, {c['posts_created']} posts "
             f"created ${c['post_usd'] + c['url_usd']:.2f})"
             + (f", budget ${c['budget_usd']:.2f}" if c.get("budget_usd") is not None else "")
@@ -153,24 +156,30 @@ def timeline(posts: Sequence[Any]) -> None:
     console.print(table)
 
 
-def queue(rows: Sequence[dict[str, Any]], more: int = 0) -> None:
-    """A page of the ranked queue; `more` questions are left out of it (said on stderr)."""
+def queue(rows: Sequence[dict[str, Any]], more: int = 0, *, platforms: bool = False) -> None:
+    """A page of the ranked queue; `more` questions are left out of it (said on stderr).
+    With `platforms` (a session on several), each question says where it was asked."""
     table = Table(show_edge=False, header_style="bold")
     # "#" is the question's number, what `qa answer`, `qa skip` and the terminal UI take
     claimed = any(row.get("claimed_by") for row in rows)  # a team's seats: who holds what
-    for column in ("#", "rank", "score", "author", "likes", "dup", "flags"):
+    columns: tuple[str, ...] = ("#", "rank", "score", "author", "likes", "dup", "flags")
+    if platforms:
+        columns = ("#", "rank", "score", "platform", "author", "likes", "dup", "flags")
+    for column in columns:
         table.add_column(column, no_wrap=True)
     if claimed:
         table.add_column("claimed by", no_wrap=True)
     table.add_column("question", no_wrap=True)
     console = stdout_console()
-    room = max(20, console.width - 62 - (14 if claimed else 0))
+    room = max(20, console.width - (78 if platforms else 62) - (14 if claimed else 0))
     for rank, row in enumerate(rows, 1):
         flags = ",".join(row["flags"])
+        where = [safe(", ".join([row["platform"], *row.get("also_on", [])]), 30)]
         cells = [
             str(row["id"]),
             str(row.get("rank", rank)),
             f"{row['score']:.1f}",
+            *(where if platforms else []),
             safe(row["author"]),
             str(row["likes"]),
             f"+{row['duplicates']}" if row["duplicates"] else "",
@@ -272,3 +281,61 @@ def audit_log(rows: Sequence[dict[str, Any]], tz: Any) -> None:
     console.print(table)
     if not rows:
         console.print("[dim]nothing done yet[/dim]")
+
+
+def answer_preview(steps: Sequence[Any], notes: Sequence[str]) -> None:
+    """What an answer would post, step by step, with the platform each goes out on."""
+    console = stdout_console()
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("platform", "step", "text"):
+        table.add_column(column, no_wrap=column != "text")
+    for step in steps:
+        what = step.kind
+        if step.repost_of:
+            what += f" of {step.repost_of}"
+        elif step.quote_of:
+            what += f" quoting {step.quote_of}"
+        elif step.reply_to:
+            what += " reply"
+        elif step.dm_to:
+            what += f" to {safe(step.dm_to, 40)}"
+        table.add_row(safe(step.platform or "-", 20), what, safe(step.text or "", 400))
+    console.print(table)
+    for note in notes:
+        console.print(f"note: {safe(note, 300)}", highlight=False)
+
+
+def platform_breakdown(data: dict[str, Any]) -> None:
+    """The recap of a session on several platforms, by platform and combined, with its
+    activity stacked by platform (one letter per platform, each bucket of minutes a row)."""
+    console = stdout_console()
+    table = Table(title="by platform", show_edge=False, header_style="bold")
+    columns = ("platform", "people", "posts", "questions", "answered", "community", "median")
+    for column in (*columns, "spend"):
+        table.add_column(column, no_wrap=True)
+    rows = [*data["platforms"], {"platform": "combined", **data["combined"]}]
+    for row in rows:
+        wait = row.get("median_minutes_to_answer")
+        table.add_row(
+            safe(row["platform"], 24),
+            str(row["participants"]),
+            str(row["posts"]),
+            str(row["questions"]),
+            str(row["answered"]),
+            str(row["community_answers"]),
+            f"{wait:.0f} min" if isinstance(wait, int | float) else "",
+            f"${row['spend_usd']:.2f}",
+        )
+    console.print(table)
+    marks = "XBMOPQRS"
+    legend = ", ".join(
+        f"{marks[i % len(marks)]} {safe(r['platform'], 24)}"
+        for i, r in enumerate(data["platforms"])
+    )
+    console.print(f"activity by platform ({legend}):", highlight=False)
+    step = data["bucket_minutes"]
+    for bucket in range(len(data["combined"]["activity"])):
+        bar = "".join(
+            marks[i % len(marks)] * r["activity"][bucket] for i, r in enumerate(data["platforms"])
+        )
+        console.print(f"  {bucket * step:>3}m {bar}", highlight=False)

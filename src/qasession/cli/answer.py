@@ -69,7 +69,8 @@ def queue(
     if json:
         render.stream_json(rows)
         return
-    render.queue(rows, more=ranked.count_queued(c.session, c.store) - len(rows))
+    more = ranked.count_queued(c.session, c.store) - len(rows)
+    render.queue(rows, more=more, platforms=c.session.multi)
 
 
 def answer(
@@ -105,6 +106,18 @@ def answer(
         bool,
         typer.Option("--take-over", help="Answer a question someone else has claimed."),
     ] = False,
+    everywhere: Annotated[
+        bool,
+        typer.Option(
+            "--everywhere",
+            help="A session on several platforms: also post the answer as a community answer "
+            "on the platforms where the question was not asked.",
+        ),
+    ] = False,
+    preview: Annotated[
+        bool,
+        typer.Option("--preview", help="Show every post it would make, on every platform."),
+    ] = False,
     session_id: SessionOpt = None,
     actor: ActorOpt = None,
     file: PlanFileOpt = None,
@@ -121,10 +134,16 @@ def answer(
         follow_up=follow_up,
         post_private_data=post_private_data,
         public_without_repost=public_without_repost,
+        everywhere=everywhere,
     )
-    accepted = Control(c.session, c.store, actor=c.actor).answer(
-        question_id, request, take_over=take_over
-    )
+    control = Control(c.session, c.store, actor=c.actor)
+    if preview:
+        from qasession import render
+
+        shown = control.preview(control.question(question_id), request)
+        render.answer_preview(shown.steps, shown.notes)
+        return
+    accepted = control.answer(question_id, request, take_over=take_over)
     for note in accepted.notes:
         say(f"note: {note}")
     if accepted.took_over:

@@ -210,6 +210,10 @@ def _write(result: "Recap", format: str | None, output: str | None) -> None:
 
         for line in lines(result.team):  # the team's credits (the team's own names)
             stdout_console().print(line, markup=False, highlight=False)
+        if result.by_platform:
+            from qasession.render import platform_breakdown
+
+            platform_breakdown(result.by_platform)
         return
     render: Callable[[Recap], str]
     if format == "md":

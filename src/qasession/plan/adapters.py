@@ -42,7 +42,9 @@ class Catalog:
         return self._names
 
     def knows(self, name: str) -> bool:
-        return name in self._builtin or name in self.names
+        from qasession.platforms.registry import stands_for
+
+        return name in self._builtin or stands_for(name) is not None or name in self.names
 
     def settings_model(self, name: str) -> type[BaseModel] | None:
         """The adapter's `Settings` model, or None when the adapter can't be imported here

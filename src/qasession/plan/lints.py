@@ -93,9 +93,13 @@ def lint_plan(
     settings)` gives the length rules of a platform (default: the platform registry's)."""
     linter = _Linter(plan, now, capabilities or default_capabilities)
     for session in plan.sessions:
-        _lint_session(linter, session)
+        # a session on several platforms is linted on each (its texts and length rules
+        # there); what is the same on every platform is said once
+        for view in session.views():
+            _lint_session(linter, view)
     _lint_overlaps(linter)
-    return sorted(linter.found, key=lambda lint: (lint.line or 0, lint.code))
+    found = list(dict.fromkeys(linter.found))
+    return sorted(found, key=lambda lint: (lint.line or 0, lint.code))
 
 
 def _lint_session(linter: _Linter, session: Session) -> None:

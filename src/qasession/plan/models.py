@@ -34,7 +34,7 @@ from qasession.plan.limits import (
     MAX_YEAR,
     MIN_YEAR,
 )
-from qasession.plan.messages import invalid
+from qasession.plan.messages import clip, invalid
 from qasession.plan.values import (
     RelativeTime,
     check_id,
@@ -148,8 +148,24 @@ class ModerationSettings(_Strict):
 _PLAN_NAMES: dict[str, str] = {"age_per_minute": "age"}
 
 
+def _platform_weights(value: object) -> object:
+    if isinstance(value, dict):
+        for name, weight in value.items():
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+                raise invalid(
+                    f"the weight of platform '{clip(name)}' must be a number above 0",
+                    "e.g. platform: {bluesky: 1.2} (1 is neutral)",
+                )
+    return value
+
+
 class _RankingBase(_Strict):
     """Weights of the queue's score, with the ranking's own defaults (`triage.Weights`)."""
+
+    # a platform's factor on the engagement of its questions (likes, reposts, duplicates)
+    platform: Annotated[dict[str, FiniteFloat], BeforeValidator(_platform_weights)] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -266,6 +282,36 @@ class LabelledPattern(NamedTuple):
 
 
 PostField = Annotated[PostSpec | None, BeforeValidator(post_shorthand)]
+
+
+def _text_only(value: object) -> object:
+    """A per-platform text: `opening: "..."` or `opening: {text: "..."}`."""
+    if isinstance(value, dict) and set(value) == {"text"}:
+        return value["text"]
+    return value
+
+
+PlatformText = Annotated[str | None, BeforeValidator(_text_only)]
+
+
+class PlatformEntry(_Strict):
+    """What `platforms: {NAME: {...}}` says of one platform besides its adapter's own settings:
+    the host's account there, its own hashtag, and texts that replace the session's there
+    (`announcements` by their `at:` as written, e.g. `-1d`)."""
+
+    account: Handle | None = None
+    hashtag: Annotated[str, PlainValidator(parse_hashtag)] | None = None
+    opening: PlatformText = None
+    closing: PlatformText = None
+    after_party: PlatformText = None
+    announcements: Annotated[
+        dict[str, Annotated[str, BeforeValidator(_text_only)]],
+        at_most(MAX_ANNOUNCEMENTS, "announcement texts"),
+    ] = Field(default_factory=dict)
+
+
+# the keys of a `platforms:` entry that are not the adapter's settings
+PLATFORM_ENTRY_KEYS = frozenset(PlatformEntry.model_fields)
 
 
 class SessionSpec(_Strict):

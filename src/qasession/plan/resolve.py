@@ -19,11 +19,13 @@ from qasession.plan.errors import Problems, Source
 from qasession.plan.explain import explain
 from qasession.plan.messages import PathT, clip, suggest
 from qasession.plan.models import (
+    PLATFORM_ENTRY_KEYS,
     AnnouncementSpec,
     AnswerSettings,
     CrisisPlan,
     LabelledPattern,
     ModerationSettings,
+    PlatformEntry,
     PostSpec,
     QuietDate,
     RankingWeights,
@@ -78,13 +80,29 @@ PlannedKind = Literal["announcement", "opening", "closing", "after_party"]
 
 @dataclass(frozen=True, slots=True)
 class PlannedItem:
-    """A post of the timeline; `key` is its idempotency key in the outbox."""
+    """A post of the timeline; `key` is its idempotency key in the outbox. On a session of
+    several platforms each item is there once per platform (`platform`, its key `...@NAME`)."""
 
     key: str
     kind: PlannedKind
     at: datetime
     text: str
     image: str | None
+    platform: str = ""  # the source it goes out on ("": the session's one platform)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformPlan:
+    """One platform of a session written with `platforms:`: the source name (`x`, `local:bsky`),
+    the host's account and the hashtag there, the adapter's settings, and the texts that
+    replace the session's there (item key -> template: "opening", "announcement:-1d")."""
+
+    name: str
+    account: str | None
+    hashtag: str
+    settings: dict[str, Any]
+    settings_line: int | None
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,66 @@ class Session:
     team: tuple[TeamMember, ...] = ()  # empty: one host, who may do everything
     index: int = 0
     _source: Source | None = field(default=None, repr=False, compare=False)
+    # the platforms of a session written with `platforms:` (empty: the one `platform:`)
+    platforms: tuple[PlatformPlan, ...] = ()
+
+    @property
+    def multi(self) -> bool:
+        """Whether the session names its platforms with `platforms:` (its planned posts go out
+        once per platform, keyed by platform)."""
+        return bool(self.platforms)
+
+    @property
+    def platform_names(self) -> list[str]:
+        return [p.name for p in self.platforms] if self.platforms else [self.platform]
+
+    def views(self) -> list[Session]:
+        """The session as seen on each of its platforms (itself when it has one)."""
+        return [self.on(p.name) for p in self.platforms] if self.platforms else [self]
+
+    def on(self, name: str) -> Session:
+        """The session on its platform `name`: that platform's account, hashtag, settings and
+        texts (`{hashtag}`, `{account}` and `{platform}` filled for it), as a one-platform
+        session; the session itself when it has one platform."""
+        if not self.platforms:
+            return self
+        found = next((p for p in self.platforms if p.name == name), None)
+        if found is None:
+            raise UsageError(
+                f"session {self.id} has no platform {name!r}",
+                hint="its platforms: " + ", ".join(self.platform_names),
+            )
+        view = dataclasses.replace(
+            self,
+            platform=found.name,
+            account=found.account,
+            hashtag=found.hashtag,
+            platform_settings=found.settings,
+            platform_settings_line=found.settings_line,
+            platforms=(),
+        )
+        values = placeholder_values(view.facts)
+
+        def post(item: PlannedPost | None, key: str) -> PlannedPost | None:
+            if item is None:
+                return None
+            template = found.texts.get(key, item.template)
+            return dataclasses.replace(item, text=render(template, values), template=template)
+
+        return dataclasses.replace(
+            view,
+            announcements=[
+                dataclasses.replace(
+                    a,
+                    text=render(found.texts.get(a.key, a.template), values),
+                    template=found.texts.get(a.key, a.template),
+                )
+                for a in self.announcements
+            ],
+            opening=post(self.opening, "opening"),
+            closing=post(self.closing, "closing"),
+            after_party=post(self.after_party, "after_party"),
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -262,6 +340,8 @@ class SessionInput:
     source: Source
     problems: Problems
     base_dir: Path
+    # `platforms:` as validated: name -> (its entry, the adapter's settings)
+    platforms: dict[str, tuple[PlatformEntry, dict[str, Any]]] | None = None
 
     def fail(
         self, where: PathT, message: str, hint: str | None = None, at_key: bool = False
@@ -317,6 +397,9 @@ def validate_session(
     None returned when the spec itself is invalid)."""
     merged = deep_merge(given.defaults, given.raw) if isinstance(given.raw, dict) else given.raw
     own, sections = _split_sections(merged, catalog)
+    if isinstance(own, dict) and "platforms" in own:
+        own = dict(own)
+        given.platforms = _validate_platforms(given, own.pop("platforms"), own, sections, catalog)
     for name, section in sections.items():
         for where, message, hint, at_key in section_problems(name, section, catalog):
             given.fail(where, message, hint, at_key)
@@ -335,6 +418,152 @@ def validate_session(
         return None
     memo.remember(own, spec)
     return spec, sections
+
+
+_PLATFORMS_HINT = (
+    "e.g. platforms: {x: {account: '@acme'}, bluesky: {account: '@acme.com'}}; "
+    "see the README's 'Several platforms'"
+)
+
+
+def _validate_platforms(
+    given: SessionInput,
+    value: Any,
+    own: dict[Any, Any],
+    sections: dict[str, Any],
+    catalog: Catalog,
+) -> dict[str, tuple[PlatformEntry, dict[str, Any]]] | None:
+    """`platforms:` checked: a mapping of known platform names, each with its entry and its
+    adapter's settings; every problem recorded with where it is."""
+    where: PathT = ("platforms",)
+    if not isinstance(value, dict) or not value:
+        given.fail(where, "expected a mapping of platform names to their settings", _PLATFORMS_HINT)
+        return None
+    raw_own = given.raw if isinstance(given.raw, dict) else {}
+    if "platform" in raw_own:
+        given.fail(
+            ("platform",),
+            "give either `platform:` (one platform) or `platforms:` (several), not both",
+            "remove `platform:`",
+            at_key=True,
+        )
+    own.pop("platform", None)  # a default `platform:` gives way to the session's `platforms:`
+    for name in sections:
+        given.fail(
+            (name,),
+            f"with `platforms:` the {name} settings go under `platforms: {{{name}: ...}}`",
+            at_key=True,
+        )
+    found: dict[str, tuple[PlatformEntry, dict[str, Any]]] = {}
+    for name, entry in value.items():
+        checked = _validate_platform(given, name, entry, catalog)
+        if checked is not None:
+            found[str(name)] = checked
+    return found if len(found) == len(value) else None
+
+
+def _validate_platform(
+    given: SessionInput, name: Any, entry: Any, catalog: Catalog
+) -> tuple[PlatformEntry, dict[str, Any]] | None:
+    where: PathT = ("platforms", name)
+    if not isinstance(name, str) or not catalog.knows(name):
+        known = [n for n in catalog.names] + ["local:x", "local:bsky", "local:mastodon"]
+        maybe = suggest(str(name), known) if isinstance(name, str) else None
+        given.fail(
+            where,
+            f"unknown platform '{clip(name)}'; known: {', '.join(known)}",
+            maybe or "a plug-in adapter must be installed to be named",
+            at_key=True,
+        )
+        return None
+    if entry is None:
+        entry = {}
+    if not isinstance(entry, dict):
+        given.fail(
+            where,
+            f"expected the {name} settings as a mapping (key: value), got {type(entry).__name__}",
+            "e.g. " + name + ": {account: '@acme'}",
+        )
+        return None
+    mine = {k: v for k, v in entry.items() if k in PLATFORM_ENTRY_KEYS}
+    settings = {k: v for k, v in entry.items() if k not in PLATFORM_ENTRY_KEYS}
+    ok = True
+    for path, message, hint, at_key in section_problems(name, settings, catalog):
+        given.fail(("platforms", *path), message, hint, at_key)
+        ok = False
+    try:
+        spec = PlatformEntry.model_validate(mine)
+    except ValidationError as exc:
+        for err in exc.errors():
+            message, hint, at_key = explain(err, PlatformEntry)
+            given.fail((*where, *err["loc"]), message, hint, at_key)
+        return None
+    return (spec, settings) if ok else None
+
+
+def _platform_plans(
+    given: SessionInput, spec: SessionSpec, facts: SessionFacts, session: Session
+) -> tuple[PlatformPlan, ...]:
+    """The resolved platforms of a session written with `platforms:`; per-platform texts are
+    rendered once here so that a bad one is reported with its line."""
+    if not given.platforms:
+        return ()
+    plans = []
+    keys = {a.offset: a.key for a in session.announcements if a.offset}
+    keys.update({a.key.split(":", 1)[1]: a.key for a in session.announcements})
+    for name, (entry, settings) in given.platforms.items():
+        texts: dict[str, str] = {}
+        for kind in ("opening", "closing", "after_party"):
+            text = getattr(entry, kind)
+            if text is not None:
+                texts[kind] = text
+        for at, text in entry.announcements.items():
+            key = keys.get(str(at).strip())
+            if key is None:
+                given.fail(
+                    ("platforms", name, "announcements", at),
+                    f"the session has no announcement at {clip(at)}",
+                    "its announcements: " + (", ".join(k for k in keys if k) or "none"),
+                    at_key=True,
+                )
+                continue
+            texts[key] = text
+        plan = PlatformPlan(
+            name=name,
+            account=entry.account or spec.account,
+            hashtag=entry.hashtag or spec.hashtag,
+            settings=settings,
+            settings_line=given.source.locate(given.index, ("platforms", name))[2].key_line,
+            texts=texts,
+        )
+        values = placeholder_values(
+            facts._replace(hashtag=plan.hashtag, account=plan.account, platform=name)
+        )
+        _check_platform_texts(given, session, plan, values)
+        plans.append(plan)
+    return tuple(plans)
+
+
+def _check_platform_texts(
+    given: SessionInput, session: Session, plan: PlatformPlan, values: dict[str, str | None]
+) -> None:
+    """Every text as it goes out on `plan`'s platform can be rendered there: its own texts
+    where it has them, the session's elsewhere (`{account}` needs an account there)."""
+    templates: list[tuple[str, str]] = [(a.key, a.template) for a in session.announcements]
+    for kind in ("opening", "closing", "after_party"):
+        post = getattr(session, kind)
+        if post is not None:
+            templates.append((kind, post.template))
+    for key, base in templates:
+        template = plan.texts.get(key, base)
+        try:
+            render(template, values)
+        except TemplateError as exc:
+            path: PathT = ("platforms", plan.name)
+            if key in plan.texts:
+                at = key.split(":", 1)[1] if key.startswith("announcement:") else None
+                path = (*path, key) if at is None else (*path, "announcements", at)
+            given.fail(path, f"on {plan.name}: {exc.message}", exc.hint)
 
 
 @dataclass
@@ -442,12 +671,19 @@ def build_session(given: SessionInput, spec: SessionSpec, sections: dict[str, An
     start = _resolve_start(given, spec, tz)
     title = spec.title if spec.title is not None else f"{spec.hashtag} live Q&A"
     facts = SessionFacts(spec.hashtag, title, start, tz, spec.duration, spec.account, spec.platform)
+    if given.platforms:  # the session's texts as on its first platform (each is checked after)
+        name, (entry, _) = next(iter(given.platforms.items()))
+        facts = facts._replace(
+            hashtag=entry.hashtag or spec.hashtag,
+            account=entry.account or spec.account,
+            platform=name,
+        )
     texts = _Texts(given, placeholder_values(facts))
     settings = sections.get(spec.platform)
     settings_line = None
     if settings is not None:
         settings_line = given.source.locate(given.index, (spec.platform,))[2].key_line
-    return Session(
+    session = Session(
         id=_session_id(spec, facts),
         title=title,
         platform=spec.platform,
@@ -473,6 +709,18 @@ def build_session(given: SessionInput, spec: SessionSpec, sections: dict[str, An
         team=tuple(spec.team),
         index=given.index,
         _source=given.source,
+    )
+    platforms = _platform_plans(given, spec, facts, session)
+    if not platforms:
+        return session
+    first = platforms[0]
+    return dataclasses.replace(
+        session,
+        platform=first.name,
+        account=first.account,
+        platform_settings=first.settings,
+        platform_settings_line=first.settings_line,
+        platforms=platforms,
     )
 
 
@@ -503,7 +751,16 @@ _KIND_ORDER: dict[str, int] = {"announcement": 0, "opening": 1, "closing": 2, "a
 
 def timeline(session: Session) -> list[PlannedItem]:
     """Everything the plan posts for `session`, by time: announcements, the opening at the
-    start, the closing at the end, the after-party line a minute later."""
+    start, the closing at the end, the after-party line a minute later. A session on several
+    platforms posts each once per platform, with that platform's texts."""
+    if session.platforms:
+        order = {name: i for i, name in enumerate(session.platform_names)}
+        items = [
+            dataclasses.replace(item, key=f"{item.key}@{view.platform}", platform=view.platform)
+            for view in session.views()
+            for item in timeline(view)
+        ]
+        return sorted(items, key=lambda i: (i.at, _KIND_ORDER[i.kind], order[i.platform]))
     items = [
         PlannedItem(a.key, "announcement", a.at, a.text, a.image) for a in session.announcements
     ]

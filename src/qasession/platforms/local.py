@@ -102,13 +102,23 @@ class PostFields(TypedDict, total=False):
     client_key: str | None  # an idempotency key: a second add with it returns the first
 
 
+def network_file(name: str = "local") -> str:
+    """The file of the local network `name`: `local` is the built-in one; each stand-in
+    (`local:x`, `local:bsky`) is a network of its own, so posts on one are not seen on another."""
+    if name in ("", "local"):
+        return NETWORK_FILE
+    suffix = re.sub(r"[^A-Za-z0-9_-]+", "-", name.split(":", 1)[-1]).strip("-") or "other"
+    return f"local-platform-{suffix}.db"
+
+
 class LocalNetwork:
     """The shared SQLite file behind the local platform (usable without a `Platform`)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, name: str = "local") -> None:
         from qasession.store.engine import explain
 
-        self.path = home / NETWORK_FILE
+        self.name = name
+        self.path = home / network_file(name)
         try:
             home.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
@@ -332,7 +342,7 @@ class LocalPlatform(Platform):
         source: str | None = None,
     ) -> None:
         super().__init__(settings, home=home, clock=clock, account=account, source=source)
-        self.network = LocalNetwork(home)
+        self.network = LocalNetwork(home, self.name)
         if clock is None:
             self.clock = self.network.clock()
         self._handle = normalize_handle(account) if account else DEFAULT_HOST
@@ -491,3 +501,33 @@ class LocalPlatform(Platform):
 
     def close(self) -> None:
         self.network.close()
+
+
+_STAND_INS: dict[str, type[LocalPlatform]] = {}
+
+
+def stand_in(name: str, target: type[Platform]) -> type[LocalPlatform]:
+    """The local platform `name` (`local:x`) standing in for `target` in rehearsals: a network
+    of its own, the target's capabilities and length rule (what the loop, the composer and
+    the lints see), and what a local network can do besides (say what it sent; free reads).
+    A `max_length` under `local:x:` in the plan still overrides the limit."""
+    made = _STAND_INS.get(name)
+    if made is not None:
+        return made
+    capabilities = replace(target.CAPABILITIES, can_lookup_sent=True, lookups_billed=False)
+
+    class StandIn(LocalPlatform):
+        CAPABILITIES: ClassVar[Capabilities] = capabilities
+        STANDS_FOR: ClassVar[str] = target.name
+
+        @classmethod
+        def capabilities_for(cls, settings: BaseModel) -> Capabilities:
+            assert isinstance(settings, LocalSettings)
+            if "max_length" in settings.model_fields_set:
+                return replace(cls.CAPABILITIES, max_length=settings.max_length)
+            return cls.CAPABILITIES
+
+    StandIn.name = name
+    StandIn.__name__ = StandIn.__qualname__ = f"LocalStandIn_{target.name}"
+    _STAND_INS[name] = StandIn
+    return StandIn

@@ -21,6 +21,39 @@ BUILTIN: dict[str, tuple[str, str, str | None]] = {
 }
 
 
+# `local:NAME`: a local platform standing in for NAME (its length rule and capabilities), for
+# rehearsing a session on several platforms without accounts; "bsky" is Bluesky's short name.
+STAND_IN_PREFIX = "local:"
+STAND_IN_ALIASES: dict[str, str] = {"bsky": "bluesky"}
+# how people call each platform in a post ("Q from a Bluesky user: ...")
+LABELS: dict[str, str] = {"local": "local", "x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+
+
+def stands_for(name: str) -> str | None:
+    """The platform `local:NAME` stands in for (None when `name` is not a stand-in)."""
+    if not name.startswith(STAND_IN_PREFIX):
+        return None
+    target = name[len(STAND_IN_PREFIX) :]
+    target = STAND_IN_ALIASES.get(target, target)
+    return target if target in BUILTIN and target != "local" else None
+
+
+def base_platform(name: str) -> str:
+    """The platform a source name is on, for people: `local:bsky` is (a rehearsal of) bluesky."""
+    return stands_for(name) or name
+
+
+def label(name: str) -> str:
+    """The platform's name as people write it (X, Mastodon, Bluesky)."""
+    base = base_platform(name)
+    return LABELS.get(base, base)
+
+
+def is_known(name: str) -> bool:
+    """A built-in name, a stand-in (`local:x`) or a plug-in's."""
+    return name in BUILTIN or stands_for(name) is not None or name in names()
+
+
 def names() -> list[str]:
     """The known platform names (built in first, then plug-ins' entry points)."""
     known = list(BUILTIN)
@@ -62,6 +95,11 @@ def _entry_points() -> dict[str, Any]:
 
 def load_class(name: str) -> type[Platform]:
     """Import the adapter class of `name`; an unknown name lists the known ones."""
+    target = stands_for(name)
+    if target is not None:
+        from qasession.platforms.local import stand_in
+
+        return stand_in(name, load_class(target))
     if name in BUILTIN:
         module_name, class_name, package = BUILTIN[name]
         try:

@@ -279,6 +279,8 @@ class Recap:
     cost: Cost | None = None
     drafts: list[Draft] = field(default_factory=list)
     team: Any = None  # recap.team.TeamCredits from the audit log (store only), or None
+    # a session on several platforms: split by platform and combined (recap/platforms.py)
+    by_platform: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The whole model as plain JSON data (the `--format json` document)."""
@@ -1002,30 +1004,36 @@ def _recap_and_authors(
     row = store.session_row(sid)
     info = session_info(session, row)
     sent = [item for item in store.outbox(sid, ("sent",))]
-    own_ids = {item.platform_id for item in sent if item.platform_id}
+    from qasession.recap.platforms import qualify
+
+    # several platforms: ids are told apart by platform (two platforms may give the same id)
+    q = qualify if getattr(session, "multi", False) else _as_is
+    own_ids = {q(item.platform, item.platform_id) for item in sent if item.platform_id}
     builder = RecapBuilder(
         info, hosts=[session.account] if session.account else [], own_ids=own_ids
     )
     for r in store.iter_posts(sid):
-        _feed(builder, r)
+        _feed(builder, r, q)
     host = builder.host() or _default_account(info.platform)
     if host:
         # what we sent that the search never brought back is activity on the hashtag too
         for sent_row in sent_rows(store, sid, host):
-            _feed(builder, sent_row)
+            _feed(builder, sent_row, q)
     host = builder.host()
     for item in sent:
         if not item.question_id or item.kind not in ("answer", "dm") or not item.sent_at:
             continue
-        question_id = item.question_id
+        question_id = q(item.platform, item.question_id)
         if question_id not in builder.canonical:
             # an answer to a merged duplicate answers its canonical question
-            merged = store.post_row(sid, question_id)
+            merged = store.post_row(sid, item.question_id, item.platform or None)
             if merged is None or not merged["duplicate_of"]:
                 continue
-            question_id = merged["duplicate_of"]
+            question_id = q(
+                merged["duplicate_platform"] or merged["platform"], merged["duplicate_of"]
+            )
         private = item.kind == "dm"
-        pid = item.platform_id
+        pid = q(item.platform, item.platform_id)
         builder.add_answer(
             question_id,
             Answer(
@@ -1065,7 +1073,11 @@ def build_recap(
 ) -> Recap:
     """The recap of `session` from what the store holds (reads only). `plan` lets the recap
     name the next session (`session.next`)."""
-    return _recap_and_authors(store, session, now=now, plan=plan)[0]
+    from qasession.recap.platforms import platform_breakdown
+
+    recap = _recap_and_authors(store, session, now=now, plan=plan)[0]
+    recap.by_platform = platform_breakdown(store, session)
+    return recap
 
 
 def _cost(row: dict[str, Any] | None, session: Session) -> Cost | None:
@@ -1219,11 +1231,18 @@ def default_drafts(recap: Recap) -> list[Draft]:
 # Exports and series
 
 
-def _feed(builder: RecapBuilder, r: Any) -> None:
+def _as_is(platform: str | None, post_id: Any) -> Any:
+    return post_id
+
+
+def _feed(builder: RecapBuilder, r: Any, q: Any = _as_is) -> None:
+    columns = r.keys()  # a sqlite Row or a dict
+    platform = r["platform"] if "platform" in columns else None
+    merged_from = r["duplicate_platform"] if "duplicate_platform" in columns else None
     builder.add_post((
-        r["id"], r["author"], r["text"], r["created_at"], r["kind"], r["ref"], r["likes"],
-        r["reposts"], r["url"], bool(r["is_question"]), r["status"], r["flags"],
-        r["duplicate_of"],
+        q(platform, r["id"]), r["author"], r["text"], r["created_at"], r["kind"],
+        q(platform, r["ref"]), r["likes"], r["reposts"], r["url"], bool(r["is_question"]),
+        r["status"], r["flags"], q(merged_from or platform, r["duplicate_of"]),
     ))  # fmt: skip
 
 
@@ -1238,7 +1257,7 @@ def sent_rows(store: Store, session_id: str, host: str) -> Iterator[dict[str, An
         pid = item.platform_id
         if not pid or item.kind == "dm" or not item.sent_at:
             continue
-        if store.post_row(session_id, pid) is not None:
+        if store.post_row(session_id, pid, item.platform or None) is not None:
             continue
         ref = item.repost_of or item.quote_of or item.reply_to
         if ref == "^":
@@ -1252,14 +1271,14 @@ def sent_rows(store: Store, session_id: str, host: str) -> Iterator[dict[str, An
             kind = "reply" if ref else "post"
         text = item.text or ""
         if kind == "repost" and ref:
-            original = store.post_row(session_id, ref)
+            original = store.post_row(session_id, ref, item.platform or None)
             text = original["text"] if original else ""
         yield {
             "session_id": session_id, "id": pid, "author": host, "text": text,
             "created_at": item.sent_at, "kind": kind, "ref": ref, "likes": 0, "reposts": 0,
             "lang": None, "url": None, "seen_at": item.sent_at, "is_question": 0,
             "status": "own", "flags": "", "duplicate_of": None, "duplicates": 0, "pinned": 0,
-            "first_time": 0,
+            "first_time": 0, "platform": item.platform,
         }  # fmt: skip
 
 

@@ -114,7 +114,10 @@ def capabilities_of(session: Session, store: Store | None, platform: str) -> Cap
                 pass
     from qasession.platforms import registry
 
-    adapter = platform.split(":", 1)[0] if platform not in registry.names() else platform
+    if session.multi and platform in session.platform_names:
+        session = session.on(platform)
+    registered = platform in registry.names() or registry.stands_for(platform) is not None
+    adapter = platform if registered else platform.split(":", 1)[0]
     return registry.capabilities_for(adapter, session.platform_settings)
 
 
@@ -128,6 +131,8 @@ def host_of(session: Session, store: Store | None, platform: str) -> str | None:
         row = store.source_row(session.id, platform)
         if row and row.get("account"):
             return str(row["account"])
+    if session.multi and platform in session.platform_names:
+        return session.on(platform).account
     return session.account
 
 
@@ -153,6 +158,8 @@ class AnswerRequest:
     follow_up: bool = False  # a second answer to an answered question, on purpose
     post_private_data: bool = False  # the answer's own text may carry what looks private
     public_without_repost: bool = False  # answer a private question in public, never reposted
+    # also post it as a community answer on the session's platforms where it was not asked
+    everywhere: bool = False
 
 
 @dataclass(slots=True)
@@ -300,14 +307,96 @@ class Control:
     def question(self, ref: str | int) -> Target:
         return find_question(self.session, self.store, ref)
 
-    def preview(self, target: Target, request: AnswerRequest, op: str = "preview") -> AnswerPlan:
+    def _plan_on(self, target: Target, request: AnswerRequest, op: str) -> AnswerPlan:
+        view = self.session.on(target.platform) if self.session.multi else self.session
         return plan_answer(
-            self.session,
+            view,
             target,
             request,
             op=op,
             capabilities=capabilities_of(self.session, self.store, target.platform),
             host=host_of(self.session, self.store, target.platform),
+        )
+
+    def preview(self, target: Target, request: AnswerRequest, op: str = "preview") -> AnswerPlan:
+        """Every post the answer makes, on every platform: where it was asked (the question,
+        and the same question merged in from other platforms, each answered there once), and
+        with `request.everywhere` a community answer on the session's other platforms."""
+        plan = self._plan_on(target, request, op)
+        if not self.session.multi:
+            return plan
+        for step in plan.steps:
+            step.platform = target.platform
+        asked = [target, *self.asked_elsewhere(target)]
+        for other in asked[1:]:
+            self._add_elsewhere(plan, other, request, f"{op}@{other.platform}")
+        if request.everywhere:
+            where = {t.platform for t in asked}
+            for name in self.session.platform_names:
+                if name not in where:
+                    self._add_community(plan, target, request, name, f"{op}@{name}")
+        return plan
+
+    def asked_elsewhere(self, target: Target) -> list[Target]:
+        """The same question asked on the session's other platforms (merged into `target`):
+        the first one on each."""
+        rows = self.store.posts(
+            self.session.id,
+            where="duplicate_of = ? AND duplicate_platform = ? AND is_question = 1",
+            params=(target.post_id, target.platform),
+        )
+        found: dict[str, Target] = {}
+        for row in rows:
+            if row["platform"] != target.platform and row["platform"] not in found:
+                found[row["platform"]] = target_of(row)
+        return list(found.values())
+
+    def _add_elsewhere(
+        self, plan: AnswerPlan, other: Target, request: AnswerRequest, op: str
+    ) -> None:
+        from dataclasses import replace
+
+        tries = [request]
+        if other.private and request.mode != "dm":
+            tries = [replace(request, public_without_repost=True)]
+        tries.append(replace(tries[0], mode="dot", public_without_repost=other.private))
+        reason = ""
+        for attempt in tries:
+            try:
+                extra = self._plan_on(other, attempt, op)
+            except UsageError as exc:
+                reason = str(exc)
+                continue
+            for step in extra.steps:
+                step.platform = other.platform
+            plan.steps.extend(extra.steps)
+            plan.notes.extend(f"on {other.platform}: {note}" for note in extra.notes)
+            return
+        plan.notes.append(f"not answered on {other.platform}: {reason}")
+
+    def _add_community(
+        self, plan: AnswerPlan, target: Target, request: AnswerRequest, name: str, op: str
+    ) -> None:
+        from qasession.compose import community_text
+        from qasession.platforms import registry
+        from qasession.store import OutboxItem
+
+        view = self.session.on(name)
+        asked_on = self.session.on(target.platform)
+        try:
+            text = community_text(
+                None if target.private else target.text,
+                request.text,
+                label=registry.label(target.platform),
+                hashtag=view.hashtag,
+                capabilities=capabilities_of(self.session, self.store, name),
+                hashtags=(asked_on.hashtag, view.hashtag),
+            )
+        except UsageError as exc:
+            plan.notes.append(f"no community answer on {name}: {exc}")
+            return
+        plan.steps.append(
+            OutboxItem(key=f"{op}:0:community", op=op, kind="community", text=text, platform=name)
         )
 
     def answer(

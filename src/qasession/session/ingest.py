@@ -46,11 +46,23 @@ class Ingestor:
     """Triage state of one session (duplicate index, flood counters, authors seen), rebuilt
     from the store when a process starts, so a restart triages exactly as before."""
 
-    def __init__(self, session: Session, store: Store, host: str | None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        store: Store,
+        host: str | None,
+        *,
+        hosts: dict[str, str | None] | None = None,
+    ) -> None:
         self.session = session
         self.store = store
         self.host = host or session.account
         self.host_key = (self.host or "").lstrip("@").casefold() or None
+        # the host's account on each platform of a session on several
+        self.host_keys = {
+            name: (handle or "").lstrip("@").casefold() or None
+            for name, handle in (hosts or {}).items()
+        }
         self.patterns = triage.compile_patterns(session.sensitive_patterns)
         self.blocked_words = frozenset(w.lower() for w in session.moderation.blocked_words)
         self.flood_limit = session.moderation.flood_limit
@@ -73,7 +85,7 @@ class Ingestor:
         for row in store.posts(sid, where="is_question = 1"):
             self.askers.add(_asker_key(row["platform"], row["author_id"], row["author"]))
             if row["duplicate_of"] is None:
-                self.duplicates.add(row["id"], row["text"])
+                self.duplicates.add(_question_key(row["platform"], row["id"]), row["text"])
         # Flood counters: every post triage counted (not the host's, not plain reposts) in
         # the last minute before the latest one, so a restart mid-flood still sees the flood.
         self.recent.clear()
@@ -145,7 +157,8 @@ class Ingestor:
         """Classify one post (updates the in-memory indexes); `triage.classify` says the same
         of a single post."""
         author = post.author.lower()
-        if post.author.lstrip("@").casefold() == self.host_key:
+        host = self.host_keys.get(post.platform, self.host_key)
+        if post.author.lstrip("@").casefold() == host:
             return PostRecord(post, "own")
         if post.kind == "repost":
             return PostRecord(post, "repost")
@@ -161,15 +174,19 @@ class Ingestor:
         self.askers.add(asker)
         if self._is_moderated(post):
             return PostRecord(post, "hidden", True, flags, first_time=first_time)
-        canonical = self.duplicates.add(post.id, post.text, words=facts.words)
-        if canonical is not None and canonical != post.id:
+        key = _question_key(post.platform, post.id)
+        canonical = self.duplicates.add(key, post.text, words=facts.words)
+        if canonical is not None and canonical != key:
+            # the same question, here or on another platform: one entry of the queue
+            platform, _, canonical_id = canonical.partition("\x00")
             return PostRecord(
                 post,
                 "merged",
                 True,
                 flags | {"duplicate"},
-                duplicate_of=canonical,
+                duplicate_of=canonical_id,
                 first_time=first_time,
+                duplicate_platform=platform if platform != post.platform else None,
             )
         return PostRecord(post, "queued", True, flags, first_time=first_time)
 
@@ -234,6 +251,12 @@ def collect(
 def _handle_key(handle: str) -> str:
     handle = handle.strip()
     return (handle if handle.startswith("@") else "@" + handle).lower()
+
+
+def _question_key(platform: str, post_id: str) -> str:
+    """A question's key in the duplicate index: its id on its platform (ids of two platforms
+    may be equal)."""
+    return f"{platform}\x00{post_id}"
 
 
 def _asker_key(platform: str, author_id: str | None, author: str) -> str:

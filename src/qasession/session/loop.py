@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     from qasession.session.rehearsal import Crowd
     from qasession.store.db import PostRecord
 
-__all__ = ["LiveSession", "LiveSettings", "Runner", "queue_rows", "weights_for"]
+__all__ = ["LiveSession", "LiveSettings", "Runner", "planned_key", "queue_rows", "weights_for"]
+
+
+def planned_key(session: Session, kind: str) -> str:
+    """The outbox key of a planned post (on the first platform of a session on several)."""
+    suffix = f"@{session.platform_names[0]}" if session.multi else ""
+    return f"{session.id}:{kind}{suffix}"
+
 
 Emit = Callable[[dict[str, Any]], None]
 CUES = (("half-time", 0.5), ("10 minutes left", 10), ("5 minutes left", 5))
@@ -82,17 +89,24 @@ class LiveSession:
             {platforms.source: platforms} if isinstance(platforms, Platform) else dict(platforms)
         )
         seed = self.settings.seed
+        views = {view.platform: view for view in session.views()}
         self.sources: dict[str, SourceState] = {
             name: SourceState(
                 name=name,
                 platform=adapter,
                 outbox=Outbox(store, adapter, session.id, clock, self.emit, seed=seed, lane=name),
-                hashtag=session.hashtag,
-                host=session.account,
+                hashtag=views.get(name, session).hashtag,
+                host=views.get(name, session).account,
                 rng=random.Random(seed),
             )
             for name, adapter in adapters.items()
         }
+        # several platforms: one failing waits (its lane in order) while the others go on
+        self.degradable = len(self.sources) > 1
+        for source in self.sources.values():
+            source.degradable = self.degradable
+            source.outbox.in_order = self.degradable
+            source.emit = self.emit
         self.ingestor: Ingestor | None = None
         self.rehearsal = False
         self.lease: SessionLease | None = None  # refreshed every few seconds while it runs
@@ -126,7 +140,7 @@ class LiveSession:
         """Reconcile what a crash left half-sent and rebuild triage state from the store."""
         s = self.session
         self.store.ensure_session(s.id, s.hashtag, s.platform)
-        opening = self.store.outbox_item(f"{s.id}:opening")
+        opening = self.store.outbox_item(planned_key(s, "opening"))
         if self.clock.now() > s.end + self.settings.tail and opening is None:
             raise UsageError(
                 f"session {s.id} ended at {s.end.astimezone(s.tz):%Y-%m-%d %H:%M %Z} and was "
@@ -142,7 +156,9 @@ class LiveSession:
             source.budget_warned = any(
                 e.get("platform", source.name) == source.name for e in budget_events
             )
-        self.ingestor = Ingestor(s, self.store, self.host)
+        self.ingestor = Ingestor(
+            s, self.store, self.host, hosts={n: src.host for n, src in self.sources.items()}
+        )
         self.cues_done = {e["cue"] for e in self.store.events(s.id, "cue")}
         self.closing_requested = any(e.get("closing_requested") for e in self.store.events(s.id))
         commands = self.store.commands(s.id)
@@ -178,7 +194,7 @@ class LiveSession:
         next_planned = self._planned(now)
         waits = [next_planned]
         for source in self.sources.values():
-            source.send(now, self.warn)
+            source.send(now, self.warn, self.store, self.session.id)
             if source.post_hold_until is not None:
                 waits.append((source.post_hold_until - now).total_seconds())
         waits.append(self._poll(now))
@@ -275,7 +291,7 @@ class LiveSession:
     def closed_at(self) -> datetime:
         """The planned end, or when the closing went out if the operator closed early."""
         if self.closing_requested:
-            closing = self.store.outbox_item(f"{self.session.id}:closing")
+            closing = self.store.outbox_item(planned_key(self.session, "closing"))
             if closing is not None and closing.sent_at:
                 return min(self.end, datetime.fromisoformat(closing.sent_at))
         return self.end
@@ -323,23 +339,24 @@ class LiveSession:
 
     def _announce_questions(self, platform: str, records: list[PostRecord]) -> None:
         s = self.session
-        touched: set[str] = set()
+        touched: set[tuple[str, str]] = set()
         for record in records:
             if record.status in ("queued", "hidden"):
-                touched.add(record.post.id)
+                touched.add((platform, record.post.id))
             elif record.status == "merged" and record.duplicate_of:
-                touched.add(record.duplicate_of)
-        for post_id in touched:
-            row = self.store.post_row(s.id, post_id, platform)
+                touched.add((record.duplicate_platform or platform, record.duplicate_of))
+        for where, post_id in sorted(touched):
+            row = self.store.post_row(s.id, post_id, where)
             if row is not None:
                 self.emit(question_event(row))
 
     # -- time cues and the end -------------------------------------------------------------
 
     def answers_done(self) -> int:
+        """Questions answered (a merged question answered on several platforms counts once)."""
         return len(
             {
-                item.op
+                item.op.split("@", 1)[0]
                 for item in self.store.outbox(self.session.id, ("sent",))
                 if item.question_id and item.kind in ("answer", "dm")
             }

@@ -65,6 +65,10 @@ class Outbox:
         self.emit: Emit = emit or (lambda event: None)
         self._jitter = random.Random(seed)
         self.lane = lane or platform.source
+        # A lane of a session on several platforms sends in order: an item held back by a
+        # failing platform holds the ones after it, so the lane drains in order once it is back.
+        self.in_order = False
+        self.failing: str | None = None  # why the last flush stopped (a platform error)
 
     # -- reconciliation --------------------------------------------------------------------
 
@@ -107,6 +111,7 @@ class Outbox:
         """Send every intent that is due and whose earlier steps are done (optionally only
         those whose key is in `keys`). Stops at a rate limit."""
         sent: list[OutboxItem] = []
+        self.failing = None
         for _ in range(10):  # a step sent can make the next one of its operation ready
             before = len(sent)
             waiting = self._pass(keys, sent)
@@ -122,6 +127,9 @@ class Outbox:
             if keys is not None and item.key not in keys:
                 continue
             if item.not_before is not None and item.not_before > now:
+                if self.in_order:
+                    self.failing = self.failing or item.error or "waiting to retry"
+                    return None
                 continue
             if not self._ready(item):
                 continue
@@ -131,8 +139,15 @@ class Outbox:
                 done = self.send(item)
             except RateLimited as exc:
                 return exc.reset_at
+            except PlatformError as exc:
+                if not self.in_order:
+                    raise
+                self.failing = str(exc)  # the platform cannot even say what it sent
+                return None
             if done is not None:
                 sent.append(done)
+            elif self.in_order and self.failing:
+                return None
         return None
 
     def _ready(self, item: OutboxItem) -> bool:
@@ -175,6 +190,7 @@ class Outbox:
         except PlatformError as exc:
             if exc.retryable:
                 # it may have gone through: stay `sending`, reconcile before any new attempt
+                self.failing = str(exc)
                 self.store.mark_state(item.id, "sending", str(exc), self._backoff(item))
                 self.emit(
                     {"event": "warning", "message": f"{item.kind} delayed: {exc}", "key": item.key}

@@ -49,6 +49,7 @@ def question_event(row: Any, score: float | None = None) -> dict[str, Any]:
 def weights_for(session: Session) -> triage.Weights:
     """The plan's `ranking:` weights (only those the plan sets; `age` is per minute)."""
     given = session.ranking.model_dump(exclude_unset=True)
+    given.pop("platform", None)  # a factor per platform, applied by `ranked`
     if "age" in given:
         given["age_per_minute"] = given.pop("age")
     return triage.Weights.from_mapping(given)
@@ -60,16 +61,50 @@ def _key(row: Any) -> str:
 
 
 def _features(row: Any) -> triage.QuestionFeatures:
+    # the likes and reposts of the same question on another platform of the session count
     return triage.QuestionFeatures(
         id=_key(row),
-        likes=row["likes"],
-        reposts=row["reposts"],
+        likes=row["likes"] + _column(row, "cross_likes"),
+        reposts=row["reposts"] + _column(row, "cross_reposts"),
         duplicates=row["duplicates"],
         first_time=bool(row["first_time"]),
         created_at=datetime.fromisoformat(row["created_at"]),
         pinned=bool(row["pinned"]),
         flags=frozenset(f for f in row["flags"].split(",") if f),
     )
+
+
+def _column(row: Any, name: str) -> int:
+    try:
+        return int(row[name] or 0)
+    except (KeyError, IndexError):  # a row of an archive, or of a listing without it
+        return 0
+
+
+def in_python(session: Session) -> bool:
+    """Whether the queue is ranked in Python only: the SQL score knows neither the engagement
+    merged in from other platforms nor a platform's factor (sessions on several platforms)."""
+    return session.multi or bool(platform_factors(session))
+
+
+def platform_factors(session: Session) -> dict[str, float]:
+    """The plan's `ranking: {platform: {...}}`, by source name (a stand-in such as
+    `local:bsky` takes the weight of the platform it stands for unless named itself)."""
+    from qasession.platforms.registry import base_platform
+
+    given = dict(session.ranking.platform)
+    if not given:
+        return {}
+    factors = {}
+    for name in session.platform_names:
+        factor = given.get(name, given.get(base_platform(name), 1.0))
+        if factor != 1.0:
+            factors[name] = factor
+    return factors
+
+
+def _engagement(q: triage.QuestionFeatures, weights: triage.Weights) -> float:
+    return weights.likes * q.likes + weights.reposts * q.reposts + weights.duplicates * q.duplicates
 
 
 Claims = dict[tuple[str, str], Any]  # (platform, post id) -> store.team.Claim
@@ -104,9 +139,20 @@ def ranked(
     """`found` rows ranked by the plan's weights, best first, as (score, row)."""
     rows = {_key(row): row for row in found}
     features = [_features(row) for row in rows.values()]
-    order = triage.rank(
-        features, weights_for(session), now, limit=limit, session_start=session.start
-    )
+    weights = weights_for(session)
+    factors = platform_factors(session)
+    if factors:  # a platform favoured: its questions' engagement weighs more
+        score_of = triage.scorer(weights, now, session.start)
+        scored = []
+        for feature in features:
+            value = score_of(feature)
+            factor = factors.get(rows[feature.id]["platform"], 1.0)
+            value += (factor - 1.0) * _engagement(feature, weights)
+            scored.append((-value, feature.created_ts, feature.id, value))
+        scored.sort()
+        best = scored if limit is None else scored[:limit]
+        return [(value, rows[key]) for _, _, key, value in best]
+    order = triage.rank(features, weights, now, limit=limit, session_start=session.start)
     return [(score, rows[feature.id]) for score, feature in order]
 
 
@@ -117,7 +163,7 @@ def queue_rows(
     With `limit`, SQLite first narrows the queue to the questions that can make the top."""
     if limit is not None and limit <= 0:
         return []
-    if limit is None:
+    if limit is None or in_python(session):
         found = store.question_rows(session.id, ("queued",))
     else:
         found = store.top_question_rows(
@@ -128,10 +174,25 @@ def queue_rows(
             limit=limit,
         )
     claims = store.live_claims(session.id)
-    return [
+    rows = [
         queue_row(row, score, rank, claims)
         for rank, (score, row) in enumerate(ranked(session, found, now, limit), 1)
     ]
+    if session.multi:
+        add_also_on(session, store, rows)
+    return rows
+
+
+def add_also_on(session: Session, store: Store, rows: list[dict[str, Any]]) -> None:
+    """Each question's `also_on`: the other platforms where the same question was asked (the
+    posts merged into it from there), for a session on several platforms."""
+    elsewhere: dict[tuple[str, str], list[str]] = {}
+    for row in store.posts(session.id, where="duplicate_platform IS NOT NULL"):
+        found = elsewhere.setdefault((row["duplicate_platform"], row["duplicate_of"]), [])
+        if row["platform"] not in found:
+            found.append(row["platform"])
+    for row in rows:
+        row["also_on"] = elsewhere.get((row["platform"], row["post_id"]), [])
 
 
 def count_queued(session: Session, store: Store) -> int:
@@ -187,7 +248,9 @@ def iter_queue_rows(session: Session, store: Store, now: datetime) -> Iterator[d
     """The whole ranked queue, best first, as `queue_rows(session, store, now)` lists it, but
     one question at a time as it is read from the store (`ranked_stream`): what
     `qa queue --json` writes, in flat memory whatever the size of the queue."""
-    stream = ranked_stream(store, session.id, weights_for(session), now, session.start)
+    stream = None
+    if not in_python(session):
+        stream = ranked_stream(store, session.id, weights_for(session), now, session.start)
     if stream is None:
         yield from queue_rows(session, store, now)
         return

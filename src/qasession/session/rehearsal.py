@@ -35,6 +35,8 @@ class CrowdEntry:
     reply_to: int | None = None  # index of another entry
     quote_of: int | None = None
     line: int | None = None
+    # where it is posted (a session's platform names; several: cross-posted); () = the first
+    platforms: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -131,7 +133,29 @@ def _load_yaml(path: Path, raw: str) -> CrowdScript:
     return CrowdScript(entries, path, "yaml")
 
 
-_CROWD_KEYS = {"after", "author", "text", "likes", "reposts", "reply_to", "quote_of", "tags"}
+_CROWD_KEYS = {
+    "after",
+    "author",
+    "text",
+    "likes",
+    "reposts",
+    "reply_to",
+    "quote_of",
+    "tags",
+    "platform",
+}
+
+
+def _crowd_platforms(value: Any) -> tuple[str, ...] | None:
+    """`platform: local:x` or `platform: [local:x, local:bsky]` (cross-posted); None if bad."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        return None
+    if not all(isinstance(item, str) and item.strip() for item in items):
+        return None
+    return tuple(dict.fromkeys(item.strip() for item in items))
 
 
 def _crowd_entry(item: Any, index: int, count: int, path: Path, line: int | None) -> CrowdEntry:
@@ -167,6 +191,13 @@ def _crowd_entry(item: Any, index: int, count: int, path: Path, line: int | None
             raise bad(f"{ref} must be the index of another entry (0 to {count - 1})",
                       f"[{index}].{ref}")  # fmt: skip
         refs[ref] = value
+    platforms = _crowd_platforms(item.get("platform"))
+    if platforms is None:
+        raise bad(
+            "platform is a platform name of the session, or a list of them",
+            f"[{index}].platform",
+            "e.g. platform: local:bsky, or platform: [local:x, local:bsky] to cross-post",
+        )
     counts: dict[str, int] = {}
     for name in ("likes", "reposts"):
         value = item.get(name, 0)
@@ -182,6 +213,7 @@ def _crowd_entry(item: Any, index: int, count: int, path: Path, line: int | None
         reply_to=refs["reply_to"],
         quote_of=refs["quote_of"],
         line=line,
+        platforms=platforms,
     )
 
 
@@ -238,25 +270,38 @@ def _load_twarc(path: Path, raw: str, session_start: datetime | None) -> CrowdSc
 
 
 class Crowd:
-    """Replays a crowd script into the local network as the session clock passes."""
+    """Replays a crowd script into the local networks of the session (one per platform: an
+    entry goes where it names, the first platform by default) as the session clock passes."""
 
     def __init__(
-        self, script: CrowdScript, network: LocalNetwork, start: datetime, rehearsal_id: str
+        self,
+        script: CrowdScript,
+        network: LocalNetwork | dict[str, LocalNetwork],
+        start: datetime,
+        rehearsal_id: str,
     ) -> None:
         self.script = script
-        self.network = network
+        self.networks = network if isinstance(network, dict) else {network.name: network}
+        self.default = next(iter(self.networks))
         self.start = start
         self.rehearsal_id = rehearsal_id
         order = sorted(range(len(script.entries)), key=lambda i: (script.entries[i].after, i))
         self.order = order
         self.position = 0
-        self.ids: dict[int, str] = {}
+        self.ids: dict[tuple[int, str], str] = {}
+
+    @property
+    def network(self) -> LocalNetwork:
+        return self.networks[self.default]
 
     def key(self, index: int, suffix: str = "") -> str:
         return f"crowd:{self.rehearsal_id}:{index}{suffix}"
 
     def at(self, index: int) -> datetime:
         return self.start + self.script.entries[index].after
+
+    def where(self, index: int) -> tuple[str, ...]:
+        return self.script.entries[index].platforms or (self.default,)
 
     def next_time(self) -> datetime | None:
         if self.position >= len(self.order):
@@ -270,30 +315,35 @@ class Crowd:
             index = self.order[self.position]
             if self.at(index) > now:
                 break
-            self._post(index)
+            for platform in self.where(index):
+                self._post(index, platform)
             self.position += 1
             count += 1
         return count
 
-    def _id_of(self, index: int) -> str | None:
-        if index in self.ids:
-            return self.ids[index]
-        found = self.network.find_key(self.key(index))
-        if found is None and self.at(index) <= self.network.clock().now():
-            self._post(index)
-            return self.ids.get(index)
+    def _id_of(self, index: int, platform: str) -> str | None:
+        if (index, platform) in self.ids:
+            return self.ids[index, platform]
+        if platform not in self.where(index):
+            return None  # a reply to an entry posted elsewhere: a post of its own here
+        network = self.networks[platform]
+        found = network.find_key(self.key(index))
+        if found is None and self.at(index) <= network.clock().now():
+            self._post(index, platform)
+            return self.ids.get((index, platform))
         return found
 
-    def _post(self, index: int) -> None:
+    def _post(self, index: int, platform: str) -> None:
         entry = self.script.entries[index]
+        network = self.networks[platform]
         ref = None
         kind = "post"
         if entry.reply_to is not None:
-            ref, kind = self._id_of(entry.reply_to), "reply"
+            ref, kind = self._id_of(entry.reply_to, platform), "reply"
         elif entry.quote_of is not None:
-            ref, kind = self._id_of(entry.quote_of), "quote"
+            ref, kind = self._id_of(entry.quote_of, platform), "quote"
         created = self.at(index)
-        post_id = self.network.add(
+        post_id = network.add(
             author=entry.author,
             text=entry.text,
             created_at=created,
@@ -302,9 +352,9 @@ class Crowd:
             likes=entry.likes,
             client_key=self.key(index),
         )
-        self.ids[index] = post_id
+        self.ids[index, platform] = post_id
         for n in range(entry.reposts):
-            self.network.add(
+            network.add(
                 author=f"@fan{index}x{n}",
                 text=entry.text,
                 created_at=created + timedelta(seconds=1 + n),
@@ -379,15 +429,42 @@ class RehearsalSetup:
         self.clock.real_anchor = datetime.now(UTC)
         rehearsal = Rehearsal(self.rehearsal_id, self.session.start, self.clock)
         store.set_session_fields(self.session.id, clock=rehearsal.to_json())
-        network = LocalNetwork(home)
-        network.set_clock(self.clock)
-        network.close()
+        for name in self.session.platform_names:
+            network = LocalNetwork(home, name)
+            network.set_clock(self.clock)
+            network.close()
 
     def crowd(self, home: Path) -> Crowd | None:
-        """The crowd replayer (opens its own connection: call it in the thread that uses it)."""
+        """The crowd replayer (opens its own connections: call it in the thread that uses it)."""
         if self.script is None:
             return None
-        return Crowd(self.script, LocalNetwork(home), self.session.start, self.rehearsal_id)
+        networks = {name: LocalNetwork(home, name) for name in self.session.platform_names}
+        return Crowd(self.script, networks, self.session.start, self.rehearsal_id)
+
+
+def _check_crowd_platforms(session: Any, script: CrowdScript) -> None:
+    """A crowd replays into local platforms only (`local`, or stand-ins like `local:x`), and
+    its entries name platforms of the session."""
+    from qasession.platforms.registry import stands_for
+
+    names = session.platform_names
+    if any(name != "local" and stands_for(name) is None for name in names):
+        raise PlanError(
+            "a crowd can only be replayed on local platforms",
+            path=str(script.path),
+            hint="set `platform: local` (or `platforms:` of local:x, local:bsky, "
+            "local:mastodon) for rehearsals",
+        )
+    for index, entry in enumerate(script.entries):
+        unknown = [p for p in entry.platforms if p not in names]
+        if unknown:
+            raise PlanError(
+                f"platform {unknown[0]!r} is not one of the session's",
+                path=str(script.path),
+                line=entry.line,
+                field=f"[{index}].platform",
+                hint="the session's platforms: " + ", ".join(names),
+            )
 
 
 def prepare(
@@ -410,13 +487,8 @@ def prepare(
     if lead is None:  # a minute of the session, and at least two real seconds to get going
         lead = max(timedelta(minutes=1), timedelta(seconds=2 * speed))
     script = load_crowd(crowd_file, session.start) if crowd_file is not None else None
-    if script is not None and session.platform != "local":
-        raise PlanError(
-            "a crowd can only be replayed on the local platform",
-            path=str(crowd_file),
-            hint="set `platform: local` for rehearsals",
-        )
-    network = LocalNetwork(home)
+    if script is not None:
+        _check_crowd_platforms(session, script)
     row = store.session_row(session.id)
     rehearsal: Rehearsal | None = None
     if row and row.get("clock") and not row.get("ended_at"):
@@ -427,15 +499,17 @@ def prepare(
             store.reset_session(session.id)
         rehearsal = Rehearsal.new(session.start, speed=speed, start_now=start_now, lead=lead)
         store.ensure_session(session.id, session.hashtag, session.platform)
-        newest = network.db.execute("SELECT max(id) FROM posts").fetchone()[0]
         store.set_session_fields(
-            session.id,
-            clock=rehearsal.to_json(),
-            cursor=str(newest) if newest else None,
-            started_at=to_iso(rehearsal.clock.now()),
+            session.id, clock=rehearsal.to_json(), started_at=to_iso(rehearsal.clock.now())
         )
-    network.set_clock(rehearsal.clock)
-    network.close()
+    for name in session.platform_names:  # each platform's own network (local:x, local:bsky)
+        network = LocalNetwork(home, name)
+        if fresh:  # what is already on it belongs to earlier rehearsals
+            newest = network.db.execute("SELECT max(id) FROM posts").fetchone()[0]
+            store.ensure_source(session.id, name, name)
+            store.set_source_fields(session.id, name, cursor=str(newest) if newest else None)
+        network.set_clock(rehearsal.clock)
+        network.close()
     shifted = session.with_start(rehearsal.start) if rehearsal.start != session.start else session
     warnings = []
     if script is not None and script.entries:

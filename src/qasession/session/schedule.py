@@ -39,6 +39,7 @@ class TimelineEntry:
         return {
             "key": self.item.key,
             "kind": self.item.kind,
+            "platform": self.item.platform or session.platform,
             "at": self.item.at.isoformat(),
             "at_local": self.item.at.astimezone(session.tz).isoformat(),
             "relative": relative(self.item.at, session.start, session.tz),
@@ -115,6 +116,7 @@ def intents_for(
             kind=entry.item.kind,
             text=entry.item.text,
             media=[entry.item.image] if entry.item.image else [],
+            platform=entry.item.platform,
         )
         for entry in entries
         if entry.item.kind in kinds and entry.state in wanted
@@ -193,6 +195,11 @@ class PlanReport:
     cost: dict[str, Any] | None = None
     tag_activity: dict[str, Any] | None = None
     reading: dict[str, Any] | None = None  # the search requests a run makes (reading.py)
+    limits: list[int] | None = None  # each entry's platform limit (several platforms)
+    costs: dict[str, dict[str, Any]] | None = None  # by platform, the paid ones
+
+    def limit_of(self, index: int) -> int:
+        return self.limits[index] if self.limits is not None else self.max_length
 
     def to_json(self) -> dict[str, Any]:
         s = self.session
@@ -209,15 +216,17 @@ class PlanReport:
                 "duration_minutes": int(s.duration.total_seconds() // 60),
             },
             "now": self.now.isoformat(),
+            "platforms": s.platform_names,
             "timeline": [
-                e.to_json(s, n, self.max_length)
-                for e, n in zip(self.entries, self.lengths, strict=True)
+                e.to_json(s, n, self.limit_of(i))
+                for i, (e, n) in enumerate(zip(self.entries, self.lengths, strict=True))
             ],
             "lints": [
                 {"code": lint.code, "message": lint.message, "line": lint.line}
                 for lint in self.lints
             ],
             "cost": self.cost,
+            "costs": self.costs,
             "reading": self.reading,
             "tag_activity": self.tag_activity,
         }
@@ -248,16 +257,26 @@ def plan_report(
         for lint in lint_plan(plan, now)
         if every_session or lint.session_id in (None, session.id)
     ]
-    limit, lengths = 0, [0] * len(entries)
+    limit, lengths, limits = 0, [0] * len(entries), None
+    costs: dict[str, dict[str, Any]] = {}
     try:
-        registry.load_class(session.platform)
-        capabilities = capabilities_of(session, store, session.platform)
+        by_platform = {}
+        for view in session.views():
+            registry.load_class(view.platform)
+            by_platform[view.platform] = capabilities_of(view, store, view.platform)
+        capabilities = by_platform[session.platform]
         limit = capabilities.max_length
-        lengths = [capabilities.length(e.item.text) for e in entries]
+        rules = [by_platform[e.item.platform or session.platform] for e in entries]
+        lengths = [rule.length(e.item.text) for rule, e in zip(rules, entries, strict=True)]
+        limits = [rule.max_length for rule in rules] if session.multi else None
         reading = estimate_reading(session, search_limits_of(session))
-        cost = estimate_cost(session)
-        if cost is not None:  # as many requests as the pacing makes, not one per page
-            cost["search_requests"] = reading["search_requests"]
+        for view in session.views():  # the cost covers every paid platform
+            view_cost = estimate_cost(view)
+            if view_cost is not None:  # as many requests as the pacing makes, not per page
+                view_reading = estimate_reading(view, search_limits_of(view))
+                view_cost["search_requests"] = view_reading["search_requests"]
+                costs[view.platform] = view_cost
+        cost = next(iter(costs.values()), None)
     except QAError as exc:
         cost = reading = None
         lints.append(
@@ -269,7 +288,18 @@ def plan_report(
                 str(plan.path),
             )
         )
-    return PlanReport(session, entries, lints, now, lengths, limit, cost, reading=reading)
+    return PlanReport(
+        session,
+        entries,
+        lints,
+        now,
+        lengths,
+        limit,
+        cost,
+        reading=reading,
+        limits=limits,
+        costs=costs if session.multi and costs else None,
+    )
 
 
 def estimate_cost(session: Session) -> dict[str, Any] | None:

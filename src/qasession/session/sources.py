@@ -39,16 +39,18 @@ class SourceSpec:
 
 
 def sources_of(session: Session) -> list[SourceSpec]:
-    """The sources of `session`: today its one platform."""
+    """The sources of `session`: one per platform (its one `platform:`, or each of
+    `platforms:`), each with that platform's account, hashtag and settings."""
     return [
         SourceSpec(
-            name=session.platform,
-            platform=session.platform,
-            settings=session.platform_settings,
-            settings_line=session.platform_settings_line,
-            account=session.account,
-            hashtag=session.hashtag,
+            name=view.platform,
+            platform=view.platform,
+            settings=view.platform_settings,
+            settings_line=view.platform_settings_line,
+            account=view.account,
+            hashtag=view.hashtag,
         )
+        for view in session.views()
     ]
 
 
@@ -77,6 +79,11 @@ class SourceState:
     failure: str | None = None  # why it is degraded (None: healthy)
     caught_up: bool = False  # read until caught up at least once in this process
     rng: random.Random = field(default_factory=random.Random)
+    # one of several platforms: a failure (even of its credentials) degrades this source
+    # and the session goes on with the others; alone, expired credentials stop the run
+    degradable: bool = False
+    degraded_since: datetime | None = None
+    emit: Emit | None = None
 
     @property
     def billing(self) -> Billing | None:
@@ -116,10 +123,55 @@ class SourceState:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def send(self, now: datetime, warn: Callable[..., None]) -> None:
+    # -- degraded, not down ------------------------------------------------------------------
+
+    def degrade(self, reason: str, now: datetime, store: Store, session_id: str) -> None:
+        """Say once that this platform fails (the header and the events show it); the
+        others go on."""
+        self.failure = reason
+        if self.degraded_since is not None:
+            return
+        self.degraded_since = now
+        event = {"event": "platform_degraded", "platform": self.name, "reason": reason}
+        store.add_event(session_id, "platform_degraded", dict(event), now)
+        store.set_source_fields(session_id, self.name, state="degraded", error=reason[:500])
+        if self.emit is not None:
+            self.emit(event)
+
+    def recover(self, now: datetime, store: Store, session_id: str) -> None:
+        self.failure = None
+        if self.degraded_since is None:
+            return
+        seconds = round((now - self.degraded_since).total_seconds())
+        self.degraded_since = None
+        event = {"event": "platform_recovered", "platform": self.name, "after_seconds": seconds}
+        store.add_event(session_id, "platform_recovered", dict(event), now)
+        store.set_source_fields(session_id, self.name, state="ok", error=None)
+        if self.emit is not None:
+            self.emit(event)
+
+    def send(
+        self,
+        now: datetime,
+        warn: Callable[..., None],
+        store: Store | None = None,
+        session_id: str = "",
+    ) -> None:
         if self.post_hold_until is not None and now < self.post_hold_until:
             return
-        result = self.outbox.flush()
+        try:
+            result = self.outbox.flush()
+        except AuthError as exc:
+            if not self.degradable or store is None:
+                raise
+            self.post_hold_until = now + timedelta(seconds=60)
+            self.degrade(f"credentials refused: {exc}", now, store, session_id)
+            return
+        if store is not None and self.degradable:
+            if self.outbox.failing:
+                self.degrade(self.outbox.failing, now, store, session_id)
+            elif result.sent and self.failure is not None:
+                self.recover(now, store, session_id)
         self.post_hold_until = result.waiting_until
         if result.waiting_until is not None:
             warn(
@@ -154,8 +206,13 @@ class SourceState:
             self.next_poll = max(now, resumes) + timedelta(seconds=self.rng.uniform(0.5, 3.0))
             warn(f"reading {self.name} paused: {exc}", until=self.next_poll.isoformat())
             return (self.next_poll - now).total_seconds(), []
-        except AuthError:
-            raise
+        except AuthError as exc:
+            if not self.degradable:
+                raise
+            self.poll_failures += 1
+            self.next_poll = now + timedelta(seconds=pacing.max_backoff)
+            self.degrade(f"credentials refused: {exc}", now, store, session.id)
+            return pacing.max_backoff, []
         except PlatformError as exc:
             self.poll_failures += 1
             backoff = pacing.poll_floor * 2.0 ** min(self.poll_failures, 8)
@@ -163,8 +220,12 @@ class SourceState:
             self.next_poll = now + timedelta(seconds=delay)
             self.failure = str(exc)
             warn(f"reading {self.name} failed, retrying in {delay:.0f}s: {exc}")
+            if self.degradable and self.poll_failures >= 2:
+                self.degrade(str(exc), now, store, session.id)
             return delay, []
         self.poll_failures = 0
+        if self.degradable:
+            self.recover(now, store, session.id)
         self.failure = None
         for message in page.warnings:
             warn(message, platform=self.name)
@@ -261,6 +322,10 @@ class SourceState:
             fresh = self.platform.lookup(top)
         except PlatformError:
             return  # metrics can wait for the next refresh
+        except AuthError:
+            if not self.degradable:
+                raise
+            return  # reading and posting say it (degraded); metrics wait
         for post in fresh:
             post.platform = self.name
         if fresh:

@@ -42,12 +42,14 @@ class PostRecord:
     duplicate_of: str | None = None
     first_time: bool = False
     number: int | None = None  # the question's number in the session (what the host types)
+    # the platform of `duplicate_of` when it is another than this post's (None: the same)
+    duplicate_platform: str | None = None
 
 
 _INSERT_POSTS = (
     "INSERT INTO posts (session_id, platform, id, number, author, author_id, text, "
     "created_at, kind, ref, likes, reposts, lang, url, seen_at, is_question, status, flags, "
-    "duplicate_of, first_time, extra) VALUES "
+    "duplicate_of, first_time, extra, duplicate_platform) VALUES "
 )
 # a session's questions, merged duplicates left out (the first parameter is the session)
 _QUESTIONS = "session_id = ? AND is_question = 1 AND duplicate_of IS NULL"
@@ -55,10 +57,10 @@ _QUEUED = f"{_QUESTIONS} AND status = 'queued'"
 # the columns a queue listing shows and ranks by (session.queue.queue_row)
 _LISTED = (
     "number, platform, id, author, text, status, flags, duplicates, likes, reposts, pinned, "
-    "created_at, first_time"
+    "created_at, first_time, cross_likes, cross_reposts"
 )
-_POST_VALUES = "(" + ",".join("?" * 21) + ")"
-_ROWS_PER_INSERT = 20  # 420 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
+_POST_VALUES = "(" + ",".join("?" * 22) + ")"
+_ROWS_PER_INSERT = 20  # 440 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
 _IGNORE = " ON CONFLICT DO NOTHING"  # a post already stored is left as it is
 _INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT) + _IGNORE
 
@@ -109,6 +111,7 @@ def _values(session_id: str, r: PostRecord, seen: str, source: str) -> tuple[Any
         r.duplicate_of,
         int(r.first_time),
         json.dumps(post.extra) if post.extra else None,
+        r.duplicate_platform,
     )
 
 
@@ -226,15 +229,30 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
     @staticmethod
     def _count_merged(db: Any, session_id: str, records: Sequence[PostRecord], source: str) -> None:
         merged: dict[tuple[str, str], int] = {}
+        across: set[tuple[str, str]] = set()
         for r in records:
             if r.duplicate_of:
-                key = (r.post.platform or source, r.duplicate_of)
+                key = (r.duplicate_platform or r.post.platform or source, r.duplicate_of)
                 merged[key] = merged.get(key, 0) + 1
+                if r.duplicate_platform:
+                    across.add(key)
         if merged:
             db.executemany(
                 "UPDATE posts SET duplicates = duplicates + ? "
                 "WHERE session_id = ? AND platform = ? AND id = ?",
                 [(n, session_id, platform, qid) for (platform, qid), n in merged.items()],
+            )
+        if across:  # the engagement of the same question on other platforms counts in its rank
+            sums = (
+                "(SELECT coalesce(sum(m.{0}), 0) FROM posts m WHERE m.session_id = "
+                "posts.session_id AND m.duplicate_platform = posts.platform AND "
+                "m.duplicate_of = posts.id)"
+            )
+            db.executemany(
+                f"UPDATE posts SET cross_likes = {sums.format('likes')}, "
+                f"cross_reposts = {sums.format('reposts')} "
+                "WHERE session_id = ? AND platform = ? AND id = ?",
+                [(session_id, platform, qid) for platform, qid in sorted(across)],
             )
 
     @staticmethod

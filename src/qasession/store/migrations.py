@@ -276,6 +276,21 @@ def m003_team(db: Any) -> None:
     )
 
 
+@migration
+def m005_multi_platform(db: Any) -> None:
+    """One session on several platforms: a question merged into one asked on another platform
+    says which (`duplicate_platform`), and the likes and reposts of the questions merged into
+    it from other platforms count in its rank (`cross_likes`, `cross_reposts`)."""
+    _script(
+        db,
+        """
+        ALTER TABLE posts ADD COLUMN duplicate_platform TEXT;
+        ALTER TABLE posts ADD COLUMN cross_likes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE posts ADD COLUMN cross_reposts INTEGER NOT NULL DEFAULT 0
+        """,
+    )
+
+
 def _script(db: Any, script: str) -> None:
     # executescript() would commit on its own; statements one by one stay in our transaction
     for word, meaning in _WORDS[getattr(db, "dialect", "sqlite")].items():

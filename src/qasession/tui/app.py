@@ -101,6 +101,7 @@ class QueueTable(DataTable[Text]):
         Binding("t,ctrl+t", "app.toggle_thread", "Thread"),
         Binding("f,ctrl+f", "app.toggle_force", "Allow private data", show=False),
         Binding("r,ctrl+r", "app.toggle_public", "Public without repost", show=False),
+        Binding("e,ctrl+e", "app.toggle_everywhere", "Everywhere", show=False),
         Binding("s", "app.skip", "Skip"),
         Binding("u", "app.unskip", "Unskip"),
         Binding("p", "app.pin", "Pin"),
@@ -125,6 +126,7 @@ class AnswerInput(Input):
         Binding("ctrl+t", "app.toggle_thread", "Thread"),
         Binding("ctrl+f", "app.toggle_force", "Allow private data"),
         Binding("ctrl+r", "app.toggle_public", "Public without repost", show=False),
+        Binding("ctrl+e", "app.toggle_everywhere", "Everywhere", show=False),
         Binding("escape", "app.to_queue", "Queue"),
     ]
 
@@ -199,6 +201,8 @@ class QAApp(App[None]):
         self.thread = False
         self.force = False
         self.public = False  # a private question answered in public, without repost
+        self.everywhere = False  # several platforms: a community answer where not asked
+        self.degraded: dict[str, str] = {}  # platforms failing now, and why
         self.answers = 0
         self.ended = False
         self.closing_requested = False
@@ -405,6 +409,17 @@ class QAApp(App[None]):
             )
             self.log_line(Text("⏱ " + line, style="bold cyan"))
             self.notify(line, title="time", markup=False)
+        elif kind == "platform_degraded":
+            name = str(event.get("platform"))
+            self.degraded[name] = str(event.get("reason") or "failing")
+            why = view.plain(f"{name} is failing, the others go on: {event.get('reason')}")
+            self.log_line(Text("⚠ ", style="bold red") + why)
+            self.update_status()
+        elif kind == "platform_recovered":
+            name = str(event.get("platform"))
+            self.degraded.pop(name, None)
+            self.log_line(Text(f"{name} is back; what waited goes out in order", style="green"))
+            self.update_status()
         elif kind == "answer_queued":
             self.pending.pop(str(event.get("question")), None)
             self.log_line(Text(f"answer to {event.get('question')} is going out", style="dim"))
@@ -629,6 +644,7 @@ class QAApp(App[None]):
             self.thread,
             post_private_data=self.force,
             public_without_repost=self.public,
+            everywhere=self.everywhere,
         )
 
     def follow_question(self, question: Target | None) -> None:
@@ -639,7 +655,7 @@ class QAApp(App[None]):
             return
         self.draft_for = number
         self.mode = self.composer.default_mode(question)
-        self.thread = self.force = self.public = False
+        self.thread = self.force = self.public = self.everywhere = False
 
     def update_compose(self) -> None:
         """The head line (question, mode, thread, overrides, length) and the preview."""
@@ -805,6 +821,15 @@ class QAApp(App[None]):
             "cannot be undone. Prefer a direct message (Ctrl-O until mode dm).",
         )
         self.push_screen(ConfirmScreen(question, yes="Allow", no="Keep checking"), decided)
+
+    def action_toggle_everywhere(self) -> None:
+        """A session on several platforms: also post the answer as a community answer on the
+        platforms where the question was not asked (on/off, this question only)."""
+        if not self.session.multi:
+            self.notify("This session runs on one platform.", severity="information")
+            return
+        self.everywhere = not self.everywhere
+        self.update_compose()
 
     def action_toggle_public(self) -> None:
         if self.public:
@@ -1034,7 +1059,12 @@ class QAApp(App[None]):
             line.append_text(view.plain(self.runner.actor or "", 30))
         elif not self.loop_running and not self.ended:
             line.append("  loop stopped", style="bold red")
-        line.append(f"  {s.platform}", style="dim")
+        for name in s.platform_names:
+            failing = name in self.degraded
+            line.append(
+                f"  {name}" + (" (failing)" if failing else ""),
+                style="bold red" if failing else "dim",
+            )
         self.status_line.update(line)
 
 

@@ -22,6 +22,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("t", "post a long answer as a numbered thread (toggle, this question only)"),
     ("f", "allow what looks like private data in this answer (asks first)"),
     ("r", "answer a question carrying private data in public, never reposted (asks first)"),
+    ("e", "several platforms: also post it as a community answer where it was not asked"),
     ("s", "skip the question (it leaves the queue; a pinned one asks first)"),
     ("u", "unskip: bring back the question skipped last (again: the one before)"),
     ("p", "pin or unpin the question (pinned come first)"),
@@ -36,6 +37,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Ctrl-T", "thread on/off"),
     ("Ctrl-F", "allow private data in this answer (asks first)"),
     ("Ctrl-R", "answer a private question in public without repost (asks first)"),
+    ("Ctrl-E", "community answer on the other platforms on/off (several platforms)"),
     ("Escape", "back to the queue"),
 )
 SETTINGS_NOTE = (

@@ -137,10 +137,14 @@ def flags_cell(row: Mapping[str, Any]) -> Text:
 def queue_cells(row: Mapping[str, Any], text_width: int = CELL_TEXT) -> tuple[Text, ...]:
     """One DataTable row: every cell a Text (a str cell would be parsed as markup). The first
     cell is the question's number, the one the details, the log and `qa answer` use."""
+    author = plain(row["author"], 24)
+    if "also_on" in row:  # a session on several platforms: where it was asked
+        where = "+".join(p.split(":")[-1] for p in [row["platform"], *row["also_on"]])
+        author = plain(f"{where} {row['author']}", 36)
     return (
         Text(str(row["id"]), style="bold"),
         Text(f"{row['score']:.1f}"),
-        plain(row["author"], 24),
+        author,
         flags_cell(row),
         Text(str(row["likes"])),
         Text(str(row["reposts"])),
@@ -246,6 +250,8 @@ def mode_line(request: AnswerRequest) -> Text:
             "quote of it",
             style="bold red",
         )
+    if request.everywhere:
+        out.append("; also a community answer on the other platforms", style="bold")
     return out
 
 
@@ -262,8 +268,10 @@ class Composer:
         return cls(session, store)
 
     def plan(self, target: Target, request: AnswerRequest) -> AnswerPlan:
-        from qasession.session.control import capabilities_of, host_of, plan_answer
+        from qasession.session.control import Control, capabilities_of, host_of, plan_answer
 
+        if self.session.multi and self.store is not None:  # every post on every platform
+            return Control(self.session, self.store).preview(target, request)
         platform = target.platform
         return plan_answer(
             self.session,
@@ -321,6 +329,11 @@ class Composer:
             return result
         result.notes = planned.notes
         result.lines = [describe_step(step, target.number) for step in planned.steps]
+        if self.session.multi:  # each post says the platform it goes out on
+            result.lines = [
+                Text(f"on {step.platform}: ", style="dim") + line
+                for step, line in zip(planned.steps, result.lines, strict=True)
+            ]
         return result
 
 
