@@ -342,3 +342,15 @@ def test_the_lint_asks_for_a_host_and_an_approver(tmp_path: Path) -> None:
     fine = write_plan(tmp_path / "fine.yaml", team=TEAM, answers={"approval": True})
     codes = {lint.code for lint in lint_plan(load_plan(fine), datetime.now(UTC))}
     assert not codes & {"team-no-host", "approval-no-approver"}
+
+
+def test_only_the_host_posts_the_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import write_plan
+
+    plan = str(write_plan(tmp_path / "p.yaml", team=TEAM))
+    code, _, err = run_qa(monkeypatch, capsys, "plan", "--post", "--as", "kim", "-f", plan)
+    assert code == 4 and "kim (moderator) may not run the live loop or post" in err
+    code, _, err = run_qa(monkeypatch, capsys, "--as", "ana", "plan", "--post", "-f", plan)
+    assert code == 0, err

@@ -218,7 +218,7 @@ def actor_of(ctx: typer.Context, given: str | None) -> str:
                 hint="letters, digits and . _ - @, at most 64 (the names of the plan's team:)",
             )
         return name
-    from qasession.session.control import default_actor
+    from qasession.session.team import default_actor  # a light module: start-up stays fast
 
     return default_actor()
 

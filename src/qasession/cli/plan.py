@@ -5,7 +5,16 @@ from typing import Annotated
 
 import typer
 
-from qasession.cli.common import HomeOpt, JsonOpt, PlanFileOpt, SessionArg, load, resolve, say
+from qasession.cli.common import (
+    ActorOpt,
+    HomeOpt,
+    JsonOpt,
+    PlanFileOpt,
+    SessionArg,
+    load,
+    resolve,
+    say,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -70,6 +79,7 @@ def plan(
         typer.Option("--check-tag", help="Ask the platform whether the hashtag is already busy."),
     ] = False,
     json: JsonOpt = False,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -80,7 +90,7 @@ def plan(
     from qasession.errors import PlanError
     from qasession.session import schedule
 
-    c = load(ctx, file, home, session_id, writes=post or watch)
+    c = load(ctx, file, home, session_id, writes=post or watch, actor=actor)
     grace_window = timedelta(minutes=grace)
     every = session_id is None  # `qa plan` lints the whole file; `qa plan ID` one session
     report = schedule.plan_report(
@@ -95,6 +105,9 @@ def plan(
             hint="fix them or run without --strict",
         )
     if post or watch:
+        from qasession.session.team import require
+
+        require(c.session, c.actor, "run")  # posting the plan is the host's, like the loop
         platform = c.platform()
         runner = schedule.AnnouncementRunner(
             c.session, c.store, platform, grace=grace_window, late=late, say=say

@@ -10,7 +10,6 @@ issued it (an actor name, by default the operating-system user).
 
 from __future__ import annotations
 
-import getpass
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -21,7 +20,13 @@ from qasession import triage
 from qasession.compose import AnswerSpec, Question, compose_answer
 from qasession.errors import Hint, QAError, UsageError
 from qasession.platforms.base import Billing, Capabilities
-from qasession.session.team import NotAllowed, other_approvers, planned_drafts, require
+from qasession.session.team import (
+    NotAllowed,
+    default_actor,
+    other_approvers,
+    planned_drafts,
+    require,
+)
 from qasession.store.control import AnswerTerms
 from qasession.store.team import Who
 from qasession.text.length import has_url
@@ -32,19 +37,6 @@ if TYPE_CHECKING:
     from qasession.store.team import Claim, ClaimResult, Draft
 
 ANSWER_MODES = ("dot", "reply", "quote", "dm")
-
-
-def default_actor() -> str:
-    """Who is at the keyboard: `QA_ACTOR`, else the operating-system user."""
-    import os
-
-    name = os.environ.get("QA_ACTOR")
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "operator"
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ ABILITIES: dict[str, frozenset[str]] = {
     "approver": frozenset({"approve", "view"}),
 }
 WHAT = {
-    "run": "run the live loop",
+    "run": "run the live loop or post the plan",
     "answer": "answer questions",
     "claim": "claim questions",
     "triage": "skip, pin or block",
@@ -28,6 +28,20 @@ WHAT = {
     "close": "close the session",
     "view": "see the session",
 }
+
+
+def default_actor() -> str:
+    """Who is at the keyboard: `QA_ACTOR`, else the operating-system user."""
+    import getpass
+    import os
+
+    name = os.environ.get("QA_ACTOR")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
 
 
 class NotAllowed(QAError):
