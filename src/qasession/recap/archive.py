@@ -51,6 +51,7 @@ from qasession.recap import (
     post_url,
     share,
 )
+from qasession.recap.archive_wire import Author, Metrics, Page, Ref, Tweet, decode_page
 
 META_KEY = "__qasession"
 RowCallback = Callable[[dict[str, Any]], None]
@@ -203,11 +204,16 @@ class _Scanner:
         self.handles: dict[str, str] = {}  # author id -> "@username"
         self.seen = IdSet()
         self.screened: dict[int, str] = {}  # a question's text hash -> its screening flags
+        self.asked: dict[str, bool] = {}  # a text -> whether it asks
 
     def chunk(self, lines: list[tuple[int, bytes]]) -> tuple[list[Question], list[HostPost]]:
         questions: list[Question] = []
         hosts: list[HostPost] = []
         for number, line in lines:
+            page = decode_page(line)
+            if page is not None:
+                self.wire_page(page, number, questions, hosts)
+                continue
             try:
                 obj = _loads(line)
             except ValueError as exc:
@@ -219,7 +225,27 @@ class _Scanner:
             self.page(obj, number, questions, hosts)
         return questions, hosts
 
+    def wire_page(
+        self, page: Page, number: int, questions: list[Question], hosts: list[HostPost]
+    ) -> None:
+        """A page the msgspec decoder read (nearly every line of a twarc2 archive)."""
+        users = page.includes.users if page.includes is not None else None
+        if users:
+            handles = self.handles
+            for user in users:
+                uid, name = user.id, user.username
+                if uid is not None and name:
+                    uid = uid if type(uid) is str else str(uid)
+                    if uid not in handles:
+                        handles[uid] = "@" + name.lstrip("@")
+        annotation = page.annotation
+        marks = annotation.get("triage") if annotation is not None else None
+        tweet = self.tweet
+        for item in page.data or ():
+            tweet(item, marks, number, questions, hosts)
+
     def page(self, obj: Any, number: int, questions: list[Question], hosts: list[HostPost]) -> None:
+        """A line the generic JSON parser read: anything `wire_page` does not take."""
         if not isinstance(obj, dict):
             raise _Failed("a line that is no JSON object", number, None)
         users = (obj.get("includes") or {}).get("users")
@@ -239,28 +265,31 @@ class _Scanner:
         if not isinstance(data, list):
             return
         for tweet in data:
-            self.tweet(tweet, marks, number, questions, hosts)
+            self.tweet(_tweet_of(tweet, number), marks, number, questions, hosts)
 
     def tweet(
         self,
-        tweet: Any,
+        tweet: Tweet,
         marks: dict[str, Any] | None,
         number: int,
         questions: list[Question],
         hosts: list[HostPost],
     ) -> None:
         """One tweet (a million of these: kept lean on purpose)."""
-        pid, text, created = _fields(tweet, number)
+        pid = tweet.id
+        if type(pid) is not str:
+            pid = str(pid)
         if not self.seen.add(hash(pid)):
             return  # an archive collected twice overlaps: a post counts once
-        author_id = tweet.get("author_id")
+        text, created = tweet.text, tweet.created_at
+        author_id = tweet.author_id
         author = self.handles.get(author_id) if type(author_id) is str else None
         if author is None:
-            author = self._author(tweet, author_id)
-        refs = tweet.get("referenced_tweets")
+            author = self._author(tweet.author, author_id)
+        refs = tweet.referenced_tweets
         kind, ref = _kind_ref(refs) if refs else ("post", None)
-        metrics = tweet.get("public_metrics")
-        likes, reposts = _metrics(metrics) if metrics else (0, 0)
+        metrics = tweet.public_metrics
+        likes, reposts = (metrics.like_count, metrics.retweet_count) if metrics else (0, 0)
 
         status, flags = "chatter", ""
         if author.lower() in self.hosts:
@@ -278,7 +307,7 @@ class _Scanner:
                 return
             if mark:
                 status, flags = str(mark[1]), str(mark[2])
-        elif triage.is_question(text):
+        elif self.asks(text):
             self.builder.topics.add(text)
             raw = hash(text.casefold())
             screened = self._screen(text, raw)
@@ -304,6 +333,16 @@ class _Scanner:
             )
         )
 
+    def asks(self, text: str) -> bool:
+        """`triage.is_question`, once per distinct text (floods repeat texts word for word)."""
+        asked = self.asked.get(text)
+        if asked is None:
+            asked = triage.is_question(text)
+            if len(self.asked) > 100_000:
+                self.asked.clear()
+            self.asked[text] = asked
+        return asked
+
     def _screen(self, text: str, raw: int) -> str:
         """A question's screening flags ("sensitive,troll"); floods repeat questions word for
         word: each distinct text (by `raw`, its hash) is screened once."""
@@ -320,13 +359,32 @@ class _Scanner:
             self.screened[raw] = screened
         return screened
 
-    def _author(self, tweet: Any, author_id: Any) -> str:
-        inline = tweet.get("author")
-        if isinstance(inline, dict) and inline.get("username"):
-            return "@" + str(inline["username"]).lstrip("@")
+    def _author(self, inline: Author | None, author_id: Any) -> str:
+        if inline is not None and inline.username:
+            return "@" + inline.username.lstrip("@")
         if author_id is not None:
             return self.handles.get(str(author_id)) or f"@id{author_id}"
         return "@unknown"
+
+
+def _tweet_of(tweet: Any, number: int) -> Tweet:
+    """A tweet of the generic JSON path as the decoder's `Tweet` (values made strings and
+    numbers the way the wire types have them)."""
+    pid, text, created = _fields(tweet, number)
+    refs = tweet.get("referenced_tweets")
+    metrics = tweet.get("public_metrics")
+    likes, reposts = _metrics(metrics) if metrics else (0, 0)
+    inline = tweet.get("author")
+    username = inline.get("username") if isinstance(inline, dict) else None
+    return Tweet(
+        pid,
+        text,
+        created,
+        tweet.get("author_id"),
+        [Ref(str(r.get("type", "")), r.get("id")) for r in refs] if refs else None,
+        Metrics(likes, reposts),
+        Author(None, str(username)) if username else None,
+    )
 
 
 def _fields(tweet: Any, number: int) -> tuple[str, str, str]:
@@ -348,13 +406,13 @@ def _fields(tweet: Any, number: int) -> tuple[str, str, str]:
     return pid, text, created
 
 
-def _kind_ref(refs: Any) -> tuple[str, str | None]:
+def _kind_ref(refs: list[Ref]) -> tuple[str, str | None]:
     """What a tweet is (repost, reply, quote) and of which post, from its references."""
     kind, ref, rank = "post", None, 0
     for r in refs:
-        k = _KINDS.get(r.get("type", ""))
+        k = _KINDS.get(r.type)
         if k is not None and _KIND_RANK[k] > rank:
-            kind, ref, rank = k, str(r.get("id")), _KIND_RANK[k]
+            kind, ref, rank = k, str(r.id), _KIND_RANK[k]
     return kind, ref
 
 
