@@ -250,16 +250,14 @@ def _archive(
             "the archive already is twarc2 JSONL", hint="use --format json, md, html or csv"
         )
     if format == "csv":
-        from qasession.recap.masking import Masker, mask_row, patterns_of
-        from qasession.recap.render import CsvSink
+        from qasession.recap.archive_csv import CsvExport
+        from qasession.recap.masking import Masker, patterns_of
 
         masker = None if include_private else Masker(patterns_of(session))
         with _output(output) as handle:
-            sink = CsvSink(handle)
-            on_post = sink if masker is None else (lambda row: sink(mask_row(row, masker)))
             recap_from_archive(
-                source.path, source.hashtag, session, host=source.host, on_post=on_post,
-                next_session=nxt,
+                source.path, source.hashtag, session, host=source.host,
+                csv=CsvExport(handle, masker), next_session=nxt,
             )  # fmt: skip
         _privacy_note(masker)
         return

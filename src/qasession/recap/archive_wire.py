@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["Author", "Metrics", "Page", "Ref", "Tweet", "decode_page"]
+__all__ = ["Author", "Metrics", "Page", "Ref", "Tweet", "decode_page", "ids_of"]
 
 
 class Ref(msgspec.Struct, gc=False):
@@ -70,3 +70,40 @@ def decode_page(line: bytes) -> Page | None:
         # by msgspec 0.22 (0.23 raises a DecodeError)
         return None
     return page if page.data is not None else None
+
+
+class _Id(msgspec.Struct, gc=False):
+    id: str | int
+
+
+class _IdPage(msgspec.Struct, gc=False):
+    data: list[_Id] | None = None
+
+
+_IDS = msgspec.json.Decoder(_IdPage)
+
+
+def ids_of(line: bytes) -> list[str]:
+    """The ids of the tweets of `line` (an API page, one tweet of `twarc2 flatten`, or a
+    page holding one tweet), read without decoding anything else; none for a line that is
+    not JSON (its scanner reports it)."""
+    try:
+        data = _IDS.decode(line).data
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        data = None
+    if data is not None:
+        return [t.id if type(t.id) is str else str(t.id) for t in data]
+    try:
+        obj = msgspec.json.decode(line)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return []
+    if not isinstance(obj, dict):
+        return []
+    found = obj.get("data")
+    if found is None and "text" in obj and "id" in obj:
+        found = [obj]
+    elif isinstance(found, dict):
+        found = [found]
+    if not isinstance(found, list):
+        return []
+    return [str(t["id"]) for t in found if isinstance(t, dict) and "id" in t]
