@@ -713,15 +713,14 @@ def test_archive_errors_name_the_line(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def _csv_of(path: Path, monkeypatch: pytest.MonkeyPatch, *, parallel: bool) -> tuple[str, Any]:
     import qasession.recap.archive as archive
+    from qasession.recap.archive import archive_to_csv
     from qasession.recap.archive_csv import CsvExport
     from qasession.recap.masking import Masker
 
     monkeypatch.setattr(archive, "CHUNK_LINES", 1)
     out = io.StringIO()
     masker = Masker()
-    recap_from_archive(
-        path, "#AskAcme", None, host="acme", parallel=parallel, csv=CsvExport(out, masker)
-    )
+    archive_to_csv(path, "#AskAcme", None, CsvExport(out, masker), host="acme", parallel=parallel)
     return out.getvalue(), masker.masked
 
 

@@ -241,7 +241,7 @@ def _archive(
     the sensitive patterns when one of its sessions matches the session id or the hashtag)."""
     from qasession.errors import UsageError
     from qasession.recap import next_session
-    from qasession.recap.archive import recap_from_archive
+    from qasession.recap.archive import archive_to_csv, recap_from_archive
 
     plan, session = source.plan, source.session
     nxt = next_session(plan, session) if plan is not None and session is not None else None
@@ -255,10 +255,8 @@ def _archive(
 
         masker = None if include_private else Masker(patterns_of(session))
         with _output(output) as handle:
-            recap_from_archive(
-                source.path, source.hashtag, session, host=source.host,
-                csv=CsvExport(handle, masker), next_session=nxt,
-            )  # fmt: skip
+            export = CsvExport(handle, masker)
+            archive_to_csv(source.path, source.hashtag, session, export, host=source.host)
         _privacy_note(masker)
         return
     result = recap_from_archive(

@@ -43,6 +43,7 @@ from qasession.errors import PlanError, UsageError
 from qasession.recap import (
     Answer,
     NextSession,
+    PhraseCounter,
     PostRow,
     Recap,
     RecapBuilder,
@@ -496,8 +497,9 @@ class _Resolver:
                 status, flags, dup = self.question(pid, text, created, raw, screened)
             row = (pid, author, text, created, kind, ref, likes, reposts, None, True, status,
                    flags, dup)  # fmt: skip
-            builder.add_post(row)
-            if rows is not None:
+            if rows is None:
+                builder.add_post(row)
+            else:  # a CSV export: the row, and no recap
                 rows.add(row)
                 out.append(segments[i])
                 out.append(rows.take())
@@ -605,15 +607,21 @@ class _AnswerMatcher:
         return question
 
 
+class _NoTopics(PhraseCounter):
+    def add(self, text: str) -> None:
+        return  # a CSV export has no topics
+
+
 class _RowBuilder(RecapBuilder):
-    """A builder that also formats every post it counts as a CSV row."""
+    """In place of the scanner's builder for a CSV export: every post becomes a row, and
+    nothing is counted (the export is no recap)."""
 
     def __init__(self, info: SessionInfo, rows: RowFormatter, hosts: set[str]) -> None:
         super().__init__(info, hosts=hosts, source="archive")
         self.rows = rows
+        self.topics = _NoTopics()
 
     def add_post(self, row: PostRow) -> None:
-        super().add_post(row)
         self.rows.add(row)
 
 
@@ -661,12 +669,10 @@ def _dot_asker(text: str) -> str | None:
 
 class ReadOptions(TypedDict, total=False):
     """How `recap_from_archive` reads: `host`, the host's handle (whose posts are answers);
-    `csv`, where to write the CSV export (every post a row, in file order);
     `now`, the recap's time; `next_session`, for the teaser; `parallel`, scan in a second
     process (default: for large files, when there is a second core)."""
 
     host: str | None
-    csv: CsvExport | None
     now: datetime | None
     next_session: NextSession | None
     parallel: bool | None
@@ -682,7 +688,42 @@ def recap_from_archive(
     or a `SessionInfo`) gives the window, the host, the platform and the sensitive patterns;
     without it, the archive's own annotation, else the span of its posts. See `ReadOptions`
     for the `options`."""
-    host, export = options.get("host"), options.get("csv")
+    resolver, scanned = _read(path, hashtag, session_like, options, None)
+    resolver.builder.merge(scanned)
+    resolver.answers()
+    moderation = getattr(session_like, "moderation", None)
+    recap = resolver.builder.finish(
+        now=options.get("now"),
+        muted=getattr(moderation, "muted", ()) or (),
+        blocked=getattr(moderation, "blocked", ()) or (),
+        next_session=options.get("next_session"),
+    )
+    recap.meta.source = f"archive:{Path(str(path)).name}"
+    return share(recap, session_like)
+
+
+def archive_to_csv(
+    path: Path | str,
+    hashtag: str | None,
+    session_like: Any,
+    export: CsvExport,
+    **options: Unpack[ReadOptions],
+) -> None:
+    """The CSV export of a twarc2 JSONL archive into `export`: every post a row, in file
+    order, with the triage a recap gives it (question, status, flags, duplicate of). Read as
+    `recap_from_archive` reads (same arguments), without making the recap."""
+    _read(path, hashtag, session_like, options, export)
+
+
+def _read(
+    path: Path | str,
+    hashtag: str | None,
+    session_like: Any,
+    options: ReadOptions,
+    export: CsvExport | None,
+) -> tuple[_Resolver, RecapBuilder]:
+    """The resolver, and what the scanners accumulated, of the archive at `path`."""
+    host = options.get("host")
     given = _given_info(session_like, hashtag, host)
     with _open(path) as stream:
         lines = _numbered(stream)
@@ -702,20 +743,9 @@ def recap_from_archive(
         chunks = _chunks(_chain([first] if first is not None else [], lines))
         try:
             settings = _settings(info, session_like, export)
-            scanned = _scan(settings, chunks, resolver, parallel=parallel)
+            return resolver, _scan(settings, chunks, resolver, parallel=parallel)
         except _Failed as exc:
             raise PlanError(exc.message, path=str(path), line=exc.line, hint=exc.hint) from None
-    resolver.builder.merge(scanned)
-    resolver.answers()
-    moderation = getattr(session_like, "moderation", None)
-    recap = resolver.builder.finish(
-        now=options.get("now"),
-        muted=getattr(moderation, "muted", ()) or (),
-        blocked=getattr(moderation, "blocked", ()) or (),
-        next_session=options.get("next_session"),
-    )
-    recap.meta.source = f"archive:{Path(str(path)).name}"
-    return share(recap, session_like)
 
 
 def _settings(info: SessionInfo, session_like: Any, export: CsvExport | None) -> _Settings:
@@ -786,7 +816,8 @@ def _scan_parallel(
     if settings.masker is not None:
         for label in masked:
             settings.masker.labels.setdefault(label, None)
-    builder.merge(here.builder)
+    if not settings.csv:
+        builder.merge(here.builder)
     return builder
 
 

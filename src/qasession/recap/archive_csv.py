@@ -28,6 +28,10 @@ assert CSV_COLUMNS[10:14] == ("is_question", "status", "flags", "duplicate_of")
 assert len(CSV_COLUMNS) == 17
 
 
+# the statuses the reader gives (an annotated export's own are checked like any text)
+_OURS = frozenset({"chatter", "repost", "own", "queued", "merged"})
+
+
 def _cell(value: str) -> str:
     """`csv_cell` of a string, skipping its work for plain printable ASCII text that cannot
     start a formula (nearly every id, time and handle)."""
@@ -64,19 +68,19 @@ class RowFormatter:
             handle = self.authors[author] = _cell(author)
         self.writer.writerow(
             (
-                _cell(pid),
+                pid if pid.isdigit() and pid.isascii() else _cell(pid),
                 _cell(created),
                 handle,
                 kind,
-                "" if ref is None else _cell(ref),
-                csv_cell(text),
+                "" if ref is None else ref if ref.isdigit() and ref.isascii() else _cell(ref),
+                _cell(text),
                 likes,
                 reposts,
                 "",
                 "" if url is None else _cell(url),
                 int(is_q),
-                _cell(status),
-                _cell(flags),
+                status if status in _OURS else _cell(status),
+                flags if not flags else _cell(flags),
                 "" if dup is None else _cell(dup),
                 "",
                 "",
