@@ -278,10 +278,10 @@ def generate(path: Path, posts: int, authors: int, seed: int = 7) -> dict[str, i
     return counts
 
 
-def _child(code: str, *args: str) -> dict[str, float]:
+def _child(code: str, *args: str, cwd: Path | None = None) -> dict[str, float]:
     """Run `code` in a fresh interpreter; it prints one JSON line with its figures."""
     done = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False, cwd=cwd
     )
     if done.returncode != 0:
         raise SystemExit(f"benchmark step failed:\n{done.stderr[-3000:]}")
@@ -425,6 +425,7 @@ def _compare_csv(path: Path, tmp: Path, recap_wall: float) -> None:
             "csv",
             str(path),
             str(tmp / "twarc.csv"),
+            cwd=tmp,  # where it writes its twarc.log
         )
     except SystemExit as exc:  # a twarc-csv broken by its own dependencies
         last = str(exc).strip().splitlines()[-1:] or ["?"]
