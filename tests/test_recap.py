@@ -709,3 +709,58 @@ def test_archive_errors_name_the_line(tmp_path: Path, monkeypatch: pytest.Monkey
         assert caught.value.line == 2 and str(path) in str(caught.value)
     with pytest.raises(UsageError):
         recap_from_archive(path, None, None)  # which hashtag?
+
+
+def _csv_of(path: Path, monkeypatch: pytest.MonkeyPatch, *, parallel: bool) -> tuple[str, Any]:
+    import qasession.recap.archive as archive
+    from qasession.recap.archive import archive_to_csv
+    from qasession.recap.archive_csv import CsvExport
+    from qasession.recap.masking import Masker
+
+    monkeypatch.setattr(archive, "CHUNK_LINES", 1)
+    out = io.StringIO()
+    masker = Masker()
+    archive_to_csv(path, "#AskAcme", None, CsvExport(out, masker), host="acme", parallel=parallel)
+    return out.getvalue(), masker.masked
+
+
+def test_archive_csv_same_rows_in_one_or_two_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pages = [_page(str(100 + i), f"fan{i}", i, f"Question number {i}? #AskAcme") for i in range(8)]
+    pages[1] = _page("101", "fan1", 1, "Call me on +1 415 555 0132 please #AskAcme")
+    pages[3] = pages[0]  # collected twice, met by the other process
+    pages[5] = _page("105", "fan5", 5, "=HYPERLINK(1) great #AskAcme")
+    flat = json.loads(_page("200", "fan9", 9, "A flattened tweet, no question #AskAcme"))
+    pages.append(json.dumps({**flat["data"][0], "author": {"username": "fan9"}}))
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(pages) + "\n", encoding="utf-8")
+
+    alone, alone_masked = _csv_of(path, monkeypatch, parallel=False)
+    shared, shared_masked = _csv_of(path, monkeypatch, parallel=True)
+    assert shared == alone
+    assert shared_masked == alone_masked == ["phone number"]
+    rows = list(csv.DictReader(io.StringIO(alone)))
+    assert [r["id"] for r in rows] == ["100", "101", "102", "104", "105", "106", "107", "200"]
+    assert "415" not in alone and rows[1]["is_question"] == "0"
+    assert rows[4]["text"].startswith("'=")  # no formula for a spreadsheet to run
+    assert rows[0]["author"] == "'@fan0" and rows[-1]["author"] == "'@fan9"
+    assert rows[2]["status"] == "queued" and rows[0]["is_question"] == "1"
+
+
+def test_archive_lines_of_other_types_read_alike(tmp_path: Path) -> None:
+    """A line the fast decoder does not take (numbers as strings, ids as numbers, a page
+    holding one tweet) is read by the generic path into the same recap."""
+    plain = [_page(str(100 + i), f"fan{i}", i, f"Question number {i}? #AskAcme") for i in range(4)]
+    odd = [json.loads(line) for line in plain]
+    odd[0]["data"][0]["public_metrics"]["like_count"] = "1"
+    odd[1]["data"][0]["id"] = 101
+    odd[2]["data"] = odd[2]["data"][0]
+    odd[3]["data"][0]["referenced_tweets"] = [{"type": "quoted", "id": 100}]
+    plain[3] = json.dumps(odd[3])
+    (tmp_path / "plain.jsonl").write_text("\n".join(plain) + "\n", encoding="utf-8")
+    (tmp_path / "odd.jsonl").write_text("\n".join(map(json.dumps, odd)) + "\n", encoding="utf-8")
+    first = recap_from_archive(tmp_path / "plain.jsonl", "#AskAcme", None, now=at(90))
+    second = recap_from_archive(tmp_path / "odd.jsonl", "#AskAcme", None, now=at(90))
+    assert first.questions.received == 4
+    assert {**first.to_json(), "meta": None} == {**second.to_json(), "meta": None}

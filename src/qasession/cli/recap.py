@@ -249,7 +249,7 @@ def _archive(
     the sensitive patterns when one of its sessions matches the session id or the hashtag)."""
     from qasession.errors import UsageError
     from qasession.recap import next_session
-    from qasession.recap.archive import recap_from_archive
+    from qasession.recap.archive import archive_to_csv, recap_from_archive
 
     plan, session = source.plan, source.session
     nxt = next_session(plan, session) if plan is not None and session is not None else None
@@ -258,17 +258,13 @@ def _archive(
             "the archive already is twarc2 JSONL", hint="use --format json, md, html or csv"
         )
     if format == "csv":
-        from qasession.recap.masking import Masker, mask_row, patterns_of
-        from qasession.recap.render import CsvSink
+        from qasession.recap.archive_csv import CsvExport
+        from qasession.recap.masking import Masker, patterns_of
 
         masker = None if include_private else Masker(patterns_of(session))
         with _output(output) as handle:
-            sink = CsvSink(handle)
-            on_post = sink if masker is None else (lambda row: sink(mask_row(row, masker)))
-            recap_from_archive(
-                source.path, source.hashtag, session, host=source.host, on_post=on_post,
-                next_session=nxt,
-            )  # fmt: skip
+            export = CsvExport(handle, masker)
+            archive_to_csv(source.path, source.hashtag, session, export, host=source.host)
         _privacy_note(masker)
         return
     result = recap_from_archive(

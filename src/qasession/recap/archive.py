@@ -28,7 +28,7 @@ import os
 import sys
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +43,7 @@ from qasession.errors import PlanError, UsageError
 from qasession.recap import (
     Answer,
     NextSession,
+    PhraseCounter,
     PostRow,
     Recap,
     RecapBuilder,
@@ -51,14 +52,15 @@ from qasession.recap import (
     post_url,
     share,
 )
+from qasession.recap.archive_csv import CsvExport, RowFormatter
+from qasession.recap.archive_wire import Author, Metrics, Page, Ref, Tweet, decode_page, ids_of
+from qasession.recap.masking import Masker
 
 META_KEY = "__qasession"
-RowCallback = Callable[[dict[str, Any]], None]
 _KINDS = {"retweeted": "repost", "replied_to": "reply", "quoted": "quote"}
 _KIND_RANK = {"repost": 3, "reply": 2, "quote": 1}
 CHUNK_LINES = 40  # lines (pages of 100 tweets) per unit of work
 IN_FLIGHT = 6  # chunks handed to the scanner process ahead of the resolver
-MAIN_SHARE = 3  # with a worker, this process scans one chunk in 3 besides resolving
 PARALLEL_BYTES = 16_000_000  # below this, a second process costs more than it saves
 
 
@@ -73,6 +75,9 @@ def _loads(line: bytes) -> Any:
 Question = tuple[int, str, str, str, str, str, str | None, int, int, int, str, Any]
 # A host post: (ts, id, kind, ref, text, created)
 HostPost = tuple[float, str, str, str | None, str, str]
+# What a chunk gives the resolver: its questions, the host's posts and, for a CSV export,
+# the CSV text of the other posts around the questions (one more segment than questions)
+Scanned = tuple[list[Question], list[HostPost], list[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,8 @@ class _Settings:
     info: SessionInfo
     patterns: tuple[str, ...] = ()
     blocked_words: frozenset[str] = frozenset()
+    csv: bool = False  # a CSV export: rows formatted as posts are read
+    masker: Masker | None = None  # the CSV rows' masking (None: private data kept)
 
 
 class _Failed(Exception):
@@ -136,8 +143,7 @@ class IdSet:
     """The ids of the posts met, as 64-bit hashes (`hash(id)`: a collision among a million ids
     has odds of about 1 in 30 million) in an open-addressing table in an array: 16 bytes an
     id at most, where a set of ints takes about 70, and a million-post archive keeps a
-    million. Not a general set: keys only go in. Hashes match across processes only when
-    they share the hash seed (forked workers do)."""
+    million. Not a general set: keys only go in."""
 
     __slots__ = ("count", "mask", "table")
 
@@ -175,13 +181,6 @@ class IdSet:
     def hashes(self) -> Iterator[int]:
         return (key for key in self.table if key)
 
-    def overlaps(self, other: IdSet) -> bool:
-        small, large = (self, other) if self.count <= other.count else (other, self)
-        probe = IdSet(1 << max(4, (2 * large.count).bit_length()))
-        for key in large.hashes():
-            probe.add(key)
-        return any(not probe.add(key) for key in small.hashes())
-
 
 # --------------------------------------------------------------------------------------------
 # The scanner: one post at a time
@@ -191,6 +190,7 @@ class _Scanner:
     """Counts what needs no view of other posts and hands over questions and host posts."""
 
     def __init__(self, settings: _Settings) -> None:
+        self.settings = settings
         info = settings.info
         # questions are counted by the resolver's builder; topics are counted here, where the
         # text is at hand
@@ -202,12 +202,21 @@ class _Scanner:
         self.blocked_words = settings.blocked_words
         self.handles: dict[str, str] = {}  # author id -> "@username"
         self.seen = IdSet()
+        self.skip: set[str] = set()  # ids of the chunk first met in an earlier chunk
         self.screened: dict[int, str] = {}  # a question's text hash -> its screening flags
+        self.asked: dict[str, bool] = {}  # a text -> whether it asks
 
-    def chunk(self, lines: list[tuple[int, bytes]]) -> tuple[list[Question], list[HostPost]]:
+    def chunk(self, lines: list[tuple[int, bytes]], skip: set[str] | None = None) -> Scanned:
+        """The questions, host posts (and CSV segments) of `lines`; the posts whose ids are
+        in `skip` were met in an earlier chunk (by another process) and are left out."""
+        self.skip = skip or set()
         questions: list[Question] = []
         hosts: list[HostPost] = []
         for number, line in lines:
+            page = decode_page(line)
+            if page is not None:
+                self.wire_page(page, number, questions, hosts)
+                continue
             try:
                 obj = _loads(line)
             except ValueError as exc:
@@ -217,9 +226,29 @@ class _Scanner:
                     "expected twarc2 JSONL (one API response per line)",
                 ) from None
             self.page(obj, number, questions, hosts)
-        return questions, hosts
+        return questions, hosts, []
+
+    def wire_page(
+        self, page: Page, number: int, questions: list[Question], hosts: list[HostPost]
+    ) -> None:
+        """A page the msgspec decoder read (nearly every line of a twarc2 archive)."""
+        users = page.includes.users if page.includes is not None else None
+        if users:
+            handles = self.handles
+            for user in users:
+                uid, name = user.id, user.username
+                if uid is not None and name:
+                    uid = uid if type(uid) is str else str(uid)
+                    if uid not in handles:
+                        handles[uid] = "@" + name.lstrip("@")
+        annotation = page.annotation
+        marks = annotation.get("triage") if annotation is not None else None
+        tweet = self.tweet
+        for item in page.data or ():
+            tweet(item, marks, number, questions, hosts)
 
     def page(self, obj: Any, number: int, questions: list[Question], hosts: list[HostPost]) -> None:
+        """A line the generic JSON parser read: anything `wire_page` does not take."""
         if not isinstance(obj, dict):
             raise _Failed("a line that is no JSON object", number, None)
         users = (obj.get("includes") or {}).get("users")
@@ -239,28 +268,31 @@ class _Scanner:
         if not isinstance(data, list):
             return
         for tweet in data:
-            self.tweet(tweet, marks, number, questions, hosts)
+            self.tweet(_tweet_of(tweet, number), marks, number, questions, hosts)
 
     def tweet(
         self,
-        tweet: Any,
+        tweet: Tweet,
         marks: dict[str, Any] | None,
         number: int,
         questions: list[Question],
         hosts: list[HostPost],
     ) -> None:
         """One tweet (a million of these: kept lean on purpose)."""
-        pid, text, created = _fields(tweet, number)
-        if not self.seen.add(hash(pid)):
+        pid = tweet.id
+        if type(pid) is not str:
+            pid = str(pid)
+        if not self.seen.add(hash(pid)) or pid in self.skip:
             return  # an archive collected twice overlaps: a post counts once
-        author_id = tweet.get("author_id")
+        text, created = tweet.text, tweet.created_at
+        author_id = tweet.author_id
         author = self.handles.get(author_id) if type(author_id) is str else None
         if author is None:
-            author = self._author(tweet, author_id)
-        refs = tweet.get("referenced_tweets")
+            author = self._author(tweet.author, author_id)
+        refs = tweet.referenced_tweets
         kind, ref = _kind_ref(refs) if refs else ("post", None)
-        metrics = tweet.get("public_metrics")
-        likes, reposts = _metrics(metrics) if metrics else (0, 0)
+        metrics = tweet.public_metrics
+        likes, reposts = (metrics.like_count, metrics.retweet_count) if metrics else (0, 0)
 
         status, flags = "chatter", ""
         if author.lower() in self.hosts:
@@ -278,7 +310,7 @@ class _Scanner:
                 return
             if mark:
                 status, flags = str(mark[1]), str(mark[2])
-        elif triage.is_question(text):
+        elif self.asks(text):
             self.builder.topics.add(text)
             raw = hash(text.casefold())
             screened = self._screen(text, raw)
@@ -304,6 +336,16 @@ class _Scanner:
             )
         )
 
+    def asks(self, text: str) -> bool:
+        """`triage.is_question`, once per distinct text (floods repeat texts word for word)."""
+        asked = self.asked.get(text)
+        if asked is None:
+            asked = triage.is_question(text)
+            if len(self.asked) > 100_000:
+                self.asked.clear()
+            self.asked[text] = asked
+        return asked
+
     def _screen(self, text: str, raw: int) -> str:
         """A question's screening flags ("sensitive,troll"); floods repeat questions word for
         word: each distinct text (by `raw`, its hash) is screened once."""
@@ -320,13 +362,32 @@ class _Scanner:
             self.screened[raw] = screened
         return screened
 
-    def _author(self, tweet: Any, author_id: Any) -> str:
-        inline = tweet.get("author")
-        if isinstance(inline, dict) and inline.get("username"):
-            return "@" + str(inline["username"]).lstrip("@")
+    def _author(self, inline: Author | None, author_id: Any) -> str:
+        if inline is not None and inline.username:
+            return "@" + inline.username.lstrip("@")
         if author_id is not None:
             return self.handles.get(str(author_id)) or f"@id{author_id}"
         return "@unknown"
+
+
+def _tweet_of(tweet: Any, number: int) -> Tweet:
+    """A tweet of the generic JSON path as the decoder's `Tweet` (values made strings and
+    numbers the way the wire types have them)."""
+    pid, text, created = _fields(tweet, number)
+    refs = tweet.get("referenced_tweets")
+    metrics = tweet.get("public_metrics")
+    likes, reposts = _metrics(metrics) if metrics else (0, 0)
+    inline = tweet.get("author")
+    username = inline.get("username") if isinstance(inline, dict) else None
+    return Tweet(
+        pid,
+        text,
+        created,
+        tweet.get("author_id"),
+        [Ref(str(r.get("type", "")), r.get("id")) for r in refs] if refs else None,
+        Metrics(likes, reposts),
+        Author(None, str(username)) if username else None,
+    )
 
 
 def _fields(tweet: Any, number: int) -> tuple[str, str, str]:
@@ -348,13 +409,13 @@ def _fields(tweet: Any, number: int) -> tuple[str, str, str]:
     return pid, text, created
 
 
-def _kind_ref(refs: Any) -> tuple[str, str | None]:
+def _kind_ref(refs: list[Ref]) -> tuple[str, str | None]:
     """What a tweet is (repost, reply, quote) and of which post, from its references."""
     kind, ref, rank = "post", None, 0
     for r in refs:
-        k = _KINDS.get(r.get("type", ""))
+        k = _KINDS.get(r.type)
         if k is not None and _KIND_RANK[k] > rank:
-            kind, ref, rank = k, str(r.get("id")), _KIND_RANK[k]
+            kind, ref, rank = k, str(r.id), _KIND_RANK[k]
     return kind, ref
 
 
@@ -373,17 +434,18 @@ _WORKER: _Scanner | None = None
 
 def _worker_start(settings: _Settings) -> None:
     global _WORKER
-    _WORKER = _Scanner(settings)
+    _WORKER = _CsvScanner(settings) if settings.csv else _Scanner(settings)
 
 
-def _worker_chunk(lines: list[tuple[int, bytes]]) -> tuple[list[Question], list[HostPost]]:
+def _worker_chunk(lines: list[tuple[int, bytes]], skip: set[str]) -> Scanned:
     assert _WORKER is not None
-    return _WORKER.chunk(lines)
+    return _WORKER.chunk(lines, skip)
 
 
-def _worker_end() -> tuple[RecapBuilder, IdSet]:
+def _worker_end() -> tuple[RecapBuilder, list[str]]:
     assert _WORKER is not None
-    return _WORKER.builder, _WORKER.seen
+    masker = _WORKER.settings.masker
+    return _WORKER.builder, masker.masked if masker is not None else []
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,7 +453,7 @@ def _worker_end() -> tuple[RecapBuilder, IdSet]:
 
 
 class _Resolver:
-    def __init__(self, info: SessionInfo, on_post: RowCallback | None) -> None:
+    def __init__(self, info: SessionInfo, export: CsvExport | None) -> None:
         self.info = info
         self.builder = RecapBuilder(
             info,
@@ -399,17 +461,21 @@ class _Resolver:
             source="archive",
             count_topics=False,
         )
-        self.on_post = on_post
+        self.export = export
+        self.rows = RowFormatter(export.masker) if export is not None else None
         self.index = triage.DuplicateIndex()
         self.exact: dict[int, str] = {}  # hash of a question's raw text -> canonical id
         self.merged_of: dict[str, str] = {}
         self.host_posts: list[HostPost] = []
         self.start_ts = info.start.timestamp() if info.start is not None else None
 
-    def take(self, questions: list[Question], hosts: list[HostPost]) -> None:
+    def take(self, questions: list[Question], hosts: list[HostPost], segments: list[str]) -> None:
+        """A chunk's questions (in file order) and host posts; for a CSV export, its rows
+        written in file order: the other posts' `segments` around the questions'."""
         self.host_posts.extend(hosts)
-        builder = self.builder
-        for (
+        builder, rows = self.builder, self.rows
+        out: list[str] = []
+        for i, (
             _,
             pid,
             author,
@@ -422,7 +488,7 @@ class _Resolver:
             raw,
             screened,
             mark,
-        ) in questions:
+        ) in enumerate(questions):
             if mark is not None:
                 status, flags, dup = str(mark[1]), str(mark[2]), mark[3]
                 if dup:
@@ -431,9 +497,15 @@ class _Resolver:
                 status, flags, dup = self.question(pid, text, created, raw, screened)
             row = (pid, author, text, created, kind, ref, likes, reposts, None, True, status,
                    flags, dup)  # fmt: skip
-            builder.add_post(row)
-            if self.on_post is not None:
-                self.on_post(_row(row))
+            if rows is None:
+                builder.add_post(row)
+            else:  # a CSV export: the row, and no recap
+                rows.add(row)
+                out.append(segments[i])
+                out.append(rows.take())
+        if rows is not None and self.export is not None:
+            out.append(segments[-1] if segments else "")
+            self.export.out.write("".join(out))
 
     def question(
         self, pid: str, text: str, created: str, raw: int, screened: str
@@ -535,60 +607,52 @@ class _AnswerMatcher:
         return question
 
 
-def _row(post: PostRow) -> dict[str, Any]:
-    """A post as a row of the CSV export."""
-    pid, author, text, created, kind, ref, likes, reposts, _, is_question, status, flags, dup = post
-    return {
-        "id": pid,
-        "created_at": created,
-        "author": author,
-        "kind": kind,
-        "ref": ref,
-        "text": text,
-        "likes": likes,
-        "reposts": reposts,
-        "url": None,
-        "is_question": int(is_question),
-        "status": status,
-        "flags": flags,
-        "duplicate_of": dup,
-    }
+class _NoTopics(PhraseCounter):
+    def add(self, text: str) -> None:
+        return  # a CSV export has no topics
 
 
 class _RowBuilder(RecapBuilder):
-    """A builder that also hands every post it counts to `on_post`, as a row."""
+    """In place of the scanner's builder for a CSV export: every post becomes a row, and
+    nothing is counted (the export is no recap)."""
 
-    def __init__(self, info: SessionInfo, on_post: RowCallback, hosts: set[str]) -> None:
+    def __init__(self, info: SessionInfo, rows: RowFormatter, hosts: set[str]) -> None:
         super().__init__(info, hosts=hosts, source="archive")
-        self.on_post = on_post
+        self.rows = rows
+        self.topics = _NoTopics()
 
     def add_post(self, row: PostRow) -> None:
-        super().add_post(row)
-        self.on_post(_row(row))
+        self.rows.add(row)
 
 
-class _RowScanner(_Scanner):
-    """The scanner of a CSV export: every post also becomes a row, in file order, so the
-    questions are resolved as they come (in the same process)."""
+class _CsvScanner(_Scanner):
+    """The scanner of a CSV export: every post it counts is also a row, and the rows between
+    two questions make one segment of text (the resolver writes the questions' rows)."""
 
-    def __init__(self, settings: _Settings, resolver: _Resolver) -> None:
+    def __init__(self, settings: _Settings) -> None:
         super().__init__(settings)
-        self.resolver = resolver
-        assert resolver.on_post is not None
-        self.builder = _RowBuilder(self.builder.info, resolver.on_post, hosts=self.hosts)
+        self.rows = RowFormatter(settings.masker)
+        self.builder = _RowBuilder(self.builder.info, self.rows, hosts=self.hosts)
+        self.segments: list[str] = []
+
+    def chunk(self, lines: list[tuple[int, bytes]], skip: set[str] | None = None) -> Scanned:
+        questions, hosts, _ = super().chunk(lines, skip)
+        segments, self.segments = self.segments, []
+        segments.append(self.rows.take())
+        return questions, hosts, segments
 
     def tweet(
         self,
-        tweet: Any,
+        tweet: Tweet,
         marks: dict[str, Any] | None,
         number: int,
         questions: list[Question],
         hosts: list[HostPost],
     ) -> None:
-        asked: list[Question] = []
-        super().tweet(tweet, marks, number, asked, self.resolver.host_posts)
-        if asked:
-            self.resolver.take(asked, [])
+        asked = len(questions)
+        super().tweet(tweet, marks, number, questions, hosts)
+        if len(questions) > asked:
+            self.segments.append(self.rows.take())
 
 
 def _dot_asker(text: str) -> str | None:
@@ -605,12 +669,10 @@ def _dot_asker(text: str) -> str | None:
 
 class ReadOptions(TypedDict, total=False):
     """How `recap_from_archive` reads: `host`, the host's handle (whose posts are answers);
-    `on_post`, a callback receiving every post as a row (the CSV export), in file order;
     `now`, the recap's time; `next_session`, for the teaser; `parallel`, scan in a second
     process (default: for large files, when there is a second core)."""
 
     host: str | None
-    on_post: RowCallback | None
     now: datetime | None
     next_session: NextSession | None
     parallel: bool | None
@@ -626,31 +688,7 @@ def recap_from_archive(
     or a `SessionInfo`) gives the window, the host, the platform and the sensitive patterns;
     without it, the archive's own annotation, else the span of its posts. See `ReadOptions`
     for the `options`."""
-    host, on_post = options.get("host"), options.get("on_post")
-    given = _given_info(session_like, hashtag, host)
-    with _open(path) as stream:
-        lines = _numbered(stream)
-        first = next(lines, None)
-        annotation = _annotation(first[1]) if first is not None else None
-        info = _merge_info(given, _info_from(annotation, hashtag), host)
-        if info is None:
-            if first is None:
-                raise UsageError("the archive is empty and names no hashtag", hint="--hashtag")
-            raise UsageError("which hashtag is this archive about?", hint="pass --hashtag '#AskUs'")
-        resolver = _Resolver(info, on_post)
-        parallel = options.get("parallel")
-        if parallel is None:
-            parallel = (os.cpu_count() or 1) > 1 and _size(path) > PARALLEL_BYTES
-        # a CSV export needs rows in file order; the worker must be forked (see IdSet)
-        parallel = parallel and on_post is None and _can_fork()
-        chunks = _chunks(_chain([first] if first is not None else [], lines))
-        try:
-            scanned = _scan(_settings(info, session_like), chunks, resolver, parallel=parallel)
-        except _Failed as exc:
-            raise PlanError(exc.message, path=str(path), line=exc.line, hint=exc.hint) from None
-    if scanned is None:  # posts seen twice, by both processes: once more, in one process
-        again: ReadOptions = {**options, "parallel": False}
-        return recap_from_archive(path, hashtag, session_like, **again)
+    resolver, scanned = _read(path, hashtag, session_like, options, None)
     resolver.builder.merge(scanned)
     resolver.answers()
     moderation = getattr(session_like, "moderation", None)
@@ -664,12 +702,60 @@ def recap_from_archive(
     return share(recap, session_like)
 
 
-def _settings(info: SessionInfo, session_like: Any) -> _Settings:
+def archive_to_csv(
+    path: Path | str,
+    hashtag: str | None,
+    session_like: Any,
+    export: CsvExport,
+    **options: Unpack[ReadOptions],
+) -> None:
+    """The CSV export of a twarc2 JSONL archive into `export`: every post a row, in file
+    order, with the triage a recap gives it (question, status, flags, duplicate of). Read as
+    `recap_from_archive` reads (same arguments), without making the recap."""
+    _read(path, hashtag, session_like, options, export)
+
+
+def _read(
+    path: Path | str,
+    hashtag: str | None,
+    session_like: Any,
+    options: ReadOptions,
+    export: CsvExport | None,
+) -> tuple[_Resolver, RecapBuilder]:
+    """The resolver, and what the scanners accumulated, of the archive at `path`."""
+    host = options.get("host")
+    given = _given_info(session_like, hashtag, host)
+    with _open(path) as stream:
+        lines = _numbered(stream)
+        first = next(lines, None)
+        annotation = _annotation(first[1]) if first is not None else None
+        info = _merge_info(given, _info_from(annotation, hashtag), host)
+        if info is None:
+            if first is None:
+                raise UsageError("the archive is empty and names no hashtag", hint="--hashtag")
+            raise UsageError("which hashtag is this archive about?", hint="pass --hashtag '#AskUs'")
+        resolver = _Resolver(info, export)
+        parallel = options.get("parallel")
+        if parallel is None:
+            parallel = (os.cpu_count() or 1) > 1 and _size(path) > PARALLEL_BYTES
+        # a forked worker starts at once, with the modules loaded
+        parallel = parallel and _can_fork()
+        chunks = _chunks(_chain([first] if first is not None else [], lines))
+        try:
+            settings = _settings(info, session_like, export)
+            return resolver, _scan(settings, chunks, resolver, parallel=parallel)
+        except _Failed as exc:
+            raise PlanError(exc.message, path=str(path), line=exc.line, hint=exc.hint) from None
+
+
+def _settings(info: SessionInfo, session_like: Any, export: CsvExport | None) -> _Settings:
     moderation = getattr(session_like, "moderation", None)
     return _Settings(
         info,
         tuple(getattr(session_like, "sensitive_patterns", ()) or ()),
         frozenset(w.lower() for w in getattr(moderation, "blocked_words", ()) or ()),
+        csv=export is not None,
+        masker=export.masker if export is not None else None,
     )
 
 
@@ -679,69 +765,88 @@ def _scan(
     resolver: _Resolver,
     *,
     parallel: bool,
-) -> RecapBuilder | None:
-    """What the scanners accumulated; None when both processes met a post (start over)."""
+) -> RecapBuilder:
+    """What the scanners accumulated."""
     if not parallel:
         return _scan_here(settings, chunks, resolver)
-    try:
-        return _scan_parallel(settings, chunks, resolver)
-    except _Overlap:
-        return None
+    return _scan_parallel(settings, chunks, resolver)
 
 
 def _scan_here(
     settings: _Settings, chunks: Iterator[list[tuple[int, bytes]]], resolver: _Resolver
 ) -> RecapBuilder:
-    scanner = (
-        _RowScanner(settings, resolver) if resolver.on_post is not None else _Scanner(settings)
-    )
+    scanner = _CsvScanner(settings) if settings.csv else _Scanner(settings)
     for chunk in chunks:
-        questions, hosts = scanner.chunk(chunk)
-        resolver.take(questions, hosts)
+        resolver.take(*scanner.chunk(chunk))
     return scanner.builder
-
-
-class _Overlap(Exception):
-    """The same post was met by both processes (an archive collected twice)."""
 
 
 def _scan_parallel(
     settings: _Settings, chunks: Iterator[list[tuple[int, bytes]]], resolver: _Resolver
 ) -> RecapBuilder:
-    """Scanning shared by two processes: a worker takes most chunks, this process every
-    `MAIN_SHARE`-th one besides resolving, in file order. The worker stays at most
-    `IN_FLIGHT` chunks ahead, so the file is never read faster than it is processed. Each
-    process drops the posts it met twice; one met by both raises `_Overlap` (the caller
-    starts over in one process, which sees every id)."""
+    """Scanning shared by two processes, results taken in file order: a worker takes the
+    chunks, and this process, besides resolving, scans the next chunk itself whenever the
+    worker is `IN_FLIGHT` chunks ahead and none of them is done (so neither waits while
+    there is work). This process reads every post's id first (`_Ids`): a post met in an
+    earlier chunk is skipped by whichever process scans the later one, so a post counts
+    once, as in one process."""
     import multiprocessing
 
-    here = _Scanner(settings)
+    here = _CsvScanner(settings) if settings.csv else _Scanner(settings)
+    ids = _Ids()
     with ProcessPoolExecutor(
         max_workers=1,
-        # forked, so both processes hash ids alike (see IdSet)
+        # forked: it starts at once, with the modules loaded
         mp_context=multiprocessing.get_context("fork"),
         initializer=_worker_start,
         initargs=(settings,),
     ) as pool:
-        pending: deque[Future[Any] | tuple[list[Question], list[HostPost]]] = deque()
-        for number, chunk in enumerate(chunks):
-            if number % MAIN_SHARE == MAIN_SHARE - 1:
-                pending.append(here.chunk(chunk))
+        pending: deque[Future[Scanned] | Scanned] = deque()
+        for chunk in chunks:
+            skip = ids.repeated(chunk)
+            if len(pending) >= IN_FLIGHT and not _ready(pending[0]):
+                pending.append(here.chunk(chunk, skip))
             else:
-                pending.append(pool.submit(_worker_chunk, chunk))
-            while pending and (
-                len(pending) >= IN_FLIGHT or not isinstance(pending[0], Future) or pending[0].done()
-            ):
-                head = pending.popleft()
-                resolver.take(*(head.result() if isinstance(head, Future) else head))
+                pending.append(pool.submit(_worker_chunk, chunk, skip))
+            while pending and (len(pending) > 2 * IN_FLIGHT or _ready(pending[0])):
+                resolver.take(*_result(pending.popleft()))
         while pending:
-            head = pending.popleft()
-            resolver.take(*(head.result() if isinstance(head, Future) else head))
-        builder, seen = pool.submit(_worker_end).result()
-    if here.seen.overlaps(seen):
-        raise _Overlap
-    builder.merge(here.builder)
+            resolver.take(*_result(pending.popleft()))
+        builder, masked = pool.submit(_worker_end).result()
+    if settings.masker is not None:
+        for label in masked:
+            settings.masker.labels.setdefault(label, None)
+    if not settings.csv:
+        builder.merge(here.builder)
     return builder
+
+
+class _Ids:
+    """The ids of the posts of every chunk read so far, whichever process scans it."""
+
+    def __init__(self) -> None:
+        self.seen = IdSet()
+
+    def repeated(self, chunk: list[tuple[int, bytes]]) -> set[str]:
+        """The ids of `chunk` already met in an earlier chunk."""
+        seen, mine = self.seen, set()
+        found: set[str] = set()
+        for _, line in chunk:
+            for pid in ids_of(line):
+                if pid in mine:
+                    continue
+                mine.add(pid)
+                if not seen.add(hash(pid)):
+                    found.add(pid)
+        return found
+
+
+def _ready(item: Future[Scanned] | Scanned) -> bool:
+    return not isinstance(item, Future) or item.done()
+
+
+def _result(item: Future[Scanned] | Scanned) -> Scanned:
+    return item.result() if isinstance(item, Future) else item
 
 
 def _numbered(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
