@@ -128,13 +128,16 @@ class MastodonProxy:
             # hold the connection, answering nothing, until the client gives up
             select.select([handler.connection], [], [], self.hold)
             return
-        handler.send_response(status)
-        for name, value in answer_headers:
-            if name.lower() not in HOP_BY_HOP:
-                handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(answer)))
-        handler.end_headers()
-        handler.wfile.write(answer)
+        try:
+            handler.send_response(status)
+            for name, value in answer_headers:
+                if name.lower() not in HOP_BY_HOP:
+                    handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(answer)))
+            handler.end_headers()
+            handler.wfile.write(answer)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True  # the client gave up first (its own time-out)
 
     def _resolve(
         self, path: str, headers: dict[str, str]
