@@ -103,6 +103,10 @@ def recap(
             "jsonl export; every other output masks it.",
         ),
     ] = False,
+    wide: Annotated[
+        bool,
+        typer.Option("--wide", help="Show the posts' texts whole in the terminal tables."),
+    ] = False,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -111,7 +115,7 @@ def recap(
     if from_archive is not None:
         plan, session = _plan_session(ctx, file, home, session_id, hashtag)
         source = _Archive(from_archive, hashtag, host, plan, session)
-        _archive(source, format, output, include_private=include_private)
+        _archive(source, format, output, include_private=include_private, wide=wide)
         return
     c = load(ctx, file, home, session_id, writes=post_drafts)
     if series:
@@ -127,7 +131,7 @@ def recap(
     elif format in ("csv", "jsonl"):
         _export(c, result, format, output, include_private=include_private)
     else:
-        _write(result, format, output)
+        _write(result, format, output, wide=wide)
 
 
 def _check(
@@ -195,7 +199,7 @@ def _export(
     _privacy_note(masker)
 
 
-def _write(result: "Recap", format: str | None, output: str | None) -> None:
+def _write(result: "Recap", format: str | None, output: str | None, *, wide: bool = False) -> None:
     from qasession.recap import render as recap_render
 
     if format is None:
@@ -205,7 +209,7 @@ def _write(result: "Recap", format: str | None, output: str | None) -> None:
             raise UsageError("-o needs a --format", hint="e.g. --format html -o recap.html")
         from qasession.render import stdout_console
 
-        recap_render.show(result, stdout_console())
+        recap_render.show(result, stdout_console(), wide=wide)
         return
     render: Callable[[Recap], str]
     if format == "md":
@@ -235,7 +239,12 @@ class _Archive:
 
 
 def _archive(
-    source: _Archive, format: str | None, output: str | None, *, include_private: bool
+    source: _Archive,
+    format: str | None,
+    output: str | None,
+    *,
+    include_private: bool,
+    wide: bool = False,
 ) -> None:
     """A recap of a twarc2 archive: the plan is optional (it names the window, the host and
     the sensitive patterns when one of its sessions matches the session id or the hashtag)."""
@@ -268,7 +277,7 @@ def _archive(
     )
     if not result.meta.host:
         say("note: no host known (--host): the host's answers cannot be told apart")
-    _write(result, format, output)
+    _write(result, format, output, wide=wide)
 
 
 def _plan_session(

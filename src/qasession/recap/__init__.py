@@ -258,6 +258,8 @@ class Meta:
     next: NextSession | None = None
     # what the sensitive detectors found and the recap masks ("phone number", ...)
     masked: list[str] = field(default_factory=list)
+    # the plan's answer target ("about a dozen good answers"), when a plan session is known
+    target: int | None = None
 
 
 @dataclass(slots=True)
@@ -1051,6 +1053,8 @@ def _recap_and_authors(
         cost=_cost(row, session),
         next_session=next_session(plan, session),
     )
+    answers = getattr(session, "answers", None)
+    recap.meta.target = getattr(answers, "target", None)
     share(recap, session)
     return recap, builder.participant_keys()
 
