@@ -52,6 +52,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import qasession
+from qasession.recap.parts import KeyPhrase, Language, Mark, Note
 
 if TYPE_CHECKING:
     from qasession.plan import Plan, Session
@@ -97,6 +98,7 @@ class QuestionCounts:
     hidden: int = 0
     open: int = 0
     ahead: int = 0
+    late: int = 0  # answered after the session's end (`qa answer` once it is over)
 
 
 @dataclass(slots=True)
@@ -279,6 +281,11 @@ class Recap:
     open_questions: list[OpenQuestion]
     cost: Cost | None = None
     drafts: list[Draft] = field(default_factory=list)
+    # the later parts (qasession.recap.parts): store recaps fill them, archives leave them empty
+    marks: list[Mark] = field(default_factory=list)
+    languages: list[Language] = field(default_factory=list)
+    phrases: list[KeyPhrase] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The whole model as plain JSON data (the `--format json` document)."""
@@ -1055,6 +1062,9 @@ def _recap_and_authors(
     )
     answers = getattr(session, "answers", None)
     recap.meta.target = getattr(answers, "target", None)
+    from qasession.recap.enrich import enrich
+
+    enrich(store, session, recap)
     share(recap, session)
     return recap, builder.participant_keys()
 

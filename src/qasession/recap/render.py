@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -294,111 +293,13 @@ def _md_open(recap: Recap) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # HTML
 
-_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-
-
-def _svg(chart: Any) -> str:
-    """A pygal chart as inline SVG, without pygal's scripts (its config script and its CDN
-    tooltips): the page must open offline and run no script at all."""
-    svg = str(chart.render(is_unicode=True))
-    return _COMMENT.sub("", _SCRIPT.sub("", svg))
-
-
-def _chart_config(**extra: Any) -> dict[str, Any]:
-    from pygal.style import Style
-
-    style = Style(
-        background="white",
-        plot_background="white",
-        font_family="system-ui, -apple-system, 'Segoe UI', sans-serif",
-        colors=("#3867a8", "#d9822b", "#5b9a68"),
-        label_font_size=12,
-        major_label_font_size=12,
-    )
-    config: dict[str, Any] = {
-        "js": [],  # pygal links its tooltip script from a CDN by default
-        "disable_xml_declaration": True,
-        "show_legend": False,
-        "style": style,
-        "width": 900,
-        "height": 320,
-        "explicit_size": False,
-        "margin": 16,
-    }
-    config.update(extra)
-    return config
-
-
-def _count_ticks(values: list[int]) -> list[int]:
-    """Whole-number ticks for a count axis (pygal would draw 0.1, 0.2, … for small counts)."""
-    top = max(values, default=0)
-    step = max(1, math.ceil(top / 8))
-    return list(range(0, top + step, step))
-
-
-def _label(text: str, limit: int = 28) -> str:
-    return inert(text, limit, single_line=True)
-
 
 def charts(recap: Recap) -> dict[str, str]:
-    """Inline SVG charts: activity over time, top contributors, time to answer."""
-    import pygal
+    """Inline SVG charts (see `qasession.recap.charts`): activity, time to answer,
+    contributors, languages, for those the recap has data for."""
+    from qasession.recap.charts import svgs
 
-    out: dict[str, str] = {}
-    during = recap.activity.during
-    activity = pygal.Bar(
-        **_chart_config(
-            x_label_rotation=-45,
-            show_minor_x_labels=False,
-            x_labels_major_every=max(1, len(during) // 12),
-            y_title="posts",
-            no_data_text="no posts",
-            y_labels=_count_ticks([b.posts for b in during]),
-        )
-    )
-    activity.x_labels = [local_time(recap, b.start) for b in during]
-    activity.add("posts", [b.posts for b in during])
-    out["activity"] = _svg(activity)
-
-    people = recap.top_contributors.by_questions[:10]
-    contributors = pygal.HorizontalBar(
-        **_chart_config(
-            height=max(160, 36 * len(people) + 60),
-            no_data_text="no questions",
-            y_labels=_count_ticks([c.questions for c in people]),
-        )
-    )
-    contributors.x_labels = [_label(c.handle) for c in reversed(people)]
-    contributors.add("questions", [c.questions for c in reversed(people)])
-    out["contributors"] = _svg(contributors)
-
-    edges = [
-        (60, "< 1 min"),
-        (180, "1–3 min"),
-        (300, "3–5 min"),
-        (600, "5–10 min"),
-        (1200, "10–20 min"),
-        (float("inf"), "20+ min"),
-    ]
-    counts = [0] * len(edges)
-    for value in recap.time_to_answer.values_s:
-        for i, (edge, _) in enumerate(edges):
-            if value < edge:
-                counts[i] += 1
-                break
-    waits = pygal.Bar(
-        **_chart_config(
-            height=260,
-            y_title="answers",
-            no_data_text="no answers",
-            y_labels=_count_ticks(counts),
-        )
-    )
-    waits.x_labels = [name for _, name in edges]
-    waits.add("answers", counts if recap.time_to_answer.count else [])
-    out["time_to_answer"] = _svg(waits)
-    return out
+    return svgs(recap)
 
 
 def to_html(recap: Recap) -> str:
@@ -418,7 +319,10 @@ def to_html(recap: Recap) -> str:
     env.filters["url"] = safe_url
     env.filters["local"] = lambda value, fmt="%H:%M": local_time(recap, value, fmt)
     env.filters["duration"] = duration_text
-    svgs = {name: Markup(svg) for name, svg in charts(recap).items()}
+    from qasession.recap.charts import NAMES
+
+    drawn = charts(recap)
+    svgs = {name: Markup(drawn.get(name, "")) for name in NAMES}
     template = env.get_template("recap.html.j2")
     masked = notice(recap.meta.masked) if recap.meta.masked else None
     return template.render(
@@ -670,12 +574,56 @@ def show(recap: Recap, console: Console, *, wide: bool = False) -> None:
     else:
         _show_activity(recap, console, width)
     _show_contributors(recap, console, width)
+    _show_waits(recap, console, width)
     limit = None if wide else SHORT_TEXT
     _show_posts(recap, console, limit)
-    if recap.topics:
+    if recap.phrases:
+        found = ", ".join(f"{safe(x.phrase)} ({x.count})" for x in recap.phrases)
+        console.print(f"[bold]asked about[/bold] {found}")
+    elif recap.topics:
         topics = ", ".join(f"{safe(x.phrase)} ({x.count})" for x in recap.topics)
         console.print(f"[bold]topics[/bold] {topics}")
+    if len(recap.languages) > 1:
+        langs = ", ".join(f"{safe(x.name)} {x.questions}" for x in recap.languages)
+        console.print(f"[bold]languages[/bold] {langs}")
+    _show_notes(recap, console, limit)
     _show_questions(recap, console, limit)
+
+
+def _show_waits(recap: Recap, console: Console, width: int) -> None:
+    """How long each answered question waited (late answers marked)."""
+    from rich.table import Table
+
+    if not recap.transcript:
+        return
+    late = {m.label for m in recap.marks if m.kind == "answer" and m.late}
+    table = Table(title="time to answer", show_header=False, show_edge=False, box=None)
+    table.add_column(no_wrap=True, max_width=24)
+    table.add_column(no_wrap=True, style="green")
+    table.add_column(no_wrap=True, justify="right")
+    waits = [e.seconds_to_answer or 0.0 for e in recap.transcript[:20]]
+    largest = max(waits, default=0.0)
+    for number, (entry, wait) in enumerate(zip(recap.transcript, waits, strict=False), 1):
+        tag = " (late)" if f"answer {number}" in late else ""
+        table.add_row(
+            f"{number}. {for_terminal(entry.question.author, 20)}",
+            bar(wait, largest, max(5, width - 30)),
+            duration_text(wait) + tag,
+        )
+    console.print(table)
+
+
+def _show_notes(recap: Recap, console: Console, limit: int | None) -> None:
+    from rich.table import Table
+
+    if not recap.notes:
+        return
+    table = Table(title="host's notes", show_edge=False, header_style="bold")
+    table.add_column("clock", no_wrap=True, justify="right")
+    table.add_column("note", overflow="fold", ratio=1)
+    for note in recap.notes:
+        table.add_row(for_terminal(note.clock), for_terminal(note.text, limit))
+    console.print(table)
 
 
 def _numbers(recap: Recap) -> Any:
@@ -728,10 +676,40 @@ def _show_activity(recap: Recap, console: Console, width: int) -> None:
     chart.add_column(no_wrap=True, style="dim")
     chart.add_column(no_wrap=True, style="cyan")
     chart.add_column(no_wrap=True, justify="right")
+    chart.add_column(no_wrap=True, style="yellow")
     largest = max(n for _, n in rows)
-    for start, n in rows:
-        chart.add_row(local_time(recap, start), bar(n, largest, width - 8), str(n))
+    step = (
+        (datetime.fromisoformat(rows[1][0]) - datetime.fromisoformat(rows[0][0]))
+        if len(rows) > 1
+        else None
+    )
+    for i, (start, n) in enumerate(rows):
+        last = i == len(rows) - 1  # the closing, at the window's end, shows on the last row
+        chart.add_row(
+            local_time(recap, start),
+            bar(n, largest, width - 24),
+            str(n),
+            _marks_in(recap, start, None if last else step),
+        )
     console.print(chart)
+
+
+def _marks_in(recap: Recap, start: str, step: Any) -> str:
+    """The marks (answers, opening, cues, closing) that fall in one row of the chart."""
+    begin = datetime.fromisoformat(start)
+    end = begin + step if step is not None else None
+    answers, others = 0, []
+    for mark in recap.marks:
+        at = datetime.fromisoformat(mark.at)
+        if at < begin or (end is not None and at >= end):
+            continue
+        if mark.kind == "answer":
+            answers += 1
+        else:
+            others.append(for_terminal(mark.label, 16))
+    if answers:
+        others.insert(0, "▼" * min(answers, 5))
+    return " ".join(others)
 
 
 def ranked_contributors(recap: Recap, limit: int = 10) -> list[Any]:
