@@ -51,9 +51,9 @@ def _global(
 
 
 def _register() -> None:
-    from qasession.cli import answer, doctor, local, outbox, plan, recap, run
+    from qasession.cli import answer, doctor, local, note, outbox, plan, recap, run
 
-    for module in (plan, run, answer, recap, outbox, local, doctor):
+    for module in (plan, run, answer, note, recap, outbox, local, doctor):
         module.register(app)
 
 

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("In the queue", ""),
@@ -25,6 +25,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("u", "unskip: bring back the question skipped last (again: the one before)"),
     ("p", "pin or unpin the question (pinned come first)"),
     ("b", "block the author (asks first; their questions leave the queue)"),
+    ("n", "jot a note for the recap, stamped with the session clock (never posted)"),
     ("/", "filter: words match text or author; @name authors; flag:troll flags"),
     ("?", "this help"),
     ("q, Ctrl-C", "post the closing now, or quit without closing (asks)"),
@@ -185,3 +186,26 @@ class CloseScreen(ModalScreen[str | None]):
     def button_pressed(self, event: Button.Pressed) -> None:
         choices = {"close-close": "close", "close-quit": "quit"}
         self.dismiss(choices.get(event.button.id or ""))
+
+
+class NoteScreen(ModalScreen[str | None]):
+    """One line for the host's note; Enter keeps it, Escape drops it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    NoteScreen { align: center middle; }
+    NoteScreen > Vertical { width: 80%; height: auto; border: thick $primary; padding: 1 2;
+        background: $surface; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("A note for the recap (never posted). Enter keeps it, Escape drops it.")
+            yield Input(placeholder="e.g. great question on pricing", id="note")
+
+    @on(Input.Submitted, "#note")
+    def keep(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
