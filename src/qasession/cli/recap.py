@@ -112,6 +112,15 @@ def recap(
             show_default=False,
         ),
     ] = None,
+    cards: Annotated[
+        Path | None,
+        typer.Option(
+            "--cards",
+            help="Also write a quote card (PNG, for X, Mastodon and Bluesky) per answered "
+            "question into this folder.",
+            show_default=False,
+        ),
+    ] = None,
     wide: Annotated[
         bool,
         typer.Option("--wide", help="Show the posts' texts whole in the terminal tables."),
@@ -135,6 +144,8 @@ def recap(
     if c.store.session_row(c.session.id) is None:
         say(f"note: nothing is stored for session {c.session.id} yet (see `qa run`)")
     result = build_recap(c.store, c.session, plan=c.plan)
+    if cards is not None:
+        _cards(result, cards)
     if charts is not None or format == "png":
         _charts(result, charts, format, output)
         if format == "png":
@@ -165,6 +176,21 @@ def _charts(result: "Recap", folder: Path | None, format: str | None, output: st
         say(f"wrote {path}")
     if not written:
         say("no chart yet: nothing to draw before the session has posts")
+
+
+def _cards(result: "Recap", folder: Path) -> None:
+    from qasession.errors import UsageError
+    from qasession.recap.cards import write_cards
+
+    try:
+        written = write_cards(result, folder)
+    except OSError as exc:
+        raise UsageError(f"cannot write the cards into {folder}: {exc.strerror or exc}") from None
+    say(
+        f"wrote {len(written)} quote card(s) into {folder}"
+        if written
+        else "no card: no public answer"
+    )
 
 
 def _check(
