@@ -9,6 +9,7 @@ accumulator that also serves the million-post archive as lean as it was.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -59,9 +60,11 @@ def marks_of(store: Store, session_id: str, recap: Recap) -> list[Mark]:
     return marks
 
 
-def questions_of(store: Store, session_id: str) -> tuple[list[QuestionText], list[Language]]:
-    """The canonical questions to find phrases in (none flagged private, trolling or hidden),
-    and every question post by language."""
+def questions_of(
+    store: Store, session_id: str, private: Callable[[str], bool] = lambda _: False
+) -> tuple[list[QuestionText], list[Language]]:
+    """The canonical questions to find phrases in (none flagged private, trolling or hidden,
+    none in which `private` finds private data), and every question post by language."""
     canonical: dict[str, QuestionText] = {}
     duplicates: dict[str, int] = {}
     languages: dict[str, int] = {}
@@ -73,6 +76,8 @@ def questions_of(store: Store, session_id: str) -> tuple[list[QuestionText], lis
             continue
         flags = row["flags"] or ""
         if row["status"] in _SKIP_STATUS or any(f in flags for f in _SKIP_FLAGS):
+            continue
+        if private(row["text"]):
             continue
         engagement = int(row["likes"] or 0) + int(row["reposts"] or 0)
         canonical[row["id"]] = QuestionText(row["id"], row["text"], lang, 1, engagement)
@@ -98,10 +103,12 @@ def notes_of(store: Store, session_id: str, start: str | None) -> list[Note]:
 
 def enrich(store: Store, session: Any, recap: Recap) -> Recap:
     """Add the marks, languages, key phrases, notes and late answers to `recap`."""
+    from qasession.recap.masking import Masker, patterns_of
     from qasession.recap.phrases import key_phrases
 
+    masker = Masker(patterns_of(session))
     sid = recap.meta.session_id
-    questions, recap.languages = questions_of(store, sid)
+    questions, recap.languages = questions_of(store, sid, lambda t: masker.text(t) != t)
     recap.phrases = key_phrases(questions, brand=brand_words(recap.meta.hashtag))
     recap.marks = marks_of(store, sid, recap)
     recap.notes = notes_of(store, sid, recap.meta.window_start)

@@ -137,6 +137,8 @@ class PhraseFinder:
 
     def _is_content(self, word: str, lang: str) -> bool:
         w = word.lower()
+        if any(c.isdigit() for c in w):
+            return False  # numbers are no topic (and may be part of a phone or an order)
         if "-" in w:  # "on-call", "open-source" are content; "est-ce" is not
             return any(p and p not in stop_words(lang) for p in w.split("-")) and all(
                 p not in self.brand for p in w.split("-")
