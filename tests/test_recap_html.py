@@ -1,5 +1,7 @@
 """The HTML recap: self-contained and escaped (always checked), and opened in headless Chromium
-(when it is installed): no console error, charts in the DOM, hostile texts shown as text."""
+(when it is installed; under CI=true a missing one fails): no console error, charts in the DOM,
+hostile texts shown as text, and, driven by Playwright at 1280 and 390 pixels wide, no
+overflow and KPI values on one line (screenshots in artifacts/)."""
 
 from __future__ import annotations
 
@@ -124,3 +126,67 @@ def test_opens_in_headless_chromium(page: Path, tmp_path: Path, chromium: Path) 
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert _console_errors(taken.stderr) == []
     assert shot.exists() and shot.stat().st_size > 10_000  # for people to look at
+
+
+# --------------------------------------------------------------------------------------------
+# Layout in a real browser (Playwright driving the system's Chromium) at desktop and phone
+# widths: the charts render, nothing overflows, the KPI values hold on one line.
+
+_LAYOUT = """() => {
+  const width = document.documentElement.clientWidth;
+  const over = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    if (box.width && (box.right > width + 1 || box.left < -1)) {
+      const inChart = el.closest('svg') && el.tagName.toLowerCase() !== 'svg';
+      if (!inChart) over.push(el.tagName + '.' + el.className);
+    }
+  }
+  const kpis = [...document.querySelectorAll('.card b')].map(b => {
+    const style = getComputedStyle(b);
+    const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.2;
+    return {text: b.textContent, lines: Math.round(b.getBoundingClientRect().height / line),
+            clipped: b.scrollWidth > b.clientWidth + 1};
+  });
+  const svgs = [...document.querySelectorAll('section.chart svg')].map(s => {
+    const box = s.getBoundingClientRect();
+    return [box.width, box.height];
+  });
+  return {scroll: document.documentElement.scrollWidth, width, over, kpis, svgs};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_layout_in_a_real_browser(page: Path, chromium: Path, width: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=str(chromium),
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )  # fmt: skip
+        try:
+            tab = browser.new_page(viewport={"width": width, "height": 900})
+            tab.on("console", lambda message: errors.append(message.text))
+            tab.on("pageerror", lambda error: errors.append(str(error)))
+            tab.goto(page.as_uri())
+            found = tab.evaluate(_LAYOUT)
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / f"recap-{width}.png"
+            tab.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert found["scroll"] <= found["width"], found["over"][:10]  # no sideways scrolling
+    assert found["over"] == []
+    assert len(found["svgs"]) >= 3  # activity, contributors, time to answer
+    for chart_width, chart_height in found["svgs"]:
+        assert 0 < chart_width <= width and chart_height > 40
+    assert found["kpis"] and all(k["lines"] == 1 and not k["clipped"] for k in found["kpis"]), (
+        found["kpis"]
+    )
+    assert shot.stat().st_size > 10_000

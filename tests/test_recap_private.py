@@ -168,7 +168,7 @@ def assert_masked(output: str, privates: list[str], where: str) -> None:
 # The terminal's figures and activity chart: the tool's own numbers ("p90 18 min (10
 # answers)" reads as the digits 9018), no text of a post.
 _FIGURES = re.compile(
-    r"^ *(participants|questions|time to answer|posts|follow-ups|moderation|platform calls)  "
+    r"^ *(participants|questions|time to answer|posts|follow-ups|moderation|platform use)  "
     r"|^ *\d\d:\d\d +[ ▏▎▍▌▋▊▉█]* *\d+ *$"
 )
 

@@ -135,3 +135,32 @@ def test_recap_matches_the_crowd_script(rehearsal: dict[str, Any]) -> None:
     assert moderation["flagged_troll"] == tagged["troll"]
     assert len(recap["transcript"]) == answered
     assert recap["time_to_answer"]["count"] == answered
+
+
+def test_demo_charts_cards_and_phrases(rehearsal: dict[str, Any], tmp_path: Any) -> None:
+    """The demo's recap as a host shares it: PNG charts and quote cards of the right sizes,
+    key phrases with the crowd's real themes and no private data anywhere."""
+    from PIL import Image
+
+    charts, cards = tmp_path / "charts", tmp_path / "cards"
+    result = qa(
+        "recap", "--format", "json", "--home", str(rehearsal["home"]), "--rehearsal",
+        "--charts", str(charts), "--cards", str(cards),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    recap = json.loads(result.stdout)
+    sizes = {p.name: Image.open(p).size for p in charts.glob("*.png")}
+    assert sizes["activity.png"] == (1350, 510)
+    assert {"time_to_answer.png", "contributors.png", "languages.png"} <= set(sizes)
+    card_sizes = {p.name.split("-")[-1]: Image.open(p).size for p in cards.glob("card-*.png")}
+    assert card_sizes == {"x.png": (1600, 900), "mastodon.png": (1280, 720),
+                          "bluesky.png": (1200, 1200)}  # fmt: skip
+    # the answer sent by direct message gets no card: two public answers, three sizes each
+    assert len(list(cards.glob("card-*.png"))) == 3 * sum(
+        1 for e in recap["transcript"] if all(a["kind"] != "dm" for a in e["answers"])
+    )
+    phrases = [p["phrase"].lower() for p in recap["phrases"]]
+    for theme in ("webhooks", "free tier", "eu data", "offline mode"):
+        assert any(theme in p for p in phrases), (theme, phrases)
+    assert {lang["code"] for lang in recap["languages"]} >= {"en", "fr"}
+    assert "ACME-482913" not in result.stdout and "12 34 56" not in result.stdout

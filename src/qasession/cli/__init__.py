@@ -59,9 +59,9 @@ def _global(
 
 
 def _register() -> None:
-    from qasession.cli import answer, db, doctor, local, outbox, plan, recap, run, team
+    from qasession.cli import answer, db, doctor, local, note, outbox, plan, recap, run, team
 
-    for module in (plan, run, answer, team, recap, outbox, db, local, doctor):
+    for module in (plan, run, answer, note, team, recap, outbox, db, local, doctor):
         module.register(app)
 
 

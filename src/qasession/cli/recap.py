@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from qasession.recap import Recap
     from qasession.recap.masking import Masker
 
-FORMATS = ("md", "html", "json", "csv", "jsonl")
+FORMATS = ("md", "html", "json", "csv", "jsonl", "png")
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +63,8 @@ def recap(
         str | None,
         typer.Option(
             "--format",
-            help="Write the recap as md | html | json | csv | jsonl (twarc2).",
+            help="Write the recap as md | html | json | csv | jsonl (twarc2) | png (the "
+            "charts, into the folder -o names).",
             show_default=False,
         ),
     ] = None,
@@ -103,6 +104,27 @@ def recap(
             "jsonl export; every other output masks it.",
         ),
     ] = False,
+    charts: Annotated[
+        Path | None,
+        typer.Option(
+            "--charts",
+            help="Also write the charts as PNG files into this folder (for slides, posts).",
+            show_default=False,
+        ),
+    ] = None,
+    cards: Annotated[
+        Path | None,
+        typer.Option(
+            "--cards",
+            help="Also write a quote card (PNG, for X, Mastodon and Bluesky) per answered "
+            "question into this folder.",
+            show_default=False,
+        ),
+    ] = None,
+    wide: Annotated[
+        bool,
+        typer.Option("--wide", help="Show the posts' texts whole in the terminal tables."),
+    ] = False,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -111,7 +133,7 @@ def recap(
     if from_archive is not None:
         plan, session = _plan_session(ctx, file, home, session_id, hashtag)
         source = _Archive(from_archive, hashtag, host, plan, session)
-        _archive(source, format, output, include_private=include_private)
+        _archive(source, format, output, include_private=include_private, wide=wide, charts=charts)
         return
     c = load(ctx, file, home, session_id, writes=post_drafts)
     if series:
@@ -122,12 +144,53 @@ def recap(
     if c.store.session_row(c.session.id) is None:
         say(f"note: nothing is stored for session {c.session.id} yet (see `qa run`)")
     result = build_recap(c.store, c.session, plan=c.plan)
+    if cards is not None:
+        _cards(result, cards)
+    if charts is not None or format == "png":
+        _charts(result, charts, format, output)
+        if format == "png":
+            return
     if post_drafts:
         _post_drafts(c, result, yes)
     elif format in ("csv", "jsonl"):
         _export(c, result, format, output, include_private=include_private)
     else:
-        _write(result, format, output)
+        _write(result, format, output, wide=wide)
+
+
+def _charts(result: "Recap", folder: Path | None, format: str | None, output: str | None) -> None:
+    """The charts as PNG files: into `--charts DIR`, or `-o DIR` with `--format png`."""
+    from qasession.errors import UsageError
+    from qasession.recap.charts import write_pngs
+
+    if format == "png":
+        if output in (None, "-"):
+            raise UsageError("--format png writes files", hint="add -o FOLDER")
+        folder = Path(str(output))
+    assert folder is not None
+    try:
+        written = write_pngs(result, folder)
+    except OSError as exc:
+        raise UsageError(f"cannot write the charts into {folder}: {exc.strerror or exc}") from None
+    for path in written:
+        say(f"wrote {path}")
+    if not written:
+        say("no chart yet: nothing to draw before the session has posts")
+
+
+def _cards(result: "Recap", folder: Path) -> None:
+    from qasession.errors import UsageError
+    from qasession.recap.cards import write_cards
+
+    try:
+        written = write_cards(result, folder)
+    except OSError as exc:
+        raise UsageError(f"cannot write the cards into {folder}: {exc.strerror or exc}") from None
+    say(
+        f"wrote {len(written)} quote card(s) into {folder}"
+        if written
+        else "no card: no public answer"
+    )
 
 
 def _check(
@@ -195,7 +258,7 @@ def _export(
     _privacy_note(masker)
 
 
-def _write(result: "Recap", format: str | None, output: str | None) -> None:
+def _write(result: "Recap", format: str | None, output: str | None, *, wide: bool = False) -> None:
     from qasession.recap import render as recap_render
 
     if format is None:
@@ -205,7 +268,7 @@ def _write(result: "Recap", format: str | None, output: str | None) -> None:
             raise UsageError("-o needs a --format", hint="e.g. --format html -o recap.html")
         from qasession.render import stdout_console
 
-        recap_render.show(result, stdout_console())
+        recap_render.show(result, stdout_console(), wide=wide)
         from qasession.recap.team import lines
 
         for line in lines(result.team):  # the team's credits (the team's own names)
@@ -243,7 +306,13 @@ class _Archive:
 
 
 def _archive(
-    source: _Archive, format: str | None, output: str | None, *, include_private: bool
+    source: _Archive,
+    format: str | None,
+    output: str | None,
+    *,
+    include_private: bool,
+    wide: bool = False,
+    charts: Path | None = None,
 ) -> None:
     """A recap of a twarc2 archive: the plan is optional (it names the window, the host and
     the sensitive patterns when one of its sessions matches the session id or the hashtag)."""
@@ -272,7 +341,11 @@ def _archive(
     )
     if not result.meta.host:
         say("note: no host known (--host): the host's answers cannot be told apart")
-    _write(result, format, output)
+    if charts is not None or format == "png":
+        _charts(result, charts, format, output)
+        if format == "png":
+            return
+    _write(result, format, output, wide=wide)
 
 
 def _plan_session(

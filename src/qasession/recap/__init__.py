@@ -53,6 +53,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import qasession
+from qasession.recap.parts import KeyPhrase, Language, Mark, Note
 
 if TYPE_CHECKING:
     from qasession.plan import Plan, Session
@@ -98,6 +99,7 @@ class QuestionCounts:
     hidden: int = 0
     open: int = 0
     ahead: int = 0
+    late: int = 0  # answered after the session's end (`qa answer` once it is over)
 
 
 @dataclass(slots=True)
@@ -259,6 +261,8 @@ class Meta:
     next: NextSession | None = None
     # what the sensitive detectors found and the recap masks ("phone number", ...)
     masked: list[str] = field(default_factory=list)
+    # the plan's answer target ("about a dozen good answers"), when a plan session is known
+    target: int | None = None
 
 
 @dataclass(slots=True)
@@ -281,6 +285,11 @@ class Recap:
     team: Any = None  # recap.team.TeamCredits from the audit log (store only), or None
     # a session on several platforms: split by platform and combined (recap/platforms.py)
     by_platform: dict[str, Any] | None = None
+    # the later parts (qasession.recap.parts): store recaps fill them, archives leave them empty
+    marks: list[Mark] = field(default_factory=list)
+    languages: list[Language] = field(default_factory=list)
+    phrases: list[KeyPhrase] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The whole model as plain JSON data (the `--format json` document)."""
@@ -1061,6 +1070,11 @@ def _recap_and_authors(
         cost=_cost(row, session),
         next_session=next_session(plan, session),
     )
+    answers = getattr(session, "answers", None)
+    recap.meta.target = getattr(answers, "target", None)
+    from qasession.recap.enrich import enrich
+
+    enrich(store, session, recap)
     share(recap, session)
     from qasession.recap.team import team_credits
 

@@ -111,6 +111,9 @@ def mask_recap(recap: Recap, patterns: Iterable[SensitivePattern] = ()) -> Recap
     meta.title = masker(meta.title)
     if meta.next is not None:
         meta.next.title = masker.text(meta.next.title)
+    from qasession.recap.enrich import mask_parts
+
+    mask_parts(recap, masker)
     recap.meta.masked = _merge(recap.meta.masked, masker.masked)
     return recap
 

@@ -106,6 +106,7 @@ class QueueTable(DataTable[Text]):
         Binding("u", "app.unskip", "Unskip"),
         Binding("p", "app.pin", "Pin"),
         Binding("b", "app.block", "Block"),
+        Binding("n", "app.note", "Note"),
         # the first and the last question, not the first and last column
         Binding("home", "scroll_top", "First", show=False),
         Binding("end", "scroll_bottom", "Last", show=False),
@@ -788,6 +789,24 @@ class QAApp(App[None]):
             self.control().claim(qid)
         except (UsageError, NotAllowed) as exc:
             self.show_error(view.worded(exc))
+
+    def action_note(self) -> None:
+        from qasession.tui.screens import NoteScreen
+
+        self.push_screen(NoteScreen(), self.keep_note)
+
+    def keep_note(self, text: str | None) -> None:
+        """Store the host's note at the session clock's now (the loop's clock)."""
+        if not text or self.store is None:
+            return
+        from qasession.session.notes import add_note
+
+        try:
+            add_note(self.store, self.session, text, now=self.clock.now())
+        except UsageError as exc:
+            self.notify(view.worded(exc), severity="warning")
+            return
+        self.log_line(Text("note kept: ", style="bold") + view.plain(text, LOG_LINE))
 
     def action_to_queue(self) -> None:
         if self.target_id is not None and self.store is not None and self.session.team:

@@ -27,6 +27,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("u", "unskip: bring back the question skipped last (again: the one before)"),
     ("p", "pin or unpin the question (pinned come first)"),
     ("b", "block the author (asks first; their questions leave the queue)"),
+    ("n", "jot a note for the recap, stamped with the session clock (never posted)"),
     ("/", "filter: words match text or author; @name authors; flag:troll flags"),
     ("d", "the drafts waiting for approval (y approve, x reject with a reason)"),
     ("?", "this help"),
@@ -254,4 +255,27 @@ class DraftsScreen(ModalScreen[tuple[str, int, str] | None]):
             self.dismiss(("reject", chosen, event.value.strip()))
 
     def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class NoteScreen(ModalScreen[str | None]):
+    """One line for the host's note; Enter keeps it, Escape drops it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    NoteScreen { align: center middle; }
+    NoteScreen > Vertical { width: 80%; height: auto; border: thick $primary; padding: 1 2;
+        background: $surface; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("A note for the recap (never posted). Enter keeps it, Escape drops it.")
+            yield Input(placeholder="e.g. great question on pricing", id="note")
+
+    @on(Input.Submitted, "#note")
+    def keep(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
         self.dismiss(None)

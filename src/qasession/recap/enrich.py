@@ -1,0 +1,130 @@
+"""The recap's later parts read from the store: the timeline's marks (opening, cues, answers,
+closing), the questions' languages, their key phrases, the host's notes and the late answers.
+
+Called by `build_recap` once the accumulator has made the recap, before it is masked; reads
+only. The questions are read again here (one query, questions only), which keeps the
+accumulator that also serves the million-post archive as lean as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from qasession.recap.parts import KeyPhrase, Language, Mark, Note
+from qasession.recap.phrases import LANGUAGES, MAX_QUESTIONS, QuestionText, language_of
+
+if TYPE_CHECKING:
+    from qasession.recap import Recap
+    from qasession.store import Store
+
+_CAMEL = re.compile(r"[A-Z][a-z]+|[a-z]+|[A-Z]+(?![a-z])")
+_SKIP_STATUS = ("hidden",)
+_SKIP_FLAGS = ("sensitive", "troll")
+
+
+def brand_words(hashtag: str) -> list[str]:
+    """The words of the hashtag but "ask": `#AskAcme` -> ["acme"]."""
+    words = [w.lower() for w in _CAMEL.findall(hashtag.lstrip("#＃"))]
+    return [w for w in words if w != "ask"] or [hashtag.lstrip("#＃").lower()]
+
+
+def clock_of(at: str, start: str | None) -> str:
+    """ "+23:10" (minutes:seconds from the start; "-" before it)."""
+    if not start:
+        return ""
+    seconds = round((datetime.fromisoformat(at) - datetime.fromisoformat(start)).total_seconds())
+    sign = "-" if seconds < 0 else "+"
+    minutes, rest = divmod(abs(seconds), 60)
+    return f"{sign}{minutes}:{rest:02d}"
+
+
+def marks_of(store: Store, session_id: str, recap: Recap) -> list[Mark]:
+    """Opening, cues, each answer's first sent step and closing, in time order."""
+    end = recap.meta.window_end
+    marks: list[Mark] = []
+    for item in store.outbox(session_id, ("sent",)):
+        if item.kind in ("opening", "closing") and item.sent_at:
+            marks.append(Mark(item.sent_at, item.kind, item.kind))
+    for event in store.events(session_id, "cue"):
+        marks.append(Mark(event["at"], "cue", str(event.get("cue", "cue"))))
+    for number, entry in enumerate(recap.transcript, 1):
+        if not entry.answers:
+            continue
+        at = entry.answers[0].sent_at
+        late = bool(end and at >= end)
+        marks.append(Mark(at, "answer", f"answer {number}", late))
+    marks.sort(key=lambda m: m.at)
+    return marks
+
+
+def questions_of(
+    store: Store, session_id: str, private: Callable[[str], bool] = lambda _: False
+) -> tuple[list[QuestionText], list[Language]]:
+    """The canonical questions to find phrases in (none flagged private, trolling or hidden,
+    none in which `private` finds private data), and every question post by language."""
+    canonical: dict[str, QuestionText] = {}
+    duplicates: dict[str, int] = {}
+    languages: dict[str, int] = {}
+    for row in store.posts(session_id, where="is_question = 1"):
+        lang = language_of(row["lang"], row["text"])
+        languages[lang] = languages.get(lang, 0) + 1
+        if row["duplicate_of"]:
+            duplicates[row["duplicate_of"]] = duplicates.get(row["duplicate_of"], 0) + 1
+            continue
+        flags = row["flags"] or ""
+        if row["status"] in _SKIP_STATUS or any(f in flags for f in _SKIP_FLAGS):
+            continue
+        if private(row["text"]):
+            continue
+        engagement = int(row["likes"] or 0) + int(row["reposts"] or 0)
+        canonical[row["id"]] = QuestionText(row["id"], row["text"], lang, 1, engagement)
+    for qid, n in duplicates.items():
+        if qid in canonical:
+            canonical[qid].posts += n
+    chosen = sorted(canonical.values(), key=lambda q: (-q.posts, -q.engagement))[:MAX_QUESTIONS]
+    order = {qid: i for i, qid in enumerate(canonical)}
+    chosen.sort(key=lambda q: order[q.id])
+    langs = [
+        Language(code, LANGUAGES.get(code, "unknown" if code == "und" else code), n)
+        for code, n in sorted(languages.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return chosen, langs
+
+
+def notes_of(store: Store, session_id: str, start: str | None) -> list[Note]:
+    return [
+        Note(e["at"], clock_of(e["at"], start), str(e.get("text", "")), e.get("actor"))
+        for e in store.events(session_id, "note")
+    ]
+
+
+def enrich(store: Store, session: Any, recap: Recap) -> Recap:
+    """Add the marks, languages, key phrases, notes and late answers to `recap`."""
+    from qasession.recap.masking import Masker, patterns_of
+    from qasession.recap.phrases import key_phrases
+
+    masker = Masker(patterns_of(session))
+    sid = recap.meta.session_id
+    questions, recap.languages = questions_of(store, sid, lambda t: masker.text(t) != t)
+    recap.phrases = key_phrases(questions, brand=brand_words(recap.meta.hashtag))
+    recap.marks = marks_of(store, sid, recap)
+    recap.notes = notes_of(store, sid, recap.meta.window_start)
+    recap.questions.late = sum(1 for m in recap.marks if m.kind == "answer" and m.late)
+    return recap
+
+
+def mask_parts(recap: Recap, masker: Any) -> None:
+    """Mask the later parts with the recap's masker: a phrase holding private data is left
+    out, the examples and the host's notes are masked."""
+    kept: list[KeyPhrase] = []
+    for phrase in recap.phrases:
+        if masker.text(phrase.phrase) != phrase.phrase:
+            continue
+        phrase.examples = [masker.text(t) for t in phrase.examples]
+        kept.append(phrase)
+    recap.phrases = kept
+    for note in recap.notes:
+        note.text = masker.text(note.text)
