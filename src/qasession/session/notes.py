@@ -48,7 +48,7 @@ def add_note(
             f"the note is {len(clean)} characters long", hint=f"keep it under {MAX_NOTE}"
         )
     if actor is None:
-        from qasession.session.control import default_actor
+        from qasession.session.team import default_actor
 
         actor = default_actor()
     at = now or session_now(store, session)
