@@ -58,6 +58,8 @@ class SessionWatch:
         url = getattr(store, "url", None)
         if url:
             self.listener = Listener(url, session_id)
+        else:  # what is there now is the baseline: an action right after opening counts
+            self._seen = self._marks()
 
     def _marks(self) -> tuple[int, ...]:
         sid = self.session_id
