@@ -82,7 +82,9 @@ async def test_a_moderator_seat_sees_claims_live_and_claims_what_it_drafts(
         assert not app.loop_running and "seat: moderator sam" in text_of(app, "#status")
         other = Store.open(home)
         Control(w.session, other, actor="kim").claim(first)
-        await until(pilot, lambda: app.rows[str(first)]["claimed_by"] == "kim", timeout=1.0)
+        # the timer refresh is 30 s away: only the watch can show it this soon (the "within a
+        # second" figure is benchmarks/team.py's view p95, not a timed test on a loaded machine)
+        await until(pilot, lambda: app.rows[str(first)]["claimed_by"] == "kim", timeout=5.0)
         # drafting the other question claims it for sam
         while app.selected_id() != str(second):
             await pilot.press("down")
