@@ -318,6 +318,25 @@ def test_a_failing_instance_is_reported_and_the_others_go_on(
     assert all(e.get("platform") == "mastodon" for e in events if e["event"] == "warning")
 
 
+def test_plan_post_reports_a_failing_instance_and_collects_the_others(
+    server: MastodonServer, tmp_path: Path
+) -> None:
+    """`qa plan --post` gathers questions asked ahead from every instance: one that is down is
+    reported once on its output (as the live loop's events do), the others are collected."""
+    plan = demo_plan(tmp_path, server.url, datetime.now(UTC) + timedelta(minutes=50))
+    document = yaml.safe_load(plan.read_text(encoding="utf-8"))
+    dead = unused_url()
+    document["sessions"][0]["mastodon"].update(also_read=[dead], timeout=5)
+    plan.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    server.post("lee", "Will the offline mode come this year? #AskAcme")
+    posted = qa("plan", "--post", "--late", "-f", str(plan))
+    assert posted.returncode == 0, posted.stderr
+    output = posted.stdout + posted.stderr
+    down = urlsplit(dead).netloc
+    assert output.count(f"warning: reading {down} failed") == 1, output
+    assert "1 question(s)" in output, output
+
+
 # -- faults ----------------------------------------------------------------------------------------
 
 

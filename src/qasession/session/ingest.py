@@ -233,15 +233,20 @@ def collect(
     now: Callable[[], datetime],
     *,
     max_requests: int = 50,
+    warn: Callable[[str], None] | None = None,
 ) -> list[PostRecord]:
     """Read the hashtag until caught up (at most `max_requests` requests): what `qa plan --post`
-    does to gather questions asked ahead."""
+    does to gather questions asked ahead. The pages' warnings (a source that failed while the
+    others were read, one that works again) go to `warn`, as the live loop's go to its events."""
     session = ingestor.session
     source = platform.source
     new: list[PostRecord] = []
     for _ in range(max_requests):
         cursor = ingestor.store.cursor(session.id, source)
         page = platform.search(session.hashtag, cursor)
+        for message in page.warnings:
+            if warn is not None:
+                warn(message)
         new.extend(ingestor.ingest(page, now(), source))
         if not page.more:
             break

@@ -381,7 +381,12 @@ class AnnouncementRunner:
         if not report.posted:
             self.say("nothing to post now")
         if first_announcement_out(self.session, self.store):
-            new = collect(self.ingestor, self.platform, self.clock.now)
+            new = collect(
+                self.ingestor,
+                self.platform,
+                self.clock.now,
+                warn=lambda message: self.say(f"warning: {message}"),
+            )
             questions = sum(1 for r in new if r.is_question)
             self.say(
                 f"collected {len(new)} new post(s) on {self.session.hashtag}, "
