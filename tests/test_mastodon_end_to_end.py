@@ -71,9 +71,10 @@ def mastodon_harness(server: MastodonServer, platform: MastodonPlatform) -> Harn
             )
         elif fault == "5xx":
             server.server.fault(path="/api/v1/statuses", methods=["POST"], status=503, count=1)
-        else:  # the instance answers after the client gave up (a time-out)
+        else:  # the instance answers after the client gave up (a time-out; 3 s: a loaded
+            # machine must not turn a normal request into one)
             server.server.fault(
-                path="/api/v1/statuses", methods=["POST"], type="latency", delay_ms=1500, count=1
+                path="/api/v1/statuses", methods=["POST"], type="latency", delay_ms=4500, count=1
             )
         return True
 
@@ -82,7 +83,7 @@ def mastodon_harness(server: MastodonServer, platform: MastodonPlatform) -> Harn
 
 def test_contract_against_mastodon_mock(server: MastodonServer, tmp_path: Path) -> None:
     platform = MastodonPlatform(
-        {"instance": server.url, "page_size": 5, "timeout": 1}, home=tmp_path, account="@acme"
+        {"instance": server.url, "page_size": 5, "timeout": 3}, home=tmp_path, account="@acme"
     )
     check_contract(mastodon_harness(server, platform))
     platform.close()
