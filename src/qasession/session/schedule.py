@@ -460,7 +460,9 @@ class AnnouncementRunner:
             questions = sum(1 for r in new if r.is_question)
             hashtag = self.views.get(name, self.session).hashtag
             where = f" on {name}" if len(self.platforms) > 1 else ""
-            self.say(f"collected {len(new)} new post(s) on {hashtag}{where}, {questions} question(s)")
+            self.say(
+                f"collected {len(new)} new post(s) on {hashtag}{where}, {questions} question(s)"
+            )
 
     def watch(self, poll_seconds: float = 60.0) -> None:
         """Until the session starts: post each announcement when due, collect between."""
