@@ -327,15 +327,12 @@ def platform_breakdown(data: dict[str, Any]) -> None:
             f"${row['spend_usd']:.2f}",
         )
     console.print(table)
-    marks = "XBMOPQRS"
+    from qasession.recap.render import PLATFORM_MARKS, platform_bars
+
     legend = ", ".join(
-        f"{marks[i % len(marks)]} {safe(r['platform'], 24)}"
+        f"{PLATFORM_MARKS[i % len(PLATFORM_MARKS)]} {safe(r['platform'], 24)}"
         for i, r in enumerate(data["platforms"])
     )
     console.print(f"activity by platform ({legend}):", highlight=False)
-    step = data["bucket_minutes"]
-    for bucket in range(len(data["combined"]["activity"])):
-        bar = "".join(
-            marks[i % len(marks)] * r["activity"][bucket] for i, r in enumerate(data["platforms"])
-        )
-        console.print(f"  {bucket * step:>3}m {bar}", highlight=False)
+    for line in platform_bars(data):
+        console.print(f"  {line}", highlight=False)
