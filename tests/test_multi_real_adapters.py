@@ -316,3 +316,15 @@ def test_one_session_on_the_three_servers(fakes: Fakes, tmp_path: Path, home: Pa
     sent = [datetime.fromisoformat(i.sent_at or "") for i in lane]
     assert sent == sorted(sent)
     assert [i.text for i in lane if i.kind != "repost"] == held["x"]
+
+    # the recap: split by platform, X's calls priced (the paid one), the others free
+    from qasession.recap import build_recap
+
+    split = build_recap(store, session).by_platform
+    assert split is not None
+    rows = {r["platform"]: r for r in split["platforms"]}
+    assert rows["x"]["spend_usd"] > 0 and rows["x"]["degraded"] >= 1
+    assert rows["mastodon"]["spend_usd"] == rows["bluesky"]["spend_usd"] == 0
+    assert split["combined"]["spend_usd"] == round(rows["x"]["spend_usd"], 4)
+    assert {r["answered"] for r in rows.values()} == {1, 2} and rows["mastodon"]["answered"] == 2
+    assert split["combined"]["questions"] == len(queue_rows(session, store, clock.now())) + 2

@@ -334,16 +334,28 @@ def bare(handle: str) -> str:
     return handle[1:] if handle.startswith("@") else handle
 
 
-def post_url(platform: str, author: str, post_id: str, url: str | None) -> str | None:
-    """Where a post can be seen: the platform's own link, or X's status address."""
+def post_url(
+    platform: str,
+    author: str,
+    post_id: str,
+    url: str | None,
+    settings: dict[str, Any] | None = None,
+) -> str | None:
+    """Where a post can be seen: the platform's own link, or X's status address (None when
+    the platform's settings it needs, a Mastodon instance, are not known)."""
     if url:
         return url
+    from pydantic import ValidationError
+
     from qasession.platforms.registry import adapter_class, default_settings
 
     cls = adapter_class(platform)
     if cls is None:
         return None
-    return cls.post_url(default_settings(cls, None), author, post_id)
+    try:
+        return cls.post_url(default_settings(cls, settings), author, post_id)
+    except ValidationError:
+        return None
 
 
 def nearest_rank(sorted_values: list[float], share: float) -> float:
@@ -1053,7 +1065,7 @@ def _recap_and_authors(
                 url=None
                 if private or not pid
                 else builder.own_urls.get(pid)
-                or _sent_url(item, accounts.get(item.platform) or host, info.platform),
+                or _sent_url(item, accounts.get(item.platform) or host, session),
             ),
         )
     moderation = store.moderation(sid)
@@ -1270,11 +1282,15 @@ def _host_accounts(session: Any) -> dict[str, str]:
     }
 
 
-def _sent_url(item: Any, host: str | None, platform: str) -> str | None:
-    """Where a post we sent can be seen, on the platform it went out on."""
+def _sent_url(item: Any, host: str | None, session: Any) -> str | None:
+    """Where a post we sent can be seen, on the platform it went out on (with its settings)."""
     if not host or not item.platform_id:
         return None
-    return post_url(item.platform or platform, host, item.platform_id, None)
+    name = item.platform or session.platform
+    views = session.views() if hasattr(session, "views") else [session]
+    view = next((v for v in views if v.platform == name), session)
+    settings = getattr(view, "platform_settings", None)
+    return post_url(name, host, item.platform_id, None, settings)
 
 
 def sent_rows(
