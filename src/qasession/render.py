@@ -311,12 +311,13 @@ def platform_breakdown(data: dict[str, Any]) -> None:
     console = stdout_console()
     table = Table(title="by platform", show_edge=False, header_style="bold")
     columns = ("platform", "people", "posts", "questions", "answered", "community", "median")
-    for column in (*columns, "spend"):
-        table.add_column(column, no_wrap=True)
     rows = [*data["platforms"], {"platform": "combined", **data["combined"]}]
+    paid = any(row.get("spend_usd") for row in rows)  # free platforms only: no spend column
+    for column in (*columns, *(("spend",) if paid else ())):
+        table.add_column(column, no_wrap=True)
     for row in rows:
         wait = row.get("median_minutes_to_answer")
-        table.add_row(
+        cells = [
             safe(row["platform"], 24),
             str(row["participants"]),
             str(row["posts"]),
@@ -324,8 +325,8 @@ def platform_breakdown(data: dict[str, Any]) -> None:
             str(row["answered"]),
             str(row["community_answers"]),
             f"{wait:.0f} min" if isinstance(wait, int | float) else "",
-            f"${row['spend_usd']:.2f}",
-        )
+        ]
+        table.add_row(*cells, *((f"${row['spend_usd']:.2f}",) if paid else ()))
     console.print(table)
     from qasession.recap.render import PLATFORM_MARKS, platform_bars
 
