@@ -15,6 +15,8 @@ from qasession.recap import build_recap, export_rows
 from qasession.recap.charts import write_pngs
 from qasession.recap.render import to_html, to_markdown
 from tests.test_multi_platform import HOSTS, PLATFORMS, run_session
+from tests.test_recap_html import _LAYOUT
+from tests.test_recap_html import chromium as chromium  # the fixture
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +90,36 @@ def test_png_charts_include_the_platforms_one(rehearsed: dict[str, Any], tmp_pat
     written = {p.name for p in write_pngs(rehearsed["recap"], tmp_path)}
     assert "platforms.png" in written
     assert (tmp_path / "platforms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_by_platform_section_fits_in_a_real_browser(
+    rehearsed: dict[str, Any], tmp_path: Path, chromium: Path, width: int
+) -> None:
+    """The page of a session on three platforms, at desktop and phone widths: the table and
+    the stacked chart hold in the page, nothing scrolls sideways."""
+    from playwright.sync_api import sync_playwright
+
+    page = tmp_path / "recap.html"
+    page.write_text(to_html(rehearsed["recap"]), encoding="utf-8")
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            tab = browser.new_page(viewport={"width": width, "height": 900})
+            tab.goto(page.as_uri())
+            found = tab.evaluate(_LAYOUT)
+            box = tab.evaluate(
+                "() => { const s = document.querySelector('#platforms'); "
+                "const t = s.querySelector('table').getBoundingClientRect(); "
+                "const g = s.querySelector('svg').getBoundingClientRect(); "
+                "return {section: s.getBoundingClientRect().right, table: t.right, "
+                "svg: [g.width, g.height], cells: s.querySelectorAll('td').length}; }"
+            )
+        finally:
+            browser.close()
+    assert found["scroll"] <= found["width"] and found["over"] == [], found["over"][:10]
+    assert box["table"] <= box["section"] + 1
+    assert 0 < box["svg"][0] <= width and box["svg"][1] > 40
+    assert box["cells"] == 8 * (len(PLATFORMS) + 1)
