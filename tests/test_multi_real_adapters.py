@@ -131,6 +131,9 @@ def test_plan_post_once_per_platform_and_once_again_on_retry(fakes: Fakes, tmp_p
     assert first.returncode == ExitCode.PLATFORM, first.stderr
     assert "posted t:announcement:-1h@bluesky" in first.stderr
     assert "x failed" in first.stderr and "mastodon failed" in first.stderr
+    last = first.stderr.strip().splitlines()[-1]  # the one-line error it ends with
+    assert last.startswith("qa: error: posting failed on x: X API 503") and "; mastodon: " in last
+    assert "run `qa plan --post` again" in last and "Traceback" not in first.stderr
     time.sleep(3.5)  # the failed lanes' back-off
     again = qa("plan", "--post", "--json", "-f", str(path))
     assert again.returncode == 0, again.stderr
