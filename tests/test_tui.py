@@ -909,3 +909,30 @@ async def test_a_bug_in_the_loop_stops_the_app_and_is_handed_on(
         await until(pilot, lambda: not app.is_running)
     # the CLI reports it as an internal error (exit 1), as for any bug
     assert isinstance(app.failure, RuntimeError) and str(app.failure) == "a bug"
+
+
+async def test_details_show_the_same_question_asked_on_other_platforms(
+    tmp_path: Path, home: Path
+) -> None:
+    """A session on two platforms: the question asked on both is one entry whose details
+    list the post from the other platform and what its engagement adds to the score."""
+    w = World(
+        tmp_path,
+        home,
+        platforms={"local:x": {"account": "@acme"}, "local:bsky": {"account": "@acme.com"}},
+    )
+    text = "When will the mobile app support offline mode? #AskAcme"
+    now = datetime.now(UTC)
+    asked = LocalNetwork(home, "local:x").add(author="@sam", text=text, created_at=now, likes=4)
+    LocalNetwork(home, "local:bsky").add(
+        author="@sam.bsky.social", text=text, created_at=now + timedelta(seconds=1), likes=6
+    )
+    app = w.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app, 1)
+        await until(pilot, lambda: row_of(app, asked).get("likes_elsewhere") == 6)
+        await select(pilot, app, asked)
+        details = text_of(app, "#details")
+        assert "merged duplicates (1)" in details
+        assert "on local:bsky @sam.bsky.social: When will the mobile app" in details
+        assert "+ ♥ 6 · ⟳ 0 on local:bsky (counted in the score)" in details

@@ -311,12 +311,13 @@ def platform_breakdown(data: dict[str, Any]) -> None:
     console = stdout_console()
     table = Table(title="by platform", show_edge=False, header_style="bold")
     columns = ("platform", "people", "posts", "questions", "answered", "community", "median")
-    for column in (*columns, "spend"):
-        table.add_column(column, no_wrap=True)
     rows = [*data["platforms"], {"platform": "combined", **data["combined"]}]
+    paid = any(row.get("spend_usd") for row in rows)  # free platforms only: no spend column
+    for column in (*columns, *(("spend",) if paid else ())):
+        table.add_column(column, no_wrap=True)
     for row in rows:
         wait = row.get("median_minutes_to_answer")
-        table.add_row(
+        cells = [
             safe(row["platform"], 24),
             str(row["participants"]),
             str(row["posts"]),
@@ -324,18 +325,15 @@ def platform_breakdown(data: dict[str, Any]) -> None:
             str(row["answered"]),
             str(row["community_answers"]),
             f"{wait:.0f} min" if isinstance(wait, int | float) else "",
-            f"${row['spend_usd']:.2f}",
-        )
+        ]
+        table.add_row(*cells, *((f"${row['spend_usd']:.2f}",) if paid else ()))
     console.print(table)
-    marks = "XBMOPQRS"
+    from qasession.recap.render import PLATFORM_MARKS, platform_bars
+
     legend = ", ".join(
-        f"{marks[i % len(marks)]} {safe(r['platform'], 24)}"
+        f"{PLATFORM_MARKS[i % len(PLATFORM_MARKS)]} {safe(r['platform'], 24)}"
         for i, r in enumerate(data["platforms"])
     )
     console.print(f"activity by platform ({legend}):", highlight=False)
-    step = data["bucket_minutes"]
-    for bucket in range(len(data["combined"]["activity"])):
-        bar = "".join(
-            marks[i % len(marks)] * r["activity"][bucket] for i, r in enumerate(data["platforms"])
-        )
-        console.print(f"  {bucket * step:>3}m {bar}", highlight=False)
+    for line in platform_bars(data):
+        console.print(f"  {line}", highlight=False)

@@ -373,6 +373,11 @@ class XFake:
         with self._lock:
             self._faults.append(_Fault(status, times, endpoint, after))
 
+    def heal(self) -> None:
+        """Drop every fault still armed (the end of an outage)."""
+        with self._lock:
+            self._faults.clear()
+
     def revoke(self, revoked: bool = True) -> None:
         """Refuse every credential with 401 (a revoked app)."""
         self.revoked = revoked

@@ -179,6 +179,24 @@ class Context:
             settings_at=(str(self.plan.path), self.session.platform_settings_line),
         )
 
+    def platforms(self, clock: Clock | None = None) -> dict[str, Platform]:
+        """One adapter per platform of the session (its one platform: `platform()`)."""
+        from qasession.platforms import registry
+        from qasession.session.sources import sources_of
+
+        return {
+            spec.name: registry.create(
+                spec.platform,
+                spec.settings,
+                home=self.home,
+                clock=clock,
+                account=spec.account,
+                source=spec.name,
+                settings_at=(str(self.plan.path), spec.settings_line),
+            )
+            for spec in sources_of(self.session)
+        }
+
 
 def load(
     ctx: typer.Context,

@@ -1,7 +1,7 @@
 """`qa init` and `qa plan`: write a plan, then check it, show its timeline and post what is due."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -104,13 +104,13 @@ def plan(
             line=first.line,
             hint="fix them or run without --strict",
         )
+    failed = None
     if post or watch:
         from qasession.session.team import require
 
         require(c.session, c.actor, "run")  # posting the plan is the host's, like the loop
-        platform = c.platform()
         runner = schedule.AnnouncementRunner(
-            c.session, c.store, platform, grace=grace_window, late=late, say=say
+            c.session, c.store, c.platforms(), grace=grace_window, late=late, say=say
         )
         runner.run_once()
         if watch:
@@ -118,17 +118,9 @@ def plan(
         report = schedule.plan_report(
             c.plan, c.session, c.store, grace=grace_window, every_session=every
         )
+        failed = _lane_failure(runner.last.errors)
     if check_tag:
-        activity = schedule.hashtag_activity(c.platform(), c.session.hashtag, report.now)
-        report.tag_activity = activity
-        if activity["recent_posts"]:
-            say(
-                f"warning: {c.session.hashtag} is already in use: {activity['recent_posts']}"
-                f"{'+' if activity['more'] else ''} recent post(s) by {activity['authors']} "
-                "author(s); consider another hashtag"
-            )
-        else:
-            say(f"{c.session.hashtag} is free: no recent post carries it")
+        _check_tag(report, schedule.hashtag_activities(c.session, c.platforms(), report.now))
     if ics is not None:
         from qasession.plan.comms import write_ics
 
@@ -145,3 +137,40 @@ def plan(
         render.plan_report(report)
         for lint in report.lints:
             say(str(lint))
+    if failed is not None:  # a platform of several failed: the others posted, say it at the end
+        raise failed
+
+
+def _lane_failure(errors: dict[str, Any]) -> Any:
+    """The error `qa plan --post` ends with when platforms of several failed (the others
+    posted): the first one's exit code, every failing platform named."""
+    if not errors:
+        return None
+    from qasession.errors import AuthError, PlatformError
+
+    message = "posting failed on " + "; ".join(
+        f"{name}: {' '.join(exc.message.split())}" for name, exc in errors.items()
+    )
+    hint = "their posts wait: run `qa plan --post` again, nothing is posted twice"
+    if any(isinstance(exc, AuthError) for exc in errors.values()):
+        return AuthError(message, hint)
+    return PlatformError(message, hint)
+
+
+def _check_tag(report: Any, activities: list[dict[str, Any]]) -> None:
+    """Say on stderr whether each platform's hashtag is busy; keep it for --json."""
+    report.tag_activity = activities[0]
+    report.tag_activities = activities if len(activities) > 1 else None
+    for activity in activities:
+        where = f" on {activity['platform']}" if len(activities) > 1 else ""
+        tag = activity["hashtag"]
+        if activity.get("error"):
+            say(f"warning: could not check {tag}{where}: {activity['error']}")
+        elif activity["recent_posts"]:
+            say(
+                f"warning: {tag} is already in use{where}: {activity['recent_posts']}"
+                f"{'+' if activity['more'] else ''} recent post(s) by {activity['authors']} "
+                "author(s); consider another hashtag"
+            )
+        else:
+            say(f"{tag} is free{where}: no recent post carries it")

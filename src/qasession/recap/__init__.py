@@ -47,7 +47,7 @@ import json
 import math
 import re
 import statistics
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -334,16 +334,28 @@ def bare(handle: str) -> str:
     return handle[1:] if handle.startswith("@") else handle
 
 
-def post_url(platform: str, author: str, post_id: str, url: str | None) -> str | None:
-    """Where a post can be seen: the platform's own link, or X's status address."""
+def post_url(
+    platform: str,
+    author: str,
+    post_id: str,
+    url: str | None,
+    settings: dict[str, Any] | None = None,
+) -> str | None:
+    """Where a post can be seen: the platform's own link, or X's status address (None when
+    the platform's settings it needs, a Mastodon instance, are not known)."""
     if url:
         return url
+    from pydantic import ValidationError
+
     from qasession.platforms.registry import adapter_class, default_settings
 
     cls = adapter_class(platform)
     if cls is None:
         return None
-    return cls.post_url(default_settings(cls, None), author, post_id)
+    try:
+        return cls.post_url(default_settings(cls, settings), author, post_id)
+    except ValidationError:
+        return None
 
 
 def nearest_rank(sorted_values: list[float], share: float) -> float:
@@ -1018,15 +1030,15 @@ def _recap_and_authors(
     # several platforms: ids are told apart by platform (two platforms may give the same id)
     q = qualify if getattr(session, "multi", False) else _as_is
     own_ids = {q(item.platform, item.platform_id) for item in sent if item.platform_id}
-    builder = RecapBuilder(
-        info, hosts=[session.account] if session.account else [], own_ids=own_ids
-    )
+    # each platform's own account is the host there (several platforms: not the first's)
+    accounts = _host_accounts(session)
+    builder = RecapBuilder(info, hosts=list(dict.fromkeys(accounts.values())), own_ids=own_ids)
     for r in store.iter_posts(sid):
         _feed(builder, r, q)
     host = builder.host() or _default_account(info.platform)
     if host:
         # what we sent that the search never brought back is activity on the hashtag too
-        for sent_row in sent_rows(store, sid, host):
+        for sent_row in sent_rows(store, sid, host, accounts):
             _feed(builder, sent_row, q)
     host = builder.host()
     for item in sent:
@@ -1053,7 +1065,7 @@ def _recap_and_authors(
                 url=None
                 if private or not pid
                 else builder.own_urls.get(pid)
-                or (post_url(info.platform, host, pid, None) if host else None),
+                or _sent_url(item, accounts.get(item.platform) or host, session),
             ),
         )
     moderation = store.moderation(sid)
@@ -1260,9 +1272,33 @@ def _feed(builder: RecapBuilder, r: Any, q: Any = _as_is) -> None:
     ))  # fmt: skip
 
 
-def sent_rows(store: Store, session_id: str, host: str) -> Iterator[dict[str, Any]]:
+def _host_accounts(session: Any) -> dict[str, str]:
+    """The host's account on each platform of the session (by the posts' platform tag)."""
+    views = session.views() if hasattr(session, "views") else [session]
+    return {
+        getattr(view, "platform", "") or "": view.account
+        for view in views
+        if getattr(view, "account", None)
+    }
+
+
+def _sent_url(item: Any, host: str | None, session: Any) -> str | None:
+    """Where a post we sent can be seen, on the platform it went out on (with its settings)."""
+    if not host or not item.platform_id:
+        return None
+    name = item.platform or session.platform
+    views = session.views() if hasattr(session, "views") else [session]
+    view = next((v for v in views if v.platform == name), session)
+    settings = getattr(view, "platform_settings", None)
+    return post_url(name, host, item.platform_id, None, settings)
+
+
+def sent_rows(
+    store: Store, session_id: str, host: str, accounts: Mapping[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
     """What we sent that the search never brought back (answers, reposts, posts, drafts;
-    never a direct message: it is private), as rows of the host's posts."""
+    never a direct message: it is private), as rows of the host's posts: by the host's
+    account on the platform it went out on (`accounts`), else `host`."""
     sent = store.outbox(session_id, ("sent",))
     by_op: dict[str, list[Any]] = {}
     for item in sent:
@@ -1288,7 +1324,8 @@ def sent_rows(store: Store, session_id: str, host: str) -> Iterator[dict[str, An
             original = store.post_row(session_id, ref, item.platform or None)
             text = original["text"] if original else ""
         yield {
-            "session_id": session_id, "id": pid, "author": host, "text": text,
+            "session_id": session_id, "id": pid,
+            "author": (accounts or {}).get(item.platform) or host, "text": text,
             "created_at": item.sent_at, "kind": kind, "ref": ref, "likes": 0, "reposts": 0,
             "lang": None, "url": None, "seen_at": item.sent_at, "is_question": 0,
             "status": "own", "flags": "", "duplicate_of": None, "duplicates": 0, "pinned": 0,
@@ -1307,7 +1344,7 @@ def export_rows(store: Store, session: Session | SessionInfo) -> Iterator[dict[s
         own = store.posts(sid, where="status = 'own'")
         host = own[0]["author"] if own else _default_account(session.platform)
     if host:
-        yield from sent_rows(store, sid, host)
+        yield from sent_rows(store, sid, host, _host_accounts(session))
 
 
 @dataclass(slots=True)

@@ -6,7 +6,8 @@ HTML page (text kept as text, no script, nothing fetched) or as PNG for slides a
 - `time_to_answer`: how long each answered question waited, in answer order, with the median;
 - `contributors`: the top contributors' questions beside the likes and reposts they received
   (ties in questions are ranked by the latter);
-- `languages`: question posts by language.
+- `languages`: question posts by language;
+- `platforms`: a session on several platforms: its posts per bucket, stacked by platform.
 
 Every label from a platform is made inert and cut; matplotlib's mathtext is off, so a `$` in a
 handle is a dollar. Figures come from `matplotlib.figure.Figure` (no pyplot, no global state).
@@ -35,7 +36,8 @@ BLUE = "#3867a8"
 ORANGE = "#d9822b"
 GREEN = "#5b9a68"
 RED = "#b5473a"
-NAMES = ("activity", "time_to_answer", "contributors", "languages")
+NAMES = ("activity", "time_to_answer", "contributors", "languages", "platforms")
+PLATFORM_COLORS = (BLUE, ORANGE, GREEN, RED, MUTED, INK)
 RC: Any = {
     "svg.fonttype": "none",  # text stays text: small, selectable, the page's font
     "svg.hashsalt": "qasession",  # the same recap gives the same SVG
@@ -194,11 +196,39 @@ def languages(recap: Recap) -> Figure | None:
     return fig
 
 
+def platforms(recap: Recap) -> Figure | None:
+    """A session on several platforms: posts per bucket of the session, one stacked colour
+    per platform (the split `recap.by_platform` holds), each platform's total in the legend."""
+    split = recap.by_platform
+    if not split or not any(sum(p["activity"]) for p in split["platforms"]):
+        return None
+    from matplotlib.ticker import MaxNLocator
+
+    step = split["bucket_minutes"]
+    fig = _figure(9, 3.2)
+    ax = fig.add_subplot()
+    buckets = len(split["combined"]["activity"])
+    xs = [i * step for i in range(buckets)]
+    bottom = [0] * buckets
+    for i, platform in enumerate(split["platforms"]):
+        counts = platform["activity"]
+        label = f"{_label(platform['platform'], 20)} ({sum(counts)})"
+        color = PLATFORM_COLORS[i % len(PLATFORM_COLORS)]
+        ax.bar(xs, counts, width=step * 0.9, align="edge", bottom=bottom, color=color, label=label)
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=4, frameon=False, fontsize=8)
+    ax.set_xticks(xs, [f"+{x}m" for x in xs])
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(f"posts per {step} minutes")
+    return fig
+
+
 DRAW: dict[str, Callable[[Recap], Figure | None]] = {
     "activity": activity,
     "time_to_answer": time_to_answer,
     "contributors": contributors,
     "languages": languages,
+    "platforms": platforms,
 }
 
 

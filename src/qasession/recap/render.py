@@ -149,6 +149,7 @@ def to_markdown(recap: Recap) -> str:
     lines = _md_intro(recap)
     lines += ["## Highlights", ""]
     lines += [f"- {h.rstrip()}" for h in _md_highlights(recap)] + [""]
+    lines += _md_platforms(recap)
     lines += ["## Questions and answers", ""]
     lines += _md_transcript(recap)
     lines += ["## Open questions", ""]
@@ -176,6 +177,50 @@ def to_markdown(recap: Recap) -> str:
         f"on {md_escape(generated_text(recap))} -->"
     )
     return "\n".join(lines) + "\n"
+
+
+PLATFORM_MARKS = "XBMOPQRS"  # one letter a platform in the text chart, in the plan's order
+
+
+def platform_bars(split: Mapping[str, Any]) -> list[str]:
+    """The activity stacked by platform as lines of text (one a bucket, a letter a post):
+    what the terminal and the Markdown recap draw."""
+    marks = PLATFORM_MARKS
+    rows = split["platforms"]
+    step = split["bucket_minutes"]
+    lines = []
+    for bucket in range(len(split["combined"]["activity"])):
+        bar = "".join(marks[i % len(marks)] * r["activity"][bucket] for i, r in enumerate(rows))
+        lines.append(f"+{bucket * step:>3}m {bar}")
+    return lines
+
+
+def _md_platforms(recap: Recap) -> list[str]:
+    """A session on several platforms: each platform's numbers, combined, and the activity
+    stacked by platform."""
+    split = recap.by_platform
+    if not split:
+        return []
+    lines = ["## By platform", ""]
+    lines += [
+        "| platform | people | posts | questions | answered | community answers | "
+        "median wait | cost |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in [*split["platforms"], {"platform": "combined", **split["combined"]}]:
+        wait = row.get("median_minutes_to_answer")
+        lines.append(
+            f"| {md_escape(row['platform'])} | {row['participants']} | {row['posts']} | "
+            f"{row['questions']} | {row['answered']} | {row['community_answers']} | "
+            f"{f'{wait:g} min' if isinstance(wait, int | float) else ''} | "
+            f"${row['spend_usd']:.2f} |"
+        )
+    legend = ", ".join(
+        f"{PLATFORM_MARKS[i % len(PLATFORM_MARKS)]} {md_escape(r['platform'])}"
+        for i, r in enumerate(split["platforms"])
+    )
+    lines += ["", f"Activity by platform, posts per {split['bucket_minutes']} minutes ({legend}):"]
+    return [*lines, "", "```", *platform_bars(split), "```", ""]
 
 
 def _md_intro(recap: Recap) -> list[str]:

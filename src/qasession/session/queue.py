@@ -191,8 +191,15 @@ def add_also_on(session: Session, store: Store, rows: list[dict[str, Any]]) -> N
         found = elsewhere.setdefault((row["duplicate_platform"], row["duplicate_of"]), [])
         if row["platform"] not in found:
             found.append(row["platform"])
+    engagement = {
+        (row["platform"], row["id"]): (row["cross_likes"], row["cross_reposts"])
+        for row in store.posts(session.id, where="cross_likes > 0 OR cross_reposts > 0")
+    }
     for row in rows:
-        row["also_on"] = elsewhere.get((row["platform"], row["post_id"]), [])
+        key = (row["platform"], row["post_id"])
+        row["also_on"] = elsewhere.get(key, [])
+        # what the posts merged from there add to the rank (refreshed while the session runs)
+        row["likes_elsewhere"], row["reposts_elsewhere"] = engagement.get(key, (0, 0))
 
 
 def count_queued(session: Session, store: Store) -> int:

@@ -6,14 +6,18 @@ once whichever process (`qa plan --post`, `--watch`, `qa run`) gets there first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from qasession.errors import AuthError, PlatformError, QAError
 from qasession.store import OutboxItem, Store
 
 if TYPE_CHECKING:
     from qasession.plan import PlannedItem, Session
+    from qasession.platforms.base import Platform
+    from qasession.session.ingest import Ingestor
     from qasession.session.outbox import Outbox
 
 DEFAULT_GRACE = timedelta(minutes=30)
@@ -129,12 +133,14 @@ class PostReport:
     missed: list[str]
     failed: list[str]
     waiting_until: datetime | None = None
+    # a session on several platforms: why a platform's lane posted nothing (the others went on)
+    errors: dict[str, QAError] = field(default_factory=dict)
 
 
 def post_due(
     session: Session,
     store: Store,
-    outbox: Outbox,
+    outbox: Outbox | Sequence[Outbox],
     now: datetime,
     *,
     kinds: tuple[str, ...] = ("announcement",),
@@ -142,7 +148,9 @@ def post_due(
     late: bool = False,
 ) -> PostReport:
     """Post every planned item of `kinds` that is due and not yet posted, exactly once.
-    Items due more than `grace` ago are reported as missed and left alone unless `late`."""
+    Items due more than `grace` ago are reported as missed and left alone unless `late`.
+    With one outbox per platform (a session on several), each lane posts its own items: a
+    platform that fails is reported in `errors` and its items wait, the others go on."""
     store.ensure_session(session.id, session.hashtag, session.platform)
     entries = timeline_states(session, store, now, grace)
     from qasession.session.team import hold_for_approval
@@ -150,13 +158,30 @@ def post_due(
     intents = hold_for_approval(session, store, intents_for(session, entries, kinds, late=late))
     store.add_intents(session.id, intents)
     keys = {entry.key for entry in entries if entry.item.kind in kinds}
-    result = outbox.flush(keys)
+    lanes = [outbox] if not isinstance(outbox, Sequence) else list(outbox)
+    posted: list[str] = []
+    waiting: list[datetime] = []
+    errors: dict[str, QAError] = {}
+    for lane in lanes:
+        try:
+            result = lane.flush(keys)
+        except (AuthError, PlatformError) as exc:
+            if len(lanes) == 1:
+                raise
+            errors[lane.lane] = exc
+            continue
+        posted.extend(item.key for item in result.sent)
+        if result.waiting_until is not None:
+            waiting.append(result.waiting_until)
+        if lane.failing and len(lanes) > 1:
+            errors[lane.lane] = PlatformError(lane.failing, retryable=True)
     after = {e.key: e for e in timeline_states(session, store, now, grace)}
     return PostReport(
-        posted=[item.key for item in result.sent],
+        posted=posted,
         missed=[k for k in keys if after[k].state == "missed"],
         failed=[k for k in keys if after[k].state in ("failed", "uncertain")],
-        waiting_until=result.waiting_until,
+        waiting_until=min(waiting, default=None),
+        errors=errors,
     )
 
 
@@ -194,6 +219,7 @@ class PlanReport:
     max_length: int
     cost: dict[str, Any] | None = None
     tag_activity: dict[str, Any] | None = None
+    tag_activities: list[dict[str, Any]] | None = None  # each platform's (several platforms)
     reading: dict[str, Any] | None = None  # the search requests a run makes (reading.py)
     limits: list[int] | None = None  # each entry's platform limit (several platforms)
     costs: dict[str, dict[str, Any]] | None = None  # by platform, the paid ones
@@ -229,6 +255,7 @@ class PlanReport:
             "costs": self.costs,
             "reading": self.reading,
             "tag_activity": self.tag_activity,
+            "tag_activities": self.tag_activities,
         }
 
 
@@ -327,34 +354,65 @@ def estimate_cost(session: Session) -> dict[str, Any] | None:
 
 class AnnouncementRunner:
     """Posts announcements when due (`qa plan --post` once, `--watch` until the start) and,
-    once the first one is out, collects the posts already on the hashtag."""
+    once the first one is out, collects the posts already on the hashtag. A session on
+    several platforms gets one adapter per platform: each posts its own items (once per
+    platform) and collects its own hashtag; one failing leaves the others going."""
 
     def __init__(
         self,
         session: Session,
         store: Store,
-        platform: Any,
+        platform: Platform | Mapping[str, Platform],
         *,
         grace: timedelta = DEFAULT_GRACE,
         late: bool = False,
         say: Any = None,
         clock: Any = None,
     ) -> None:
-        from qasession.session.ingest import Ingestor
         from qasession.session.outbox import Outbox
 
+        adapters = dict(platform) if isinstance(platform, Mapping) else {platform.source: platform}
         self.session = session
         self.store = store
-        self.platform = platform
+        self.platforms = adapters
+        self.platform = next(iter(adapters.values()))
         self.grace = grace
         self.late = late
         self.say = say or (lambda message: None)
-        self.clock = clock or platform.clock
+        self.clock = clock or self.platform.clock
         store.ensure_session(session.id, session.hashtag, session.platform)
-        self.outbox = Outbox(store, platform, session.id, self.clock, self._event)
-        self.outbox.reconcile_all()
-        self.ingestor = Ingestor(session, store, platform.me())
-        store.ensure_source(session.id, platform.source, platform.name, self.ingestor.host)
+        self.views = {view.platform: view for view in session.views()}
+        self.outboxes = {
+            name: Outbox(store, adapter, session.id, self.clock, self._event, lane=name)
+            for name, adapter in adapters.items()
+        }
+        self.ingestors: dict[str, Ingestor] = {}
+        self.last = PostReport([], [], [])  # what the latest run_once did
+        several = len(adapters) > 1
+        for name, outbox in self.outboxes.items():
+            outbox.in_order = several  # a platform down holds its later items, in order
+            try:
+                outbox.reconcile_all()
+                self._ingestor(name)
+            except (AuthError, PlatformError) as exc:
+                if not several:
+                    raise
+                self.say(f"warning: {name}: {exc}; its posts wait")
+
+    def _ingestor(self, name: str) -> Ingestor:
+        """The triage of `name`'s posts (it asks the platform who the host is, once)."""
+        from qasession.session.ingest import Ingestor
+
+        if name not in self.ingestors:
+            adapter = self.platforms[name]
+            ingestor = Ingestor(self.views.get(name, self.session), self.store, adapter.me())
+            self.store.ensure_source(self.session.id, adapter.source, adapter.name, ingestor.host)
+            self.ingestors[name] = ingestor
+        return self.ingestors[name]
+
+    @property
+    def ingestor(self) -> Ingestor:
+        return self._ingestor(next(iter(self.platforms)))
 
     def _event(self, event: dict[str, Any]) -> None:
         if event["event"] == "posted":
@@ -363,12 +421,10 @@ class AnnouncementRunner:
             self.say(f"warning: {event['message']}")
 
     def run_once(self) -> PostReport:
-        from qasession.session.ingest import collect
-
         report = post_due(
             self.session,
             self.store,
-            self.outbox,
+            list(self.outboxes.values()),
             self.clock.now(),
             grace=self.grace,
             late=self.late,
@@ -378,21 +434,40 @@ class AnnouncementRunner:
             self.say(f"missed {key}: due more than {minutes} minutes ago (post it with --late)")
         if report.waiting_until:
             self.say(f"rate limited until {report.waiting_until:%H:%M:%S} UTC")
+        for name, exc in report.errors.items():
+            self.say(f"warning: {name} failed: {exc}; its posts wait, the others went on")
         if not report.posted:
             self.say("nothing to post now")
         if first_announcement_out(self.session, self.store):
-            new = collect(
-                self.ingestor,
-                self.platform,
-                self.clock.now,
-                warn=lambda message: self.say(f"warning: {message}"),
-            )
-            questions = sum(1 for r in new if r.is_question)
-            self.say(
-                f"collected {len(new)} new post(s) on {self.session.hashtag}, "
-                f"{questions} question(s)"
-            )
+            self._collect(report)
+        self.last = report
         return report
+
+    def _collect(self, report: PostReport) -> None:
+        from qasession.session.ingest import collect
+
+        for name, adapter in self.platforms.items():
+            if name in report.errors:
+                continue
+            try:
+                new = collect(
+                    self._ingestor(name),
+                    adapter,
+                    self.clock.now,
+                    warn=lambda message: self.say(f"warning: {message}"),
+                )
+            except (AuthError, PlatformError) as exc:
+                if len(self.platforms) == 1:
+                    raise
+                report.errors[name] = exc
+                self.say(f"warning: reading {name} failed: {exc}")
+                continue
+            questions = sum(1 for r in new if r.is_question)
+            hashtag = self.views.get(name, self.session).hashtag
+            where = f" on {name}" if len(self.platforms) > 1 else ""
+            self.say(
+                f"collected {len(new)} new post(s) on {hashtag}{where}, {questions} question(s)"
+            )
 
     def watch(self, poll_seconds: float = 60.0) -> None:
         """Until the session starts: post each announcement when due, collect between."""
@@ -425,8 +500,27 @@ def hashtag_activity(platform: Any, hashtag: str, now: datetime) -> dict[str, An
     newest = max((p.created_at for p in others), default=None)
     return {
         "hashtag": hashtag,
+        "platform": platform.source,
         "recent_posts": len(others),
         "more": page.more,
         "authors": len({p.author.lower() for p in others}),
         "newest_minutes_ago": round((now - newest).total_seconds() / 60) if newest else None,
     }
+
+
+def hashtag_activities(
+    session: Session, platforms: Mapping[str, Platform], now: datetime
+) -> list[dict[str, Any]]:
+    """`hashtag_activity` on each platform of the session, for its own hashtag there; a
+    platform that cannot be asked says why (`error`) and the others are still asked."""
+    views = {view.platform: view for view in session.views()}
+    found = []
+    for name, adapter in platforms.items():
+        hashtag = views.get(name, session).hashtag
+        try:
+            found.append(hashtag_activity(adapter, hashtag, now))
+        except (AuthError, PlatformError) as exc:
+            if len(platforms) == 1:
+                raise
+            found.append({"hashtag": hashtag, "platform": name, "error": str(exc)})
+    return found

@@ -311,11 +311,12 @@ class SourceState:
         if self.next_refresh is not None and now < self.next_refresh:
             return
         self.next_refresh = now + timedelta(seconds=every)
-        top = [
-            r["post_id"]
-            for r in queue_rows(session, store, now, limit=100)
-            if r["platform"] == self.name
-        ]
+        rows = queue_rows(session, store, now, limit=100)
+        top = [r["post_id"] for r in rows if r["platform"] == self.name]
+        if session.multi:  # this platform's posts merged into a top question of another
+            top += store.merged_from(
+                session.id, self.name, [(r["platform"], r["post_id"]) for r in rows]
+            )
         if not top:
             return
         try:

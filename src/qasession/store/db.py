@@ -242,18 +242,27 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
                 "WHERE session_id = ? AND platform = ? AND id = ?",
                 [(n, session_id, platform, qid) for (platform, qid), n in merged.items()],
             )
-        if across:  # the engagement of the same question on other platforms counts in its rank
-            sums = (
-                "(SELECT coalesce(sum(m.{0}), 0) FROM posts m WHERE m.session_id = "
-                "posts.session_id AND m.duplicate_platform = posts.platform AND "
-                "m.duplicate_of = posts.id)"
-            )
-            db.executemany(
-                f"UPDATE posts SET cross_likes = {sums.format('likes')}, "
-                f"cross_reposts = {sums.format('reposts')} "
-                "WHERE session_id = ? AND platform = ? AND id = ?",
-                [(session_id, platform, qid) for platform, qid in sorted(across)],
-            )
+        Store._sum_across(db, session_id, across)
+
+    @staticmethod
+    def _sum_across(db: Any, session_id: str, questions: Iterable[tuple[str, str]]) -> None:
+        """The engagement of the same question on other platforms counts in its rank: each
+        (platform, id) question gets the likes and reposts of the posts merged into it from
+        there (`cross_likes`, `cross_reposts`)."""
+        keys = sorted(set(questions))
+        if not keys:
+            return
+        sums = (
+            "(SELECT coalesce(sum(m.{0}), 0) FROM posts m WHERE m.session_id = "
+            "posts.session_id AND m.duplicate_platform = posts.platform AND "
+            "m.duplicate_of = posts.id)"
+        )
+        db.executemany(
+            f"UPDATE posts SET cross_likes = {sums.format('likes')}, "
+            f"cross_reposts = {sums.format('reposts')} "
+            "WHERE session_id = ? AND platform = ? AND id = ?",
+            [(session_id, platform, qid) for platform, qid in keys],
+        )
 
     @staticmethod
     def _count_reposts(db: Any, session_id: str, source: str, engagement: Iterable[str]) -> None:
@@ -274,13 +283,31 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         )
 
     def update_metrics(self, session_id: str, posts: Iterable[Post]) -> None:
-        """Refresh like and repost counts of stored posts (from a platform lookup)."""
+        """Refresh like and repost counts of stored posts (from a platform lookup); a post
+        merged into the same question on another platform passes them on to it."""
+        posts = list(posts)
         with self.transaction() as db:
             db.executemany(
                 f"UPDATE posts SET likes = ?, reposts = {db.greatest}(reposts, ?) "
                 "WHERE session_id = ? AND platform = ? AND id = ?",
                 [(p.likes, p.reposts, session_id, p.platform, p.id) for p in posts],
             )
+            across: set[tuple[str, str]] = set()
+            for platform in sorted({p.platform for p in posts}):
+                ids = sorted({p.id for p in posts if p.platform == platform})
+                for chunk in range(0, len(ids), 500):
+                    part = ids[chunk : chunk + 500]
+                    marks = ",".join("?" * len(part))
+                    across.update(
+                        (row[0], row[1])
+                        for row in db.execute(
+                            "SELECT duplicate_platform, duplicate_of FROM posts "
+                            f"WHERE session_id = ? AND platform = ? AND id IN ({marks}) "
+                            "AND duplicate_platform IS NOT NULL",
+                            (session_id, platform, *part),
+                        )
+                    )
+            self._sum_across(db, session_id, across)
 
     def posts(self, session_id: str, *, where: str = "", params: Sequence[Any] = ()) -> list[Any]:
         """Stored posts (rows by name and position) oldest first; `where` is extra SQL on the
@@ -295,6 +322,21 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         yield from self.db.execute(
             "SELECT * FROM posts WHERE session_id = ? ORDER BY created_at, id", (session_id,)
         )
+
+    def merged_from(
+        self, session_id: str, platform: str, questions: Sequence[tuple[str, str]]
+    ) -> list[str]:
+        """The ids of `platform`'s posts merged into any of `questions` ((platform, id) of
+        the same question asked on another platform of the session)."""
+        wanted = {(q_platform, qid) for q_platform, qid in questions if q_platform != platform}
+        if not wanted:
+            return []
+        rows = self.db.execute(
+            "SELECT id, duplicate_platform, duplicate_of FROM posts WHERE session_id = ? "
+            "AND platform = ? AND duplicate_platform IS NOT NULL ORDER BY id",
+            (session_id, platform),
+        )
+        return [row[0] for row in rows if (row[1], row[2]) in wanted]
 
     def post_row(self, session_id: str, post_id: str, platform: str | None = None) -> Any:
         """A stored post by its id on `platform` (None: on whichever platform has it)."""

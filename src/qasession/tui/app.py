@@ -600,9 +600,10 @@ class QAApp(App[None]):
         row = self.selected_row()
         merged: list[Any] = []
         if row is not None and row["duplicates"] and self.store is not None:
+            # the same question asked on the other platforms of the session too
             merged = self.store.posts(
                 self.session.id,
-                where="duplicate_of = ? AND platform = ?",
+                where="duplicate_of = ? AND coalesce(duplicate_platform, platform) = ?",
                 params=(row["post_id"], row["platform"]),
             )
         self.details.update(view.details(row, merged))

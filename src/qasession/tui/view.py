@@ -192,6 +192,12 @@ def details(row: Mapping[str, Any] | None, merged: Sequence[Any] = ()) -> Text:
     out.append(" by ")
     out.append_text(plain(row["author"], 100))
     out.append(f"\n♥ {row['likes']} likes · ⟳ {row['reposts']} reposts · score {row['score']}")
+    if row.get("likes_elsewhere") or row.get("reposts_elsewhere"):
+        out.append(
+            f"\n  + ♥ {row['likes_elsewhere']} · ⟳ {row['reposts_elsewhere']} on "
+            + ", ".join(str(p) for p in row.get("also_on", ()))
+            + " (counted in the score)"
+        )
     flags = row_flags(row)
     if flags:
         out.append("\nflags: ")
@@ -213,6 +219,8 @@ def details(row: Mapping[str, Any] | None, merged: Sequence[Any] = ()) -> Text:
         out.append(f"\n\nmerged duplicates ({len(merged)}):", style="bold")
         for dup in merged[:5]:
             out.append("\n• ")
+            if dup["duplicate_platform"]:  # asked on another platform of the session
+                out.append(f"on {dup['platform']} ", style="cyan")
             out.append_text(plain(dup["author"], 30))
             out.append(": ")
             out.append_text(plain(dup["text"], 70))
