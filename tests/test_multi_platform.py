@@ -210,3 +210,46 @@ def test_nothing_lost_or_doubled_when_a_platform_fails(result: dict[str, Any]) -
     # the Bluesky lane drained in the order its posts were asked for
     lane = [i for i in store.outbox(session.id) if i.platform == "local:bsky"]
     assert [int(i.platform_id or 0) for i in lane] == sorted(int(i.platform_id or 0) for i in lane)
+
+
+def test_moderation_holds_on_the_platform_it_names(tmp_path: Path) -> None:
+    """The same handle on two platforms is two people: blocking @sam on local:x hides their
+    questions there, old and new, and leaves @sam on local:bsky in the queue; a block with no
+    platform holds on every one."""
+    session = parse_plan(PLAN, ROOT / "sessions.yaml").sessions[0]
+    clock = ManualClock(session.start)
+    home = tmp_path / "home"
+    store = Store.open(home)
+    adapters = {
+        view.platform: registry.create(
+            view.platform, view.platform_settings, home=home, clock=clock,
+            account=view.account, source=view.platform,
+        )
+        for view in session.views()
+    }  # fmt: skip
+    networks = {name: LocalNetwork(home, name) for name in PLATFORMS}
+    live = LiveSession(
+        session, store, adapters, clock, lambda event: None, settings=LiveSettings(seed=1)
+    )
+
+    def ask(platform: str, author: str, text: str) -> None:
+        tag = "#AskAcmeQA" if platform == "local:mastodon" else "#AskAcme"
+        networks[platform].add(author=author, text=f"{text} {tag}", created_at=clock.now())
+        for _ in range(40):  # until every platform was read again
+            clock.advance(max(live.tick(), 0.5))
+
+    def askers() -> list[tuple[str, str]]:
+        return sorted((r["platform"], r["author"]) for r in queue_rows(session, store, clock.now()))
+
+    ask("local:x", "@sam", "Will webhooks retry failed deliveries?")
+    ask("local:bsky", "@sam", "Is there a free tier for students?")
+    assert [a for a in askers() if a[1] == "@sam"] == [("local:bsky", "@sam"), ("local:x", "@sam")]
+    control = Control(session, store, actor="host")
+    assert control.moderate("@sam", "blocked", platform="local:x") == 1
+    ask("local:x", "@sam", "And what about EU data residency?")
+    ask("local:bsky", "@sam", "Does the app work offline?")
+    assert [a for a in askers() if a[1] == "@sam"] == [("local:bsky", "@sam")] * 2
+    control.moderate("@lee", "muted")
+    ask("local:mastodon", "@lee", "Can I export my data as CSV?")
+    ask("local:x", "@lee", "How do I rotate API keys?")
+    assert not [a for _, a in askers() if a == "@lee"]

@@ -593,6 +593,8 @@ class Control:
     def moderate(self, handle: str, action: str, platform: str = "") -> int:
         """Block or mute an author (on one platform, or on all with ""); returns how many of
         their queued questions left the queue."""
+        if action not in ("blocked", "muted"):
+            raise ValueError(f"moderation is 'blocked' or 'muted', not {action!r}")
         self.allow("triage")
         self._ensure()
         handle = handle.strip()
