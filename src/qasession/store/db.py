@@ -48,21 +48,40 @@ class PostRecord:
 
 _INSERT_POSTS = (
     "INSERT INTO posts (session_id, platform, id, number, author, author_id, text, "
-    "created_at, kind, ref, likes, reposts, lang, url, seen_at, is_question, status, flags, "
+    "created_at, kind, ref, likes, reposts, lang, url, seen_at, is_question, status, "
     "duplicate_of, first_time, extra, duplicate_platform) VALUES "
+)
+_INSERT_FLAGS = (
+    "INSERT INTO post_flags (session_id, platform, post_id, flag) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
 )
 # a session's questions, merged duplicates left out (the first parameter is the session)
 _QUESTIONS = "session_id = ? AND is_question = 1 AND duplicate_of IS NULL"
 _QUEUED = f"{_QUESTIONS} AND status = 'queued'"
-# the columns a queue listing shows and ranks by (session.queue.queue_row)
+# the columns a queue listing shows and ranks by (session.queue.queue_row), flags added
 _LISTED = (
-    "number, platform, id, author, text, status, flags, duplicates, likes, reposts, pinned, "
+    "number, platform, id, author, text, status, duplicates, likes, reposts, pinned, "
     "created_at, first_time, cross_likes, cross_reposts"
 )
-_POST_VALUES = "(" + ",".join("?" * 22) + ")"
-_ROWS_PER_INSERT = 20  # 440 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
+_POST_VALUES = "(" + ",".join("?" * 21) + ")"
+_ROWS_PER_INSERT = 20  # 420 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
 _IGNORE = " ON CONFLICT DO NOTHING"  # a post already stored is left as it is
 _INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT) + _IGNORE
+
+
+def flags_column(db: Any) -> str:
+    """A post's flags as the rows read back show them: its `post_flags` rows joined as
+    comma-separated text in name order ('' when it has none), an expression over `posts`."""
+    return (
+        f"coalesce((SELECT {db.joined}(flag, ',') FROM (SELECT flag FROM post_flags f "
+        "WHERE f.session_id = posts.session_id AND f.platform = posts.platform "
+        "AND f.post_id = posts.id ORDER BY flag) AS named), '') AS flags"
+    )
+
+
+def post_columns(db: Any) -> str:
+    """Every column of a stored post, its flags included (what `SELECT *` gave before)."""
+    return f"posts.*, {flags_column(db)}"
 
 
 def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -107,7 +126,6 @@ def _values(session_id: str, r: PostRecord, seen: str, source: str) -> tuple[Any
         seen,
         int(r.is_question),
         r.status,
-        ",".join(sorted(r.flags)) if r.flags else "",
         r.duplicate_of,
         int(r.first_time),
         json.dumps(post.extra) if post.extra else None,
@@ -128,6 +146,33 @@ def _number_questions(db: Any, session_id: str, records: Sequence[PostRecord]) -
         if r.is_question and r.number is None:
             number += 1
             r.number = number
+
+
+def _new_flags(
+    db: Any, session_id: str, records: Sequence[PostRecord], source: str
+) -> list[tuple[str, str, str, str]]:
+    """The `post_flags` rows of the flagged posts among `records` not stored yet (a post
+    already stored is left as it is, its flags too; the first of a post met twice counts)."""
+    firsts: dict[tuple[str, str], PostRecord] = {}
+    for r in records:
+        if r.flags:
+            firsts.setdefault((r.post.platform or source, r.post.id), r)
+    if not firsts:
+        return []
+    keys = list(firsts)
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        marks = " OR ".join(["(platform = ? AND id = ?)"] * len(chunk))
+        for platform, post_id in db.execute(
+            f"SELECT platform, id FROM posts WHERE session_id = ? AND ({marks})",
+            (session_id, *(value for key in chunk for value in key)),
+        ):
+            firsts.pop((platform, post_id), None)
+    return [
+        (session_id, platform, post_id, flag)
+        for (platform, post_id), r in firsts.items()
+        for flag in sorted(r.flags)
+    ]
 
 
 class Store(SessionsRepo, OutboxRepo, ControlRepo):
@@ -205,6 +250,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
                 ).fetchone()
                 source = found["platform"] if found else ""
             _number_questions(db, session_id, records)
+            flagged = _new_flags(db, session_id, records, source)
             rows = [_values(session_id, r, seen, source) for r in records]
             new = 0
             # Rows go by 20 to one INSERT, a quarter cheaper than executemany's step per row
@@ -217,6 +263,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
             if whole < len(rows):
                 cur = db.executemany(_INSERT_POSTS + _POST_VALUES + _IGNORE, rows[whole:])
                 new += max(cur.rowcount, 0)
+            if flagged:
+                db.executemany(_INSERT_FLAGS, flagged)
             self._count_merged(db, session_id, records, source)
             self._count_reposts(db, session_id, source, engagement)
             if cursor is not None:
@@ -285,7 +333,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
     def posts(self, session_id: str, *, where: str = "", params: Sequence[Any] = ()) -> list[Any]:
         """Stored posts (rows by name and position) oldest first; `where` is extra SQL on the
         posts table, with `?` parameters (the same SQL on SQLite and PostgreSQL)."""
-        sql = "SELECT * FROM posts WHERE session_id = ?"
+        sql = f"SELECT {post_columns(self.db)} FROM posts WHERE session_id = ?"
         if where:
             sql += f" AND ({where})"
         sql += " ORDER BY created_at, id"
@@ -293,21 +341,25 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
 
     def iter_posts(self, session_id: str) -> Iterator[Any]:
         yield from self.db.execute(
-            "SELECT * FROM posts WHERE session_id = ? ORDER BY created_at, id", (session_id,)
+            f"SELECT {post_columns(self.db)} FROM posts WHERE session_id = ? "
+            "ORDER BY created_at, id",
+            (session_id,),
         )
 
     def post_row(self, session_id: str, post_id: str, platform: str | None = None) -> Any:
         """A stored post by its id on `platform` (None: on whichever platform has it)."""
         where, params = self._one(session_id, post_id, platform)
         row: Any = self.db.execute(
-            f"SELECT * FROM posts WHERE {where} ORDER BY rowid LIMIT 1", params
+            f"SELECT {post_columns(self.db)} FROM posts WHERE {where} ORDER BY rowid LIMIT 1",
+            params,
         ).fetchone()
         return row
 
     def question_row(self, session_id: str, number: int) -> Any:
         """A question by its number in the session (None when there is none)."""
         row: Any = self.db.execute(
-            "SELECT * FROM posts WHERE session_id = ? AND number = ?", (session_id, number)
+            f"SELECT {post_columns(self.db)} FROM posts WHERE session_id = ? AND number = ?",
+            (session_id, number),
         ).fetchone()
         return row
 
@@ -315,7 +367,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         marks = ",".join("?" * len(statuses))
         return list(
             self.db.execute(
-                f"SELECT * FROM posts WHERE {_QUESTIONS} AND status IN ({marks})",
+                f"SELECT {post_columns(self.db)} FROM posts "
+                f"WHERE {_QUESTIONS} AND status IN ({marks})",
                 (session_id, *statuses),
             )
         )
@@ -380,14 +433,15 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         # question within the slack of the limit-th.
         extra = 64
         best = self.db.execute(
-            f"SELECT *, {score} AS _score FROM posts WHERE {_QUEUED} ORDER BY _score DESC LIMIT ?",
+            f"SELECT {post_columns(self.db)}, {score} AS _score FROM posts WHERE {_QUEUED} "
+            "ORDER BY _score DESC LIMIT ?",
             (*params, session_id, limit + extra),
         ).fetchall()
         threshold = best[limit - 1]["_score"] - slack
         if len(best) == limit + extra and best[-1]["_score"] >= threshold:
             return list(
                 self.db.execute(
-                    f"SELECT * FROM posts WHERE {_QUEUED} AND {score} >= ?",
+                    f"SELECT {post_columns(self.db)} FROM posts WHERE {_QUEUED} AND {score} >= ?",
                     (session_id, *params, threshold),
                 )
             )
@@ -412,7 +466,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         rows = self.db.cursor()
         rows.row_factory = _as_dict  # each row read once, by name, by its reader
         rows.execute(
-            f"SELECT {_LISTED}, {score} AS _score FROM posts WHERE {_QUEUED} ORDER BY _score DESC",
+            f"SELECT {_LISTED}, {flags_column(self.db)}, {score} AS _score FROM posts "
+            f"WHERE {_QUEUED} ORDER BY _score DESC",
             (*params, session_id),
         )
         return slack, rows

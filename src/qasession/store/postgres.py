@@ -154,6 +154,7 @@ class PgDatabase:
 
     dialect = "postgresql"
     greatest = "greatest"
+    joined = "string_agg"
 
     def __init__(self, url: str) -> None:
         self.url = url
