@@ -802,8 +802,8 @@ class QAApp(App[None]):
         from qasession.session.notes import add_note
 
         try:
-            add_note(self.store, self.session, text, now=self.clock.now())
-        except UsageError as exc:
+            add_note(self.store, self.session, text, now=self.clock.now(), actor=self.runner.actor)
+        except (UsageError, NotAllowed) as exc:
             self.notify(view.worded(exc), severity="warning")
             return
         self.log_line(Text("note kept: ", style="bold") + view.plain(text, LOG_LINE))
