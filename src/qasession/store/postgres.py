@@ -10,7 +10,9 @@ What it does at the edge, and nowhere else:
   BEGIN IMMEDIATE, and every invariant the store keeps there (question numbers, one answer,
   one lease holder) holds here the same way;
 - a connection found broken is opened again before the next transaction or read (never in the
-  middle of one: the transaction fails and its caller retries);
+  middle of one: the transaction fails and its caller retries); a read or a BEGIN that finds
+  the connection lost on its way (the server restarted, the network dropped it) is tried once
+  more on a new one, so a seat comes back by itself when the server does;
 - errors become StoreError with the URL shown without its password. The password comes from
   the URL, PGPASSWORD or ~/.pgpass (libpq reads them); it is never printed.
 """
@@ -26,7 +28,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Dumper
 
-from qasession.errors import StoreError
+from qasession.errors import DatabaseUnreachable, StoreError
 from qasession.store.engine import redact, to_iso
 from qasession.store.migrations import apply_migrations
 
@@ -123,10 +125,10 @@ def explain(exc: psycopg.Error, shown: str, secret: str | None) -> StoreError:
     if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
         return StoreError(f"the state database {shown} was busy: {text}", retryable=True)
     if isinstance(exc, psycopg.OperationalError):
-        return StoreError(
+        return DatabaseUnreachable(
             f"cannot reach the state database {shown}: {text}",
-            hint="check that the server runs and that --db (or QA_DATABASE_URL) names it",
-            retryable=True,
+            hint="nothing was changed: run the same command again once the server answers; "
+            "check that it runs and that --db (or QA_DATABASE_URL) names it",
         )
     if isinstance(exc, pg_errors.DiskFull):
         return StoreError(f"the database server of {shown} is out of disk space: {text}")
@@ -195,8 +197,24 @@ class PgDatabase:
         conn = self._usable()
         try:
             return conn.execute(translate(sql), params)
+        except psycopg.OperationalError as exc:
+            if not (conn.broken and self._may_retry(sql)):
+                raise explain(exc, self.shown, self._secret) from None
         except psycopg.Error as exc:
             raise explain(exc, self.shown, self._secret) from None
+        # the connection was lost before this statement did anything: once more, on a new one
+        try:
+            return self._usable().execute(translate(sql), params)
+        except psycopg.Error as exc:
+            raise explain(exc, self.shown, self._secret) from None
+
+    def _may_retry(self, sql: str) -> bool:
+        """Whether `sql` may run again after the connection broke under it: a BEGIN, or a
+        read outside a transaction (a write may have been done before the answer was lost)."""
+        if self._in_transaction:
+            return False
+        head = sql.lstrip()[:6].upper()
+        return head == "BEGIN" or (head == "SELECT" and "pg_" not in sql)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> psycopg.Cursor[Row]:
         cursor = self._usable().cursor()
