@@ -56,6 +56,7 @@ class ClaimResult:
     ok: bool
     holder: Claim | None = None  # the claim in force (ours when ok, the other's when not)
     took_over: Claim | None = None  # the live claim of someone else that we took over
+    status: str | None = None  # refused: the question is no longer open (answering, ...)
 
 
 @dataclass(slots=True)
@@ -231,8 +232,15 @@ class TeamRepo(Engine):
         take_over: bool = False,
     ) -> ClaimResult:
         """Claim a question for `actor` (or touch their own claim, which keeps it alive).
-        Refused while someone else's claim is live, unless `take_over`."""
+        Refused while someone else's claim is live, unless `take_over`; refused too when the
+        question was answered (or hidden) meanwhile, as seen in this transaction."""
         with self.transaction() as db:
+            found = db.execute(
+                "SELECT status FROM posts WHERE session_id = ? AND platform = ? AND id = ?",
+                (session_id, platform, post_id),
+            ).fetchone()
+            if found is not None and found["status"] not in ("queued", "skipped"):
+                return ClaimResult(False, status=found["status"])
             now = self.database_now()
             held = self._live_claim(db, session_id, platform, post_id, now)
             if held is not None and held.actor != actor and not take_over:
