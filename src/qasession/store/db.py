@@ -243,7 +243,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         stored are left as they are. Returns how many posts were new.
         """
         seen = to_iso(seen_at)
-        with self.transaction() as db:
+        with self.transaction(self.ingest_lane(session_id)) as db:
             if source is None:
                 found = db.execute(
                     "SELECT platform FROM sessions WHERE id = ?", (session_id,)
@@ -323,7 +323,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
 
     def update_metrics(self, session_id: str, posts: Iterable[Post]) -> None:
         """Refresh like and repost counts of stored posts (from a platform lookup)."""
-        with self.transaction() as db:
+        with self.transaction(self.ingest_lane(session_id)) as db:
             db.executemany(
                 f"UPDATE posts SET likes = ?, reposts = {db.greatest}(reposts, ?) "
                 "WHERE session_id = ? AND platform = ? AND id = ?",
@@ -486,7 +486,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         if only_from:
             where += f" AND status IN ({','.join('?' * len(only_from))})"
             params += tuple(only_from)
-        with self.transaction() as db:
+        with self.transaction(self.session_lane(session_id)) as db:
             cur = db.execute(f"UPDATE posts SET status = ? WHERE {where}", (status, *params))
         return bool(cur.rowcount > 0)
 
@@ -494,7 +494,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         self, session_id: str, post_id: str, pinned: bool, platform: str | None = None
     ) -> bool:
         where, params = self._one(session_id, post_id, platform)
-        with self.transaction() as db:
+        with self.transaction(self.session_lane(session_id)) as db:
             cur = db.execute(f"UPDATE posts SET pinned = ? WHERE {where}", (int(pinned), *params))
         return bool(cur.rowcount > 0)
 

@@ -6,9 +6,12 @@ What it does at the edge, and nowhere else:
 - `?` parameters become psycopg's `%s` (and a literal `%` becomes `%%`), once per SQL text;
 - rows read back are indexed by position and by name like sqlite3.Row; a timestamp comes back
   as the store's ISO 8601 text (`engine.to_iso`), the hidden `rowid` column is left out;
-- a write transaction takes one advisory lock, so writers queue as they do on SQLite's
-  BEGIN IMMEDIATE, and every invariant the store keeps there (question numbers, one answer,
-  one lease holder) holds here the same way;
+- a write transaction takes the store's advisory lock, so writers queue as they do on
+  SQLite's BEGIN IMMEDIATE, and every invariant the store keeps there (question numbers, one
+  answer, one lease holder) holds here the same way; a transaction of lanes (a session's
+  seats, one question's claims, the session's ingest) shares that lock and takes its lanes'
+  own, in one order, so seats and the loop's polling write side by side while each lane
+  keeps its writers in order;
 - a connection found broken is opened again before the next transaction or read (never in the
   middle of one: the transaction fails and its caller retries); a read or a BEGIN that finds
   the connection lost on its way (the server restarted, the network dropped it) is tried once
@@ -19,6 +22,7 @@ What it does at the edge, and nowhere else:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -32,7 +36,8 @@ from qasession.errors import DatabaseUnreachable, StoreError
 from qasession.store.engine import redact, to_iso
 from qasession.store.migrations import apply_migrations
 
-LOCK_KEY = 0x71617365  # "qase": the store's one write lock (pg_advisory_xact_lock)
+LOCK_KEY = 0x71617365  # "qase": the store's write lock (pg_advisory_xact_lock)
+LANE_SPACE = 0x716C  # "ql": the first key of a lane's lock (its name's hash is the second)
 CONNECT_TIMEOUT = 10  # seconds
 
 
@@ -93,6 +98,12 @@ class _BoolAsInteger(Dumper):
 
     def dump(self, obj: Any) -> bytes:
         return b"1" if obj else b"0"
+
+
+def lane_key(lane: str) -> int:
+    """A lane's name as the second (int4) key of its advisory lock: the same on every seat."""
+    digest = hashlib.blake2b(lane.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 @lru_cache(maxsize=1024)
@@ -185,11 +196,16 @@ class PgDatabase:
             self._conn = self._connect()  # the network came back (or the server restarted)
         return self._conn
 
-    def begin(self) -> None:
+    def begin(self, lanes: Sequence[str] = ()) -> None:
         self._in_transaction = False
         self.execute("BEGIN")
         self._in_transaction = True
-        self.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+        if not lanes:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+            return
+        self.execute("SELECT pg_advisory_xact_lock_shared(?)", (LOCK_KEY,))
+        for key in sorted({lane_key(lane) for lane in lanes}):  # one order: no deadlock
+            self.execute("SELECT pg_advisory_xact_lock(?, ?)", (LANE_SPACE, key))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
         if sql in ("COMMIT", "ROLLBACK"):
