@@ -159,15 +159,18 @@ def _new_flags(
             firsts.setdefault((r.post.platform or source, r.post.id), r)
     if not firsts:
         return []
-    keys = list(firsts)
-    for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
-        marks = " OR ".join(["(platform = ? AND id = ?)"] * len(chunk))
-        for platform, post_id in db.execute(
-            f"SELECT platform, id FROM posts WHERE session_id = ? AND ({marks})",
-            (session_id, *(value for key in chunk for value in key)),
-        ):
-            firsts.pop((platform, post_id), None)
+    by_platform: dict[str, list[str]] = {}
+    for platform, post_id in firsts:
+        by_platform.setdefault(platform, []).append(post_id)
+    for platform, ids in by_platform.items():  # by the (session, platform, id) index
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (post_id,) in db.execute(
+                f"SELECT id FROM posts WHERE session_id = ? AND platform = ? AND id IN ({marks})",
+                (session_id, platform, *chunk),
+            ):
+                firsts.pop((platform, post_id), None)
     return [
         (session_id, platform, post_id, flag)
         for (platform, post_id), r in firsts.items()
