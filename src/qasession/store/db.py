@@ -73,9 +73,8 @@ def flags_column(db: Any) -> str:
     """A post's flags as the rows read back show them: its `post_flags` rows joined as
     comma-separated text in name order ('' when it has none), an expression over `posts`."""
     return (
-        f"coalesce((SELECT {db.joined}(flag, ',') FROM (SELECT flag FROM post_flags f "
-        "WHERE f.session_id = posts.session_id AND f.platform = posts.platform "
-        "AND f.post_id = posts.id ORDER BY flag) AS named), '') AS flags"
+        f"coalesce((SELECT {db.flag_list} FROM post_flags f WHERE f.session_id = "
+        "posts.session_id AND f.platform = posts.platform AND f.post_id = posts.id), '') AS flags"
     )
 
 

@@ -4,7 +4,7 @@ imported only then); database failures turned into errors that say what to do.
 
 The store writes one SQL for both engines: `?` parameters, `INSERT ... ON CONFLICT`, times as
 ISO 8601 text in and out (proper timestamps on PostgreSQL, converted at the edge), and the few
-words that differ asked of the connection (`db.dialect`, `db.greatest`, `db.joined`)."""
+words that differ asked of the connection (`db.dialect`, `db.greatest`, `db.flag_list`)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ class SqliteDatabase(sqlite3.Connection):
 
     dialect = "sqlite"
     greatest = "max"  # the larger of two values (a scalar max() in SQLite)
-    joined = "group_concat"  # an aggregate joining texts with a separator (string_agg on 3.44+)
+    # a post's flags joined in name order: read along post_flags' primary key, which sorts them
+    flag_list = "group_concat(flag, ',')"
 
     def begin(self, lanes: Sequence[str] = ()) -> None:
         # one writer at a time, whatever the lane: writers queue here instead of failing later

@@ -167,7 +167,7 @@ class PgDatabase:
 
     dialect = "postgresql"
     greatest = "greatest"
-    joined = "string_agg"
+    flag_list = "string_agg(flag, ',' ORDER BY flag)"
 
     def __init__(self, url: str) -> None:
         self.url = url
