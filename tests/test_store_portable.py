@@ -42,4 +42,3 @@ def test_the_sqlite_only_ranking_is_asked_for_on_sqlite_only() -> None:
     for name in ("def top_question_rows", "def scored_question_rows"):
         body = db.split(name, 1)[1].split("\n    def ", 1)[0]
         assert 'self.db.dialect != "sqlite"' in body, name
-
