@@ -15,7 +15,8 @@ SQLITE_ONLY = re.compile(
 )
 # file -> the SQLite-only words it may hold, and why
 ALLOWED = {
-    "store/engine.py": {"PRAGMA", "sqlite_master"},  # the SQLite file's own connection
+    # the SQLite file's own connection, and its dialect word for a post's flags
+    "store/engine.py": {"PRAGMA", "sqlite_master", "group_concat("},
     "store/db.py": {"julianday"},  # _score_slack: only when db.dialect == "sqlite"
     "triage/ranking.py": {"julianday"},  # sql_score: SQLite's ranking (PostgreSQL ranks exactly)
 }
