@@ -38,6 +38,7 @@ from qasession.store import PostRecord, Store
 from qasession.store.watch import SessionWatch
 
 POOL = 200  # questions queued before the burst, which the seats work on
+PROBED = 50  # the last of them, which only the probe claims (a seat's claim would refuse it)
 WATCH_EVERY = 0.2  # the terminal UI's look at other seats on SQLite (tui.app.WATCH_EVERY)
 
 
@@ -89,7 +90,7 @@ def seat_work(home: Path, session: Any, name: str, stop: threading.Event, out: l
     n = int(name.removeprefix("seat")) if name.startswith("seat") else 0
     i = 0
     while not stop.is_set():
-        number = 1 + (n * 17 + i) % POOL
+        number = 1 + (n * 17 + i) % (POOL - PROBED)  # the probe's questions are its own
         i += 1
         began = time.perf_counter()
         try:
@@ -114,7 +115,7 @@ def probe(home: Path, session: Any, probes: int, sqlite: bool) -> list[float]:
     times = []
     try:
         for k in range(probes):
-            number = POOL - (k % 50)
+            number = POOL - (k % PROBED)
             watch.changed()
             began = time.perf_counter()
             control.claim(number)

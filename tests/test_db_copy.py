@@ -21,6 +21,7 @@ def test_a_sqlite_home_is_copied_into_postgresql(
     request: pytest.FixtureRequest,
 ) -> None:
     w, (q1, q2, _) = team_world(tmp_path, home)
+    w.say("@dave", "Call me on +33 6 12 34 56 78 about my bill? #AskAcme", at=T0)
     Control(w.session, w.store, actor="sam").answer(q1, AnswerRequest("Settings > Export."))
     Control(w.session, w.store, actor="kim").claim(q2)
     w.run_until(T0 + timedelta(minutes=2))
@@ -34,6 +35,9 @@ def test_a_sqlite_home_is_copied_into_postgresql(
         e["action"] for e in w.store.audit_log("t")
     ]
     assert len(copied.outbox("t")) == len(w.store.outbox("t"))
+    flags = {r["id"]: r["flags"] for r in w.store.posts("t")}
+    assert "sensitive" in flags.values(), "the private question is flagged"
+    assert {r["id"]: r["flags"] for r in copied.posts("t")} == flags, "its flag rows too"
     # the copy goes on where the home left off: new rows get new ids, numbers continue
     monkeypatch.setenv("QA_DATABASE_URL", url)
     Control(w.session, copied, actor="kim").answer(q2, AnswerRequest("Yes, v2."))

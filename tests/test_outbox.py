@@ -207,6 +207,8 @@ def test_platform_that_cannot_be_asked_waits_for_the_operator(
 
     other = store.add_intents("s", [OutboxItem(key="s:closing", kind="closing", text="Bye")])[0]
     store.mark_state(other.id, "uncertain")
-    settle(store, "s", "s:closing", sent=True, platform_id="99")
+    from qasession.plan import load_plan
+
+    settle(store, load_plan(plan).get("s"), "s:closing", sent=True, platform_id="99")
     assert store.outbox_item("s:closing").platform_id == "99"  # type: ignore[union-attr]
     assert Outbox(store, blind, "s", clock).flush().sent == []

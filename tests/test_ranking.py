@@ -154,6 +154,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 def fill(store: Store, rows: list[Row]) -> None:
     store.db.execute("DELETE FROM posts")
+    store.db.execute("DELETE FROM post_flags")  # a flag is a row of its own
     records = []
     for r in rows:
         post = Post(r.id, "@u", f"{r.id}?", r.created_at)

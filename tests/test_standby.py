@@ -83,6 +83,44 @@ def wait_queued(plan: Path, text: str, timeout: float = 60) -> int:
     raise AssertionError(f"{text!r} never queued")
 
 
+class LeaseWatch:
+    """Who holds the session's lease, looked at every 20 ms from a connection of its own."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.samples: list[int | str | None] = []  # holders' pids, and marks
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        store = Store.open(Path(os.environ["QA_HOME"]))
+        try:
+            while not self._stop.wait(0.02):
+                lease = store.lease(self.session_id)
+                self.samples.append(None if lease is None else int(lease["pid"]))
+        finally:
+            store.close()
+
+    def mark(self, name: str) -> None:
+        self.samples.append(name)
+
+    def holders(self) -> list[int]:
+        """The holders in turn (one entry per holding)."""
+        turns: list[int] = []
+        for pid in self.samples:
+            if isinstance(pid, int) and (not turns or turns[-1] != pid):
+                turns.append(pid)
+        return turns
+
+    def pids_before(self, mark: str) -> set[int]:
+        return {p for p in self.samples[: self.samples.index(mark)] if isinstance(p, int)}
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_standby_finishes_a_session_whose_holder_was_killed(
     pg_url: str, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
@@ -96,6 +134,7 @@ def test_the_standby_finishes_a_session_whose_holder_was_killed(
         network.add(author=f"@asker{n + 1}", text=text, created_at=datetime.now(UTC))
     holder = Loop(plan)
     standby: Loop | None = None
+    seen = LeaseWatch(load_plan(plan).get(None).id)
     try:
         holder.wait("the holder's opening", lambda: holder.posted("opening"))
         standby = Loop(plan, "--standby")
@@ -109,6 +148,7 @@ def test_the_standby_finishes_a_session_whose_holder_was_killed(
         holder.proc.send_signal(signal.SIGKILL)
         holder.proc.wait(timeout=30)
         killed_at = time.monotonic()
+        seen.mark("killed")
         waiting.wait("the take-over", lambda: any(e["event"] == "started" for e in waiting.events))
         assert time.monotonic() - killed_at < 10, "the standby took over within seconds"
         assert any(f"pid {holder.proc.pid}" in m for m in waiting.messages), waiting.messages
@@ -119,10 +159,14 @@ def test_the_standby_finishes_a_session_whose_holder_was_killed(
         Control(session, Store.open(home), actor="host").close()
         assert waiting.proc.wait(timeout=90) == 0, waiting.messages
     finally:
+        seen.close()
         for loop in (holder, standby):
             if loop is not None and loop.proc.poll() is None:
                 loop.proc.kill()
     assert any(e["event"] == "ended" for e in waiting.events)
+    holders = seen.holders()
+    assert holders == [holder.proc.pid, waiting.proc.pid], f"the lease went {holders}"
+    assert waiting.proc.pid not in seen.pids_before("killed"), "never held by two at once"
     mine = [p for p in network.timeline() if p.author == "@acme"]
     words = [p.text for p in mine if p.kind != "repost"]
     assert len(words) == len(set(words)), f"a post went out twice: {words}"

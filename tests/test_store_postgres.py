@@ -83,7 +83,7 @@ def test_times_and_rows_read_back_as_on_sqlite(pg_url: str, tmp_path: Path) -> N
 def test_the_password_in_a_url_is_never_printed(home: Path, plan_path: Path) -> None:
     url = "postgresql://pg:s3cr3t-pw@127.0.0.1:1/qa"
     result = qa("queue", "-f", str(plan_path), env={"QA_DATABASE_URL": url})
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 7, result.stderr  # ExitCode.UNREACHABLE
     assert "s3cr3t-pw" not in result.stderr + result.stdout
     assert "postgresql://pg:***@127.0.0.1:1/qa" in result.stderr
     assert "cannot reach the state database" in result.stderr
@@ -94,7 +94,7 @@ def test_db_beats_the_environment_anywhere_on_the_line(
     pg_url: str, home: Path, plan_path: Path
 ) -> None:
     down = {"QA_DATABASE_URL": "postgresql://pg@127.0.0.1:1/qa"}
-    assert qa("queue", "-f", str(plan_path), env=down).returncode == 1
+    assert qa("queue", "-f", str(plan_path), env=down).returncode == 7  # unreachable
     for args in (["--db", pg_url, "queue"], ["queue", f"--db={pg_url}"]):
         result = qa(*args, "--json", "-f", str(plan_path), env=down)
         assert result.returncode == 0, result.stderr

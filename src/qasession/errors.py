@@ -17,6 +17,7 @@ class ExitCode(enum.IntEnum):
     AUTH = 4
     PLATFORM = 5
     BUSY = 6
+    UNREACHABLE = 7  # the team's database server is out of reach: nothing done, try again
     INTERRUPTED = 130
 
 
@@ -174,6 +175,16 @@ class StoreError(QAError):
     def __init__(self, message: str, hint: str | None = None, *, retryable: bool = False) -> None:
         super().__init__(message, hint)
         self.retryable = retryable
+
+
+class DatabaseUnreachable(StoreError):
+    """The team's database server cannot be reached (down, or the network lost): the command
+    did nothing (its transaction never committed) and the same command works once it is back."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint, retryable=True)
 
 
 class SessionBusy(QAError):

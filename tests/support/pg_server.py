@@ -74,6 +74,7 @@ class PgServer:
         self.data = root / "data"
         self.log = root / "postgres.log"
         self.port = 0
+        self.binaries = Path()
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, binaries: Path) -> None:
@@ -83,21 +84,30 @@ class PgServer:
              "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
+        self.binaries = binaries
         for _attempt in range(5):  # a free port may be taken between looking and binding
             self.port = _free_port()
-            self.proc = subprocess.Popen(
-                [*_prefix(), str(binaries / "postgres"), "-D", str(self.data),
-                 "-h", "127.0.0.1", "-p", str(self.port), "-k", "",
-                 "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=300",
-                 "-c", "shared_buffers=32MB"],
-                stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )  # fmt: skip
-            if self._wait_ready():
+            if self._launch():
                 return
             self.stop()
         raise RuntimeError(f"postgres did not start: {self.log.read_text(errors='replace')[-800:]}")
+
+    def _launch(self) -> bool:
+        self.proc = subprocess.Popen(
+            [*_prefix(), str(self.binaries / "postgres"), "-D", str(self.data),
+             "-h", "127.0.0.1", "-p", str(self.port), "-k", "",
+             "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=300",
+             "-c", "shared_buffers=32MB"],
+            stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        return self._wait_ready()
+
+    def restart(self) -> None:
+        """Start the stopped server again on its port, with its data (a server back up)."""
+        if not self._launch():
+            raise RuntimeError(f"postgres did not restart: {self.log.read_text()[-800:]}")
 
     def _wait_ready(self, timeout: float = 30.0) -> bool:
         import psycopg

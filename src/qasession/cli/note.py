@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from qasession.cli.common import HomeOpt, PlanFileOpt, load, say
+from qasession.cli.common import ActorOpt, HomeOpt, PlanFileOpt, load, say
 
 SessionOpt = Annotated[
     str | None,
@@ -20,6 +20,7 @@ def note(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="The note, e.g. 'great question on pricing'.")],
     session_id: SessionOpt = None,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -28,7 +29,7 @@ def note(
     from qasession.recap.enrich import clock_of
     from qasession.session.notes import add_note
 
-    c = load(ctx, file, home, session_id)
-    stored = add_note(c.store, c.session, text)
+    c = load(ctx, file, home, session_id, actor=actor)
+    stored = add_note(c.store, c.session, text, actor=c.actor)
     start = iso(session_info(c.session, c.store.session_row(c.session.id)).start)
     say(f"note kept at {clock_of(stored['at'], start)} (session clock); `qa recap` shows it")

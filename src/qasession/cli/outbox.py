@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from qasession.cli.common import HomeOpt, JsonOpt, PlanFileOpt, load, say
+from qasession.cli.common import ActorOpt, HomeOpt, JsonOpt, PlanFileOpt, load, say
 
 outbox_app = typer.Typer(
     help="The outbox: posts waiting, sent, failed or uncertain; confirm or resend.",
@@ -72,14 +72,16 @@ def confirm(
         str | None, typer.Option("--id", help="The post's id on the platform, if known.")
     ] = None,
     session_id: SessionOpt = None,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Confirm that an uncertain item was sent (seen on the platform): it is never resent."""
+    """Confirm that an uncertain item was sent (seen on the platform): it is never resent.
+    The host's, under the plan's `team:`."""
     from qasession.session.outbox import settle
 
-    c = load(ctx, file, home, session_id)
-    settle(c.store, c.session.id, key, sent=True, platform_id=platform_id)
+    c = load(ctx, file, home, session_id, actor=actor)
+    settle(c.store, c.session, key, sent=True, platform_id=platform_id, actor=c.actor)
     say(f"{key}: marked sent")
 
 
@@ -88,12 +90,14 @@ def resend(
     ctx: typer.Context,
     key: KeyArg,
     session_id: SessionOpt = None,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Send an uncertain or failed item again (after checking it is not on the platform)."""
+    """Send an uncertain or failed item again (after checking it is not on the platform).
+    The host's, under the plan's `team:`."""
     from qasession.session.outbox import settle
 
-    c = load(ctx, file, home, session_id)
-    settle(c.store, c.session.id, key, sent=False)
+    c = load(ctx, file, home, session_id, actor=actor)
+    settle(c.store, c.session, key, sent=False, actor=c.actor)
     say(f"{key}: will be sent again by `qa run` (or `qa plan --post` for announcements)")

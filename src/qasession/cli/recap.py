@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from qasession.cli.common import HomeOpt, JsonOpt, PlanFileOpt, SessionArg, load, resolve, say
+from qasession.cli.common import (
+    ActorOpt,
+    HomeOpt,
+    JsonOpt,
+    PlanFileOpt,
+    SessionArg,
+    load,
+    resolve,
+    say,
+)
 
 if TYPE_CHECKING:
     from qasession.cli.common import Context
@@ -125,6 +134,7 @@ def recap(
         bool,
         typer.Option("--wide", help="Show the posts' texts whole in the terminal tables."),
     ] = False,
+    actor: ActorOpt = None,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -135,7 +145,7 @@ def recap(
         source = _Archive(from_archive, hashtag, host, plan, session)
         _archive(source, format, output, include_private=include_private, wide=wide, charts=charts)
         return
-    c = load(ctx, file, home, session_id, writes=post_drafts)
+    c = load(ctx, file, home, session_id, writes=post_drafts, actor=actor)
     if series:
         _series(c, format, output)
         return
@@ -401,7 +411,9 @@ def _post_drafts(c: "Context", result: "Recap", yes: bool) -> None:
     from qasession.recap import drafts_to_post, post_drafts, public_drafts
     from qasession.recap.render import show_drafts
     from qasession.render import stdout_console
+    from qasession.session.team import require
 
+    require(c.session, c.actor, "post")  # before connecting: a moderator is told at once
     platform = c.platform()
     try:
         drafts, notes = public_drafts(
@@ -422,7 +434,7 @@ def _post_drafts(c: "Context", result: "Recap", yes: bool) -> None:
         if not yes and not _confirm(f"Post {len(todo)} draft(s) now?"):
             say("nothing posted (answer y, or add --yes to post without asking)")
             return
-        posted = post_drafts(c.store, platform, c.session, todo)
+        posted = post_drafts(c.store, platform, c.session, todo, actor=c.actor)
         for key in posted:
             say(f"{key}: posted")
         left = [d.key for d in todo if d.key not in posted]

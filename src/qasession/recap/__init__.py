@@ -1461,14 +1461,27 @@ def drafts_to_post(store: Store, drafts: list[Draft]) -> tuple[list[Draft], list
     return done, [d for d in drafts if d.key not in posted]
 
 
-def post_drafts(store: Store, platform: Any, session: Session, todo: list[Draft]) -> list[str]:
-    """Post `todo` through the outbox (intent first, keys `<session>:draft:<kind>:<n>`);
-    returns the keys posted. What a rate limit or an error held back stays an intent."""
+def post_drafts(
+    store: Store, platform: Any, session: Session, todo: list[Draft], *, actor: str | None = None
+) -> list[str]:
+    """Post `todo` through the outbox (intent first, keys `<session>:draft:<kind>:<n>`) for
+    `actor` (default: who is at the keyboard), the host's under the plan's `team:`
+    (NotAllowed); returns the keys posted. What a rate limit or an error held back stays an
+    intent. The audit log keeps who posted which."""
     from qasession.session.outbox import Outbox
+    from qasession.session.team import default_actor, require
     from qasession.store import OutboxItem
+    from qasession.store.team import Who
 
+    actor = actor or default_actor()
+    role = require(session, actor, "post")
     store.ensure_session(session.id, session.hashtag, session.platform)
-    store.add_intents(session.id, [OutboxItem(key=d.key, kind="draft", text=d.text) for d in todo])
+    store.add_intents(
+        session.id, [OutboxItem(key=d.key, kind="draft", text=d.text, actor=actor) for d in todo]
+    )
     outbox = Outbox(store, platform, session.id, platform.clock)
     outbox.reconcile_all()
-    return [item.key for item in outbox.flush({d.key for d in todo}).sent]
+    posted = [item.key for item in outbox.flush({d.key for d in todo}).sent]
+    if posted:
+        store.record(session.id, Who(actor, role), "drafts posted", detail={"keys": posted})
+    return posted

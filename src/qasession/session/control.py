@@ -463,6 +463,8 @@ class Control:
         )
         if not result.ok and result.holder is not None:
             raise UsageError(_claimed(target, result.holder), hint=_TAKE_OVER_HINT)
+        if not result.ok:  # answered by another seat a moment ago
+            raise UsageError(f"question {target.number} is {result.status}; nothing to claim")
         return result
 
     def release(self, ref: str | int) -> bool:

@@ -39,7 +39,13 @@ def add_note(
     now: datetime | None = None,
     actor: str | None = None,
 ) -> dict[str, str]:
-    """Store a note at `now` (default: the session clock); returns it as stored."""
+    """Store a note at `now` (default: the session clock) by `actor` (default: who is at
+    the keyboard), who must be on the session's team (NotAllowed); returns it as stored."""
+    from qasession.session.team import default_actor, require
+
+    if actor is None:
+        actor = default_actor()
+    require(session, actor, "note")
     clean = " ".join(inert(text, single_line=True).split())
     if not clean:
         raise UsageError("the note is empty", hint='e.g. qa note "great question on pricing"')
@@ -47,10 +53,6 @@ def add_note(
         raise UsageError(
             f"the note is {len(clean)} characters long", hint=f"keep it under {MAX_NOTE}"
         )
-    if actor is None:
-        from qasession.session.team import default_actor
-
-        actor = default_actor()
     at = now or session_now(store, session)
     store.ensure_session(session.id, session.hashtag, session.platform)
     store.add_event(session.id, "note", {"text": clean, "actor": actor}, at)

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qasession.checkpoints import reached as crash_point
 from qasession.clock import Clock
@@ -30,6 +30,9 @@ from qasession.errors import (
 from qasession.platforms.base import Author, Media, Platform, PostRef
 from qasession.store import OutboxItem, Store
 from qasession.store.engine import from_iso
+
+if TYPE_CHECKING:
+    from qasession.plan import Session
 
 PREVIOUS_STEP = "^"  # reply_to value meaning "the platform id of the previous step"
 MAX_BACKOFF = 300.0
@@ -370,13 +373,26 @@ class Outbox:
 
 
 def settle(
-    store: Store, session_id: str, key: str, *, sent: bool, platform_id: str | None = None
+    store: Store,
+    session: Session,
+    key: str,
+    *,
+    sent: bool,
+    platform_id: str | None = None,
+    actor: str | None = None,
 ) -> OutboxItem:
     """The operator's word on an item: it was sent (never send it again), or it was not and
-    may be sent again. Only uncertain, failed or `sending` items can be settled."""
+    may be sent again. Only uncertain, failed or `sending` items can be settled, and only by
+    the host (NotAllowed under the plan's `team:`); the audit log keeps who did."""
     from datetime import UTC
 
     from qasession.errors import UsageError
+    from qasession.session.team import default_actor, require
+    from qasession.store.team import Who
+
+    actor = actor or default_actor()
+    role = require(session, actor, "post")
+    session_id = session.id
 
     item = store.outbox_item(key)
     if item is None or item.session_id != session_id:
@@ -387,6 +403,13 @@ def settle(
         store.mark_sent(item.id, platform_id, datetime.now(UTC))
     else:
         store.mark_state(item.id, "intent")
+    detail = {"key": key, "platform_id": platform_id} if sent else {"key": key}
+    store.record(
+        session_id,
+        Who(actor, role),
+        "outbox confirmed" if sent else "outbox resent",
+        detail=detail,
+    )
     settled = store.outbox_item(key)
     assert settled is not None
     return settled

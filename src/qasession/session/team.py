@@ -15,17 +15,21 @@ if TYPE_CHECKING:
 
 # what each role may do; `view` (queue, drafts, log) is everyone's on the team
 ABILITIES: dict[str, frozenset[str]] = {
-    "host": frozenset({"run", "answer", "claim", "triage", "approve", "close", "view"}),
-    "moderator": frozenset({"answer", "claim", "triage", "view"}),
-    "approver": frozenset({"approve", "view"}),
+    "host": frozenset(
+        {"run", "post", "answer", "claim", "triage", "approve", "close", "note", "view"}
+    ),
+    "moderator": frozenset({"answer", "claim", "triage", "note", "view"}),
+    "approver": frozenset({"approve", "note", "view"}),
 }
 WHAT = {
     "run": "run the live loop or post the plan",
+    "post": "post the recap's drafts or settle the outbox",
     "answer": "answer questions",
     "claim": "claim questions",
     "triage": "skip, pin or block",
     "approve": "approve or reject drafts",
     "close": "close the session",
+    "note": "jot notes",
     "view": "see the session",
 }
 

@@ -54,7 +54,7 @@ class ControlRepo(TeamRepo):
         role: str | None = None,
     ) -> int:
         now = to_iso(datetime.now(UTC))
-        with self.transaction() as db:
+        with self.transaction(self.session_lane(session_id)) as db:
             number = args.get("number")
             who = Who(actor, role)
             self.audit(db, session_id, who, kind, number=number, detail=_detail(args))
@@ -118,7 +118,8 @@ class ControlRepo(TeamRepo):
         (approval required) the steps wait as a draft and the question becomes `drafted`."""
         now = to_iso(datetime.now(UTC))
         actor, draft = who.actor, terms.draft
-        with self.transaction() as db:
+        lanes = (self.session_lane(session_id), self.question_lane(session_id, post_id))
+        with self.transaction(*lanes) as db:
             row = db.execute(
                 "SELECT status, number FROM posts WHERE session_id = ? AND platform = ? AND id = ?",
                 (session_id, platform, post_id),

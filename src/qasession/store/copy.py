@@ -15,6 +15,7 @@ TABLES = (
     "sessions",
     "sources",
     "posts",
+    "post_flags",
     "outbox",
     "commands",
     "moderation",

@@ -48,21 +48,39 @@ class PostRecord:
 
 _INSERT_POSTS = (
     "INSERT INTO posts (session_id, platform, id, number, author, author_id, text, "
-    "created_at, kind, ref, likes, reposts, lang, url, seen_at, is_question, status, flags, "
+    "created_at, kind, ref, likes, reposts, lang, url, seen_at, is_question, status, "
     "duplicate_of, first_time, extra, duplicate_platform) VALUES "
+)
+_INSERT_FLAGS = (
+    "INSERT INTO post_flags (session_id, platform, post_id, flag) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
 )
 # a session's questions, merged duplicates left out (the first parameter is the session)
 _QUESTIONS = "session_id = ? AND is_question = 1 AND duplicate_of IS NULL"
 _QUEUED = f"{_QUESTIONS} AND status = 'queued'"
-# the columns a queue listing shows and ranks by (session.queue.queue_row)
+# the columns a queue listing shows and ranks by (session.queue.queue_row), flags added
 _LISTED = (
-    "number, platform, id, author, text, status, flags, duplicates, likes, reposts, pinned, "
+    "number, platform, id, author, text, status, duplicates, likes, reposts, pinned, "
     "created_at, first_time, cross_likes, cross_reposts"
 )
-_POST_VALUES = "(" + ",".join("?" * 22) + ")"
-_ROWS_PER_INSERT = 20  # 440 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
+_POST_VALUES = "(" + ",".join("?" * 21) + ")"
+_ROWS_PER_INSERT = 20  # 420 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
 _IGNORE = " ON CONFLICT DO NOTHING"  # a post already stored is left as it is
 _INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT) + _IGNORE
+
+
+def flags_column(db: Any) -> str:
+    """A post's flags as the rows read back show them: its `post_flags` rows joined as
+    comma-separated text in name order ('' when it has none), an expression over `posts`."""
+    return (
+        f"coalesce((SELECT {db.flag_list} FROM post_flags f WHERE f.session_id = "
+        "posts.session_id AND f.platform = posts.platform AND f.post_id = posts.id), '') AS flags"
+    )
+
+
+def post_columns(db: Any) -> str:
+    """Every column of a stored post, its flags included (what `SELECT *` gave before)."""
+    return f"posts.*, {flags_column(db)}"
 
 
 def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -107,7 +125,6 @@ def _values(session_id: str, r: PostRecord, seen: str, source: str) -> tuple[Any
         seen,
         int(r.is_question),
         r.status,
-        ",".join(sorted(r.flags)) if r.flags else "",
         r.duplicate_of,
         int(r.first_time),
         json.dumps(post.extra) if post.extra else None,
@@ -128,6 +145,36 @@ def _number_questions(db: Any, session_id: str, records: Sequence[PostRecord]) -
         if r.is_question and r.number is None:
             number += 1
             r.number = number
+
+
+def _new_flags(
+    db: Any, session_id: str, records: Sequence[PostRecord], source: str
+) -> list[tuple[str, str, str, str]]:
+    """The `post_flags` rows of the flagged posts among `records` not stored yet (a post
+    already stored is left as it is, its flags too; the first of a post met twice counts)."""
+    firsts: dict[tuple[str, str], PostRecord] = {}
+    for r in records:
+        if r.flags:
+            firsts.setdefault((r.post.platform or source, r.post.id), r)
+    if not firsts:
+        return []
+    by_platform: dict[str, list[str]] = {}
+    for platform, post_id in firsts:
+        by_platform.setdefault(platform, []).append(post_id)
+    for platform, ids in by_platform.items():  # by the (session, platform, id) index
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (post_id,) in db.execute(
+                f"SELECT id FROM posts WHERE session_id = ? AND platform = ? AND id IN ({marks})",
+                (session_id, platform, *chunk),
+            ):
+                firsts.pop((platform, post_id), None)
+    return [
+        (session_id, platform, post_id, flag)
+        for (platform, post_id), r in firsts.items()
+        for flag in sorted(r.flags)
+    ]
 
 
 class Store(SessionsRepo, OutboxRepo, ControlRepo):
@@ -198,13 +245,14 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         stored are left as they are. Returns how many posts were new.
         """
         seen = to_iso(seen_at)
-        with self.transaction() as db:
+        with self.transaction(self.ingest_lane(session_id)) as db:
             if source is None:
                 found = db.execute(
                     "SELECT platform FROM sessions WHERE id = ?", (session_id,)
                 ).fetchone()
                 source = found["platform"] if found else ""
             _number_questions(db, session_id, records)
+            flagged = _new_flags(db, session_id, records, source)
             rows = [_values(session_id, r, seen, source) for r in records]
             new = 0
             # Rows go by 20 to one INSERT, a quarter cheaper than executemany's step per row
@@ -217,6 +265,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
             if whole < len(rows):
                 cur = db.executemany(_INSERT_POSTS + _POST_VALUES + _IGNORE, rows[whole:])
                 new += max(cur.rowcount, 0)
+            if flagged:
+                db.executemany(_INSERT_FLAGS, flagged)
             self._count_merged(db, session_id, records, source)
             self._count_reposts(db, session_id, source, engagement)
             if cursor is not None:
@@ -286,7 +336,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         """Refresh like and repost counts of stored posts (from a platform lookup); a post
         merged into the same question on another platform passes them on to it."""
         posts = list(posts)
-        with self.transaction() as db:
+        with self.transaction(self.ingest_lane(session_id)) as db:
             db.executemany(
                 f"UPDATE posts SET likes = ?, reposts = {db.greatest}(reposts, ?) "
                 "WHERE session_id = ? AND platform = ? AND id = ?",
@@ -312,7 +362,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
     def posts(self, session_id: str, *, where: str = "", params: Sequence[Any] = ()) -> list[Any]:
         """Stored posts (rows by name and position) oldest first; `where` is extra SQL on the
         posts table, with `?` parameters (the same SQL on SQLite and PostgreSQL)."""
-        sql = "SELECT * FROM posts WHERE session_id = ?"
+        sql = f"SELECT {post_columns(self.db)} FROM posts WHERE session_id = ?"
         if where:
             sql += f" AND ({where})"
         sql += " ORDER BY created_at, id"
@@ -320,7 +370,9 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
 
     def iter_posts(self, session_id: str) -> Iterator[Any]:
         yield from self.db.execute(
-            "SELECT * FROM posts WHERE session_id = ? ORDER BY created_at, id", (session_id,)
+            f"SELECT {post_columns(self.db)} FROM posts WHERE session_id = ? "
+            "ORDER BY created_at, id",
+            (session_id,),
         )
 
     def merged_from(
@@ -342,14 +394,16 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         """A stored post by its id on `platform` (None: on whichever platform has it)."""
         where, params = self._one(session_id, post_id, platform)
         row: Any = self.db.execute(
-            f"SELECT * FROM posts WHERE {where} ORDER BY rowid LIMIT 1", params
+            f"SELECT {post_columns(self.db)} FROM posts WHERE {where} ORDER BY rowid LIMIT 1",
+            params,
         ).fetchone()
         return row
 
     def question_row(self, session_id: str, number: int) -> Any:
         """A question by its number in the session (None when there is none)."""
         row: Any = self.db.execute(
-            "SELECT * FROM posts WHERE session_id = ? AND number = ?", (session_id, number)
+            f"SELECT {post_columns(self.db)} FROM posts WHERE session_id = ? AND number = ?",
+            (session_id, number),
         ).fetchone()
         return row
 
@@ -357,7 +411,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         marks = ",".join("?" * len(statuses))
         return list(
             self.db.execute(
-                f"SELECT * FROM posts WHERE {_QUESTIONS} AND status IN ({marks})",
+                f"SELECT {post_columns(self.db)} FROM posts "
+                f"WHERE {_QUESTIONS} AND status IN ({marks})",
                 (session_id, *statuses),
             )
         )
@@ -422,14 +477,15 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         # question within the slack of the limit-th.
         extra = 64
         best = self.db.execute(
-            f"SELECT *, {score} AS _score FROM posts WHERE {_QUEUED} ORDER BY _score DESC LIMIT ?",
+            f"SELECT {post_columns(self.db)}, {score} AS _score FROM posts WHERE {_QUEUED} "
+            "ORDER BY _score DESC LIMIT ?",
             (*params, session_id, limit + extra),
         ).fetchall()
         threshold = best[limit - 1]["_score"] - slack
         if len(best) == limit + extra and best[-1]["_score"] >= threshold:
             return list(
                 self.db.execute(
-                    f"SELECT * FROM posts WHERE {_QUEUED} AND {score} >= ?",
+                    f"SELECT {post_columns(self.db)} FROM posts WHERE {_QUEUED} AND {score} >= ?",
                     (session_id, *params, threshold),
                 )
             )
@@ -454,7 +510,8 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         rows = self.db.cursor()
         rows.row_factory = _as_dict  # each row read once, by name, by its reader
         rows.execute(
-            f"SELECT {_LISTED}, {score} AS _score FROM posts WHERE {_QUEUED} ORDER BY _score DESC",
+            f"SELECT {_LISTED}, {flags_column(self.db)}, {score} AS _score FROM posts "
+            f"WHERE {_QUEUED} ORDER BY _score DESC",
             (*params, session_id),
         )
         return slack, rows
@@ -473,7 +530,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         if only_from:
             where += f" AND status IN ({','.join('?' * len(only_from))})"
             params += tuple(only_from)
-        with self.transaction() as db:
+        with self.transaction(self.session_lane(session_id)) as db:
             cur = db.execute(f"UPDATE posts SET status = ? WHERE {where}", (status, *params))
         return bool(cur.rowcount > 0)
 
@@ -481,7 +538,7 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
         self, session_id: str, post_id: str, pinned: bool, platform: str | None = None
     ) -> bool:
         where, params = self._one(session_id, post_id, platform)
-        with self.transaction() as db:
+        with self.transaction(self.session_lane(session_id)) as db:
             cur = db.execute(f"UPDATE posts SET pinned = ? WHERE {where}", (int(pinned), *params))
         return bool(cur.rowcount > 0)
 

@@ -4,14 +4,14 @@ imported only then); database failures turned into errors that say what to do.
 
 The store writes one SQL for both engines: `?` parameters, `INSERT ... ON CONFLICT`, times as
 ISO 8601 text in and out (proper timestamps on PostgreSQL, converted at the edge), and the few
-words that differ asked of the connection (`db.dialect`, `db.greatest`)."""
+words that differ asked of the connection (`db.dialect`, `db.greatest`, `db.flag_list`)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,9 +32,12 @@ class SqliteDatabase(sqlite3.Connection):
 
     dialect = "sqlite"
     greatest = "max"  # the larger of two values (a scalar max() in SQLite)
+    # a post's flags joined in name order: read along post_flags' primary key, which sorts them
+    flag_list = "group_concat(flag, ',')"
 
-    def begin(self) -> None:
-        self.execute("BEGIN IMMEDIATE")  # writers queue here instead of failing later
+    def begin(self, lanes: Sequence[str] = ()) -> None:
+        # one writer at a time, whatever the lane: writers queue here instead of failing later
+        self.execute("BEGIN IMMEDIATE")
 
 
 def use_database(url: str | None) -> None:
@@ -213,11 +216,14 @@ class Engine:
     db: Any
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *lanes: str) -> Iterator[Any]:
         """One write transaction. SQLite: BEGIN IMMEDIATE, so writers queue instead of failing;
-        PostgreSQL: BEGIN and the store's lock, so writers queue just the same."""
+        PostgreSQL: BEGIN and the store's lock, so writers queue just the same. `lanes`
+        (`session_lane`, `question_lane`, `ingest_lane`) name what the transaction writes: on
+        PostgreSQL, transactions that share no lane run side by side, those sharing one run
+        one at a time, and those of no lane alone."""
         try:
-            self.db.begin()
+            self.db.begin(lanes)
         except sqlite3.Error as exc:
             raise explain(exc, self.path) from None
         try:
@@ -241,6 +247,25 @@ class Engine:
         # the connection is gone (PostgreSQL) or had nothing open: nothing to undo
         with contextlib.suppress(sqlite3.Error, StoreError):
             self.db.execute("ROLLBACK")
+
+    @staticmethod
+    def session_lane(session_id: str) -> str:
+        """What a seat's action on the session writes (claims, answers, triage, drafts, the
+        audit log and commands), one at a time per session: the ids the loop and the seats
+        read on from are handed out and committed in order."""
+        return f"session:{session_id}"
+
+    @staticmethod
+    def question_lane(session_id: str, post_id: str) -> str:
+        """What a claim on one question writes (its claim, a line of the audit log): claims
+        on other questions go on beside it; answering it takes this lane too."""
+        return f"question:{session_id}:{post_id}"
+
+    @staticmethod
+    def ingest_lane(session_id: str) -> str:
+        """What the live loop's polling writes: new posts (and their numbers), counts and
+        cursors; beside the seats, since neither writes what the other reads in one go."""
+        return f"ingest:{session_id}"
 
     def insert_id(self, db: Any, sql: str, params: Any) -> int:
         """Run an INSERT into a table with an `id` column; the new row's id."""

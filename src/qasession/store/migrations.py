@@ -291,6 +291,41 @@ def m005_multi_platform(db: Any) -> None:
     )
 
 
+@migration
+def m006_flag_rows(db: Any) -> None:
+    """A post's flags (sensitive, troll, duplicate, ahead) as rows of `post_flags`, one per
+    flag, instead of comma-separated text in `posts.flags`: the same on both engines, found
+    by an index rather than by searching text. The flags of every stored post carry over."""
+    _script(
+        db,
+        """
+        CREATE TABLE post_flags (
+            session_id TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            flag TEXT NOT NULL,
+            PRIMARY KEY (session_id, platform, post_id, flag)
+        )
+        """,
+    )
+    # split in Python: neither engine's SQL splits text the same way; only flagged posts read
+    cursor = db.execute(
+        "SELECT session_id, platform, id, flags FROM posts WHERE flags IS NOT NULL AND flags <> ''"
+    )
+    while rows := cursor.fetchmany(5000):
+        db.executemany(
+            "INSERT INTO post_flags (session_id, platform, post_id, flag) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [
+                (session_id, platform, post_id, flag.strip())
+                for session_id, platform, post_id, flags in rows
+                for flag in flags.split(",")
+                if flag.strip()
+            ],
+        )
+    db.execute("ALTER TABLE posts DROP COLUMN flags")
+
+
 def _script(db: Any, script: str) -> None:
     # executescript() would commit on its own; statements one by one stay in our transaction
     for word, meaning in _WORDS[getattr(db, "dialect", "sqlite")].items():

@@ -6,17 +6,23 @@ What it does at the edge, and nowhere else:
 - `?` parameters become psycopg's `%s` (and a literal `%` becomes `%%`), once per SQL text;
 - rows read back are indexed by position and by name like sqlite3.Row; a timestamp comes back
   as the store's ISO 8601 text (`engine.to_iso`), the hidden `rowid` column is left out;
-- a write transaction takes one advisory lock, so writers queue as they do on SQLite's
-  BEGIN IMMEDIATE, and every invariant the store keeps there (question numbers, one answer,
-  one lease holder) holds here the same way;
+- a write transaction takes the store's advisory lock, so writers queue as they do on
+  SQLite's BEGIN IMMEDIATE, and every invariant the store keeps there (question numbers, one
+  answer, one lease holder) holds here the same way; a transaction of lanes (a session's
+  seats, one question's claims, the session's ingest) shares that lock and takes its lanes'
+  own, in one order, so seats and the loop's polling write side by side while each lane
+  keeps its writers in order;
 - a connection found broken is opened again before the next transaction or read (never in the
-  middle of one: the transaction fails and its caller retries);
+  middle of one: the transaction fails and its caller retries); a read or a BEGIN that finds
+  the connection lost on its way (the server restarted, the network dropped it) is tried once
+  more on a new one, so a seat comes back by itself when the server does;
 - errors become StoreError with the URL shown without its password. The password comes from
   the URL, PGPASSWORD or ~/.pgpass (libpq reads them); it is never printed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -26,11 +32,12 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Dumper
 
-from qasession.errors import StoreError
+from qasession.errors import DatabaseUnreachable, StoreError
 from qasession.store.engine import redact, to_iso
 from qasession.store.migrations import apply_migrations
 
-LOCK_KEY = 0x71617365  # "qase": the store's one write lock (pg_advisory_xact_lock)
+LOCK_KEY = 0x71617365  # "qase": the store's write lock (pg_advisory_xact_lock)
+LANE_SPACE = 0x716C  # "ql": the first key of a lane's lock (its name's hash is the second)
 CONNECT_TIMEOUT = 10  # seconds
 
 
@@ -93,6 +100,12 @@ class _BoolAsInteger(Dumper):
         return b"1" if obj else b"0"
 
 
+def lane_key(lane: str) -> int:
+    """A lane's name as the second (int4) key of its advisory lock: the same on every seat."""
+    digest = hashlib.blake2b(lane.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 @lru_cache(maxsize=1024)
 def translate(sql: str) -> str:
     """The store's SQL with psycopg's placeholders: `?` outside quotes becomes `%s`, `%` `%%`."""
@@ -123,10 +136,10 @@ def explain(exc: psycopg.Error, shown: str, secret: str | None) -> StoreError:
     if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
         return StoreError(f"the state database {shown} was busy: {text}", retryable=True)
     if isinstance(exc, psycopg.OperationalError):
-        return StoreError(
+        return DatabaseUnreachable(
             f"cannot reach the state database {shown}: {text}",
-            hint="check that the server runs and that --db (or QA_DATABASE_URL) names it",
-            retryable=True,
+            hint="nothing was changed: run the same command again once the server answers; "
+            "check that it runs and that --db (or QA_DATABASE_URL) names it",
         )
     if isinstance(exc, pg_errors.DiskFull):
         return StoreError(f"the database server of {shown} is out of disk space: {text}")
@@ -154,6 +167,7 @@ class PgDatabase:
 
     dialect = "postgresql"
     greatest = "greatest"
+    flag_list = "string_agg(flag, ',' ORDER BY flag)"
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -182,11 +196,16 @@ class PgDatabase:
             self._conn = self._connect()  # the network came back (or the server restarted)
         return self._conn
 
-    def begin(self) -> None:
+    def begin(self, lanes: Sequence[str] = ()) -> None:
         self._in_transaction = False
         self.execute("BEGIN")
         self._in_transaction = True
-        self.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+        if not lanes:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+            return
+        self.execute("SELECT pg_advisory_xact_lock_shared(?)", (LOCK_KEY,))
+        for key in sorted({lane_key(lane) for lane in lanes}):  # one order: no deadlock
+            self.execute("SELECT pg_advisory_xact_lock(?, ?)", (LANE_SPACE, key))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
         if sql in ("COMMIT", "ROLLBACK"):
@@ -194,8 +213,24 @@ class PgDatabase:
         conn = self._usable()
         try:
             return conn.execute(translate(sql), params)
+        except psycopg.OperationalError as exc:
+            if not (conn.broken and self._may_retry(sql)):
+                raise explain(exc, self.shown, self._secret) from None
         except psycopg.Error as exc:
             raise explain(exc, self.shown, self._secret) from None
+        # the connection was lost before this statement did anything: once more, on a new one
+        try:
+            return self._usable().execute(translate(sql), params)
+        except psycopg.Error as exc:
+            raise explain(exc, self.shown, self._secret) from None
+
+    def _may_retry(self, sql: str) -> bool:
+        """Whether `sql` may run again after the connection broke under it: a BEGIN, or a
+        read outside a transaction (a write may have been done before the answer was lost)."""
+        if self._in_transaction:
+            return False
+        head = sql.lstrip()[:6].upper()
+        return head == "BEGIN" or (head == "SELECT" and "pg_" not in sql)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> psycopg.Cursor[Row]:
         cursor = self._usable().cursor()

@@ -56,6 +56,7 @@ class ClaimResult:
     ok: bool
     holder: Claim | None = None  # the claim in force (ours when ok, the other's when not)
     took_over: Claim | None = None  # the live claim of someone else that we took over
+    status: str | None = None  # refused: the question is no longer open (answering, ...)
 
 
 @dataclass(slots=True)
@@ -179,7 +180,7 @@ class TeamRepo(Engine):
         number: int | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        with self.transaction() as db:
+        with self.transaction(self.session_lane(session_id)) as db:
             self.audit(db, session_id, who, action, number=number, detail=detail)
 
     def audit_log(self, session_id: str, after: int = 0) -> list[dict[str, Any]]:
@@ -231,8 +232,15 @@ class TeamRepo(Engine):
         take_over: bool = False,
     ) -> ClaimResult:
         """Claim a question for `actor` (or touch their own claim, which keeps it alive).
-        Refused while someone else's claim is live, unless `take_over`."""
-        with self.transaction() as db:
+        Refused while someone else's claim is live, unless `take_over`; refused too when the
+        question was answered (or hidden) meanwhile, as seen in this transaction."""
+        with self.transaction(self.question_lane(session_id, post_id)) as db:
+            found = db.execute(
+                "SELECT status FROM posts WHERE session_id = ? AND platform = ? AND id = ?",
+                (session_id, platform, post_id),
+            ).fetchone()
+            if found is not None and found["status"] not in ("queued", "skipped"):
+                return ClaimResult(False, status=found["status"])
             now = self.database_now()
             held = self._live_claim(db, session_id, platform, post_id, now)
             if held is not None and held.actor != actor and not take_over:
@@ -265,7 +273,7 @@ class TeamRepo(Engine):
         number: int | None = None,
     ) -> bool:
         """Give up `actor`'s claim on a question; False when they held none."""
-        with self.transaction() as db:
+        with self.transaction(self.question_lane(session_id, post_id)) as db:
             cur = db.execute(
                 "DELETE FROM claims WHERE session_id = ? AND platform = ? AND post_id = ? "
                 "AND actor = ?",
@@ -373,7 +381,10 @@ class TeamRepo(Engine):
         """Approve (its steps enter the outbox, its question moves on to `answering`) or
         reject (the question goes back to the queue) a pending draft, in one transaction.
         False when it was decided meanwhile by someone else."""
-        with self.transaction() as db:
+        lanes = [self.session_lane(draft.session_id)]
+        if draft.post_id:  # its question's claim is dropped with it
+            lanes.append(self.question_lane(draft.session_id, draft.post_id))
+        with self.transaction(*lanes) as db:
             now = self.database_now()
             cur = db.execute(
                 "UPDATE drafts SET state = ?, decided_by = ?, decided_at = ?, final_text = ?, "

@@ -239,14 +239,19 @@ def rank(
 
 # created_at is ISO 8601 text; SQLite reads it to the millisecond.
 _SQL_CREATED = "((julianday(created_at) - 2440587.5) * 86400.0)"
+# a question's flag is a row of post_flags (one per flag), found by its primary key
+_SQL_FLAG = (
+    "SELECT 1 FROM post_flags f WHERE f.session_id = posts.session_id "
+    "AND f.platform = posts.platform AND f.post_id = posts.id"
+)
 # SQLite takes no infinite start; this is earlier than any date it can read.
 _SQL_NO_START = -1e18
 
 
 def sql_score(weights: Weights, *, now_ts: float, start_ts: float) -> tuple[str, tuple[float, ...]]:
     """The score as an SQL expression over the columns of the store's `posts` table (likes,
-    reposts, duplicates, first_time, pinned, flags as comma-separated text, created_at as
-    ISO 8601 text) with its `?` parameters: the same terms as `score`, summed in the same
+    reposts, duplicates, first_time, pinned, created_at as ISO 8601 text; flags as rows of
+    `post_flags`) with its `?` parameters: the same terms as `score`, summed in the same
     order, to SQLite's precision (dates to the millisecond). A date SQLite cannot read makes
     the expression NULL."""
     parts = ["0.0"]
@@ -259,7 +264,8 @@ def sql_score(weights: Weights, *, now_ts: float, start_ts: float) -> tuple[str,
             parts.append(f"CASE WHEN {term.name} THEN ? ELSE 0 END")
             params.append(weight)
         elif term.kind == "flag":
-            parts.append(f"CASE WHEN instr(',' || flags || ',', ',{term.name},') THEN ? ELSE 0 END")
+            flagged = f"{_SQL_FLAG} AND f.flag = '{term.name}'"
+            parts.append(f"CASE WHEN EXISTS ({flagged}) THEN ? ELSE 0 END")
             params.append(weight)
         else:
             parts.append(f"? * max(0.0, ? - max({_SQL_CREATED}, ?))")

@@ -8,8 +8,10 @@ import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from functools import update_wrapper
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from rich.text import Text
 from textual import events, on
@@ -20,7 +22,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, RichLog, Static
 
 from qasession.clock import Clock, SystemClock
-from qasession.errors import Interrupted, QAError, UsageError
+from qasession.errors import Interrupted, QAError, StoreError, UsageError
 from qasession.session.control import AnswerRequest, Control, Target
 from qasession.session.loop import WAKE_EVERY
 from qasession.session.queue import queue_rows
@@ -34,6 +36,30 @@ if TYPE_CHECKING:
     from qasession.plan import Session
     from qasession.session.loop import LiveSession, Runner
     from qasession.store import OutboxItem
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def outage_safe(
+    method: Callable[Concatenate[QAApp, P], R],
+) -> Callable[Concatenate[QAApp, P], R | None]:
+    """An operator's action that a lost database connection (a team's server down, the
+    network gone) must not end: the UI says so in one line and stays up, with what the
+    operator typed kept; the same key works again once the server is back."""
+
+    def safe(app: QAApp, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
+        try:
+            return method(app, *args, **kwargs)
+        except StoreError as exc:
+            if not exc.retryable:
+                raise
+            app.database_lost(exc)
+            return None
+
+    update_wrapper(safe, method)  # its name and docstring (the help lists actions by them)
+    return safe
+
 
 QUEUE_LIMIT = 300  # rows shown; the queue beyond that is never where the next answer is
 LOG_LINE = 120
@@ -220,6 +246,7 @@ class QAApp(App[None]):
         self._ranking = False
         self._rank_again = False
         self._rank_error: str | None = None
+        self.database_out: str | None = None  # why the database is out of reach, while it is
         self._drawn_cells: list[tuple[Text, ...]] = []
         # held here rather than queried: loop messages and timers may still arrive while the
         # app shuts down and its widgets are already gone from the DOM
@@ -493,6 +520,7 @@ class QAApp(App[None]):
             self._refresh_scheduled = True
             self.set_timer(0.1, self.refresh_queue_in_background)
 
+    @outage_safe
     def refresh_queue(self) -> None:
         """Re-rank the queue from the store and redraw it at once, keeping the highlighted
         question: after the operator's own actions (skip, pin, block), which must show."""
@@ -501,6 +529,7 @@ class QAApp(App[None]):
             return  # timers can still fire while the app is shutting down
         self._generation += 1  # a ranking still running in a thread is older than this one
         rows = queue_rows(self.session, self.store, self.clock.now(), limit=QUEUE_LIMIT)
+        self.database_back()
         self.show_rows(rows)
 
     def refresh_queue_in_background(self) -> None:
@@ -551,10 +580,28 @@ class QAApp(App[None]):
             self._rank_error = message.error
         elif message.generation == self._generation and message.rows is not None:
             self._rank_error = None
+            self.database_back()
             self.show_rows(message.rows)
         if self._rank_again:
             self._rank_again = False
             self.refresh_queue_in_background()
+
+    def database_lost(self, exc: StoreError) -> None:
+        """The database is out of reach: said once in the log, and where the operator looks;
+        the seat goes on, and every store call tries to connect again."""
+        if self.database_out is None:
+            self.log_line(
+                Text("database out of reach: ", style="bold red") + view.plain(exc.message, 200)
+            )
+        self.database_out = exc.message
+        kept = " your answer is kept here; Enter sends it again." if self.answer_box.value else ""
+        self.show_error(f"The database is out of reach: nothing was changed.{kept}")
+
+    def database_back(self) -> None:
+        if self.database_out is not None:
+            self.database_out = None
+            self.log_line(Text("database back: the queue is up to date", style="bold green"))
+            self.show_error(None)
 
     def show_rows(self, rows: list[dict[str, Any]]) -> None:
         self.rows = {str(r["id"]): r for r in rows}
@@ -596,6 +643,7 @@ class QAApp(App[None]):
         qid = self.selected_id()
         return self.rows.get(qid) if qid else None
 
+    @outage_safe
     def show_details(self) -> None:
         row = self.selected_row()
         merged: list[Any] = []
@@ -659,6 +707,7 @@ class QAApp(App[None]):
         self.mode = self.composer.default_mode(question)
         self.thread = self.force = self.public = self.everywhere = False
 
+    @outage_safe
     def update_compose(self) -> None:
         """The head line (question, mode, thread, overrides, length) and the preview."""
         question = self.target_question()
@@ -719,7 +768,8 @@ class QAApp(App[None]):
     def handle_answer_submitted(self, event: Input.Submitted) -> None:
         self.send_answer()
 
-    def send_answer(self) -> bool:
+    @outage_safe
+    def send_answer(self) -> bool | None:
         """Check the answer (a refusal is shown here, never raised) and queue it for the loop."""
         assert self.store is not None
         box = self.answer_box
@@ -780,6 +830,7 @@ class QAApp(App[None]):
         self.update_compose()
         self.claim(qid)
 
+    @outage_safe
     def claim(self, qid: str) -> None:
         """Claim the question being drafted, so the other seats see who has it; a claim held
         by someone else is shown (answering it then needs a take-over)."""
@@ -796,6 +847,7 @@ class QAApp(App[None]):
 
         self.push_screen(NoteScreen(), self.keep_note)
 
+    @outage_safe
     def keep_note(self, text: str | None) -> None:
         """Store the host's note at the session clock's now (the loop's clock)."""
         if not text or self.store is None:
@@ -803,12 +855,13 @@ class QAApp(App[None]):
         from qasession.session.notes import add_note
 
         try:
-            add_note(self.store, self.session, text, now=self.clock.now())
-        except UsageError as exc:
+            add_note(self.store, self.session, text, now=self.clock.now(), actor=self.runner.actor)
+        except (UsageError, NotAllowed) as exc:
             self.notify(view.worded(exc), severity="warning")
             return
         self.log_line(Text("note kept: ", style="bold") + view.plain(text, LOG_LINE))
 
+    @outage_safe
     def action_to_queue(self) -> None:
         if self.target_id is not None and self.store is not None and self.session.team:
             with contextlib.suppress(UsageError, NotAllowed):
@@ -892,6 +945,7 @@ class QAApp(App[None]):
         question.append("It leaves the queue; u brings back the last question skipped.")
         self.push_screen(ConfirmScreen(question, yes="Skip", no="Keep it"), decided)
 
+    @outage_safe
     def skip(self, number: int) -> None:
         try:
             self.control().skip(number)
@@ -902,6 +956,7 @@ class QAApp(App[None]):
             self.target_id = None
         self.refresh_queue()
 
+    @outage_safe
     def action_unskip(self) -> None:
         """Bring back the question skipped last (here or with `qa skip`) that is still
         skipped; pressed again, the one before."""
@@ -930,6 +985,7 @@ class QAApp(App[None]):
                 return int(number)
         return None
 
+    @outage_safe
     def action_pin(self) -> None:
         assert self.store is not None
         row = self.selected_row()
@@ -956,6 +1012,7 @@ class QAApp(App[None]):
         question.append("from them are hidden.")
         self.push_screen(ConfirmScreen(question, yes="Block", no="Cancel"), decided)
 
+    @outage_safe
     def block(self, handle: str) -> None:
         # the store hides the author's queued questions at once; the running loop reloads the
         # moderation list before every page, so new posts are hidden too
@@ -992,6 +1049,7 @@ class QAApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    @outage_safe
     def action_drafts(self) -> None:
         """The approval panel (`d`): approve or reject the drafts waiting."""
         if self.store is None:
@@ -1003,6 +1061,7 @@ class QAApp(App[None]):
             return
         self.push_screen(DraftsScreen([d.to_json() for d in found]), self.draft_decided)
 
+    @outage_safe
     def draft_decided(self, decision: tuple[str, int, str] | None) -> None:
         if decision is None:
             return
@@ -1036,6 +1095,7 @@ class QAApp(App[None]):
         elif choice == "quit":
             self.stop_and_exit()
 
+    @outage_safe
     def request_closing(self) -> None:
         self.control().close()
         self.closing_requested = True
