@@ -6,7 +6,7 @@ once.
 """
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,9 @@ from qasession.cli.common import (
     out,
     say,
 )
+
+if TYPE_CHECKING:
+    from qasession.cli.common import Context
 
 SessionOpt = Annotated[
     str | None,
@@ -143,6 +146,11 @@ def answer(
         shown = control.preview(control.question(question_id), request)
         render.answer_preview(shown.steps, shown.notes)
         return
+    from qasession.session import late
+
+    over = late.is_over(c.session, c.store)
+    if over and not follow_up and _resume_late(c, control.question(question_id).number):
+        return
     accepted = control.answer(question_id, request, take_over=take_over)
     for note in accepted.notes:
         say(f"note: {note}")
@@ -155,7 +163,57 @@ def answer(
             f"(`qa approve {accepted.draft_id}`; see `qa drafts`)"
         )
         return
+    if over and _send_late(c, [step.key for step in accepted.steps], accepted.number):
+        return
     say(f"answer to question {accepted.number} accepted; `qa run` posts it (now if it is running)")
+
+
+def _send_late(c: "Context", keys: list[str], number: int) -> bool:
+    """After the session's end, with no run active: send the answer now (False: a run is
+    active and posts it)."""
+    from qasession.errors import PlatformError
+    from qasession.session import late
+    from qasession.store import Store
+
+    home = c.home
+    posted = late.send_now(
+        c.session,
+        c.store,
+        keys,
+        lambda lane: late.open_platform(c.session, home, lane, str(c.plan.path)),
+        open_store=lambda: Store.open(home),
+        actor=c.actor,
+    )
+    if posted is None:
+        return False
+    for item in posted.sent:
+        where = f" on {item.platform}" if c.session.multi else ""
+        say(f"question {number}: {item.kind} posted{where} after the session ({item.platform_id})")
+    if posted.left:
+        raise PlatformError(
+            f"question {number}: {len(posted.left)} step(s) of the answer not sent yet "
+            f"({', '.join(posted.left)})",
+            hint="run the same `qa answer` again later: it sends what is left, once",
+        )
+    return True
+
+
+def _resume_late(c: "Context", number: int) -> bool:
+    """An answer accepted earlier whose steps did not all go out (a crash, a rate limit):
+    after the end, with no run active, send what is left (reconciled first, so never twice)
+    instead of accepting another answer."""
+    from qasession.session import late
+
+    pending = late.unfinished(c.store, c.session.id, number)
+    if not pending or not _send_late(c, [item.key for item in pending], number):
+        return False
+    out(str(number))
+    say(
+        f"note: question {number} had an answer accepted at {pending[0].created_at[:19]} UTC "
+        "that had not all gone out: it is sent now, and this text was not used (add "
+        "--follow-up to post another answer)"
+    )
+    return True
 
 
 def _apply(
