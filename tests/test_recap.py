@@ -542,7 +542,7 @@ def test_drafts_posted_once(world: tuple[Path, Store, Any], home: Path) -> None:
     plan_path, store, _ = world
     recap = recap_of(world)
     kinds = [d.kind for d in recap.drafts]
-    assert kinds == ["thanks", "followup", "teaser"]
+    assert kinds[:3] == ["thanks", "followup", "teaser"] and set(kinds[3:]) == {"invite"}
     assert "@alice" in recap.drafts[0].text and "#AskAcme" in recap.drafts[0].text
     assert "4 of your questions" in recap.drafts[1].text
     assert "Acme Q&A, part two" in recap.drafts[2].text
@@ -560,6 +560,7 @@ def test_drafts_posted_once(world: tuple[Path, Store, Any], home: Path) -> None:
         "t:draft:thanks:1",
         "t:draft:followup:1",
         "t:draft:teaser:1",
+        *(d.key for d in recap.drafts if d.kind == "invite"),
     }
 
     second = cli("-f", str(plan_path), "recap", "t", "--post-drafts", "--yes")

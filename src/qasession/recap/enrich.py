@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from qasession.recap.parts import KeyPhrase, Language, Mark, Note
+from qasession.recap.parts import KeyPhrase, Language, LateAnswer, Mark, Note
 from qasession.recap.phrases import LANGUAGES, MAX_QUESTIONS, QuestionText, language_of
 
 if TYPE_CHECKING:
@@ -94,6 +94,73 @@ def questions_of(
     return chosen, langs
 
 
+# the key of a posted `late` draft names the questions it lists, an `invite` draft the people
+LATE_DRAFT = ":draft:late:"
+INVITE_DRAFT = ":draft:invite:"
+
+
+def posted_draft_keys(store: Store, session_id: str, kind: str) -> list[str]:
+    """What follows `kind` (LATE_DRAFT, INVITE_DRAFT) in the keys of the drafts posted."""
+    return [
+        item.key.partition(kind)[2]
+        for item in store.outbox(session_id, ("sent",))
+        if item.kind == "draft" and kind in item.key
+    ]
+
+
+def listed_late(store: Store, session_id: str) -> set[int]:
+    """The question numbers named by the `late` drafts already posted (`...:late:3-7`)."""
+    return {
+        int(n)
+        for rest in posted_draft_keys(store, session_id, LATE_DRAFT)
+        for n in rest.split("-")
+        if n.isdigit()
+    }
+
+
+def invited_already(store: Store, session_id: str) -> list[str]:
+    """The handles the posted invitation drafts mention (`...:invite:alice+bob`)."""
+    found = [
+        "@" + name
+        for rest in posted_draft_keys(store, session_id, INVITE_DRAFT)
+        for name in rest.split("+")
+        if name
+    ]
+    return list(dict.fromkeys(found))
+
+
+def late_answers_of(store: Store, session: Any, recap: Recap) -> list[LateAnswer]:
+    """The questions whose first answer step went out after the session's end."""
+    end = recap.meta.window_end
+    if not end:
+        return []
+    listed = listed_late(store, recap.meta.session_id)
+    multi = bool(getattr(session, "multi", False))
+    found: list[LateAnswer] = []
+    for entry in recap.transcript:
+        if not entry.answers or entry.answers[0].sent_at < end:
+            continue
+        platform, post_id = None, entry.question.id
+        if multi and "/" in post_id:
+            platform, post_id = post_id.split("/", 1)
+        row = store.post_row(recap.meta.session_id, post_id, platform)
+        if row is None or row["number"] is None:
+            continue
+        sensitive = "sensitive" in (row["flags"] or "").split(",")
+        found.append(
+            LateAnswer(
+                number=int(row["number"]),
+                question_id=entry.question.id,
+                author=entry.question.author,
+                text="" if sensitive else entry.question.text,
+                answered_at=entry.answers[0].sent_at,
+                private=any(a.kind == "dm" for a in entry.answers),
+                listed=int(row["number"]) in listed,
+            )
+        )
+    return found
+
+
 def notes_of(store: Store, session_id: str, start: str | None) -> list[Note]:
     return [
         Note(e["at"], clock_of(e["at"], start), str(e.get("text", "")), e.get("actor"))
@@ -113,6 +180,8 @@ def enrich(store: Store, session: Any, recap: Recap) -> Recap:
     recap.marks = marks_of(store, sid, recap)
     recap.notes = notes_of(store, sid, recap.meta.window_start)
     recap.questions.late = sum(1 for m in recap.marks if m.kind == "answer" and m.late)
+    recap.late_answers = late_answers_of(store, session, recap)
+    recap.invited = invited_already(store, sid)
     return recap
 
 
@@ -128,3 +197,5 @@ def mask_parts(recap: Recap, masker: Any) -> None:
     recap.phrases = kept
     for note in recap.notes:
         note.text = masker.text(note.text)
+    for late in recap.late_answers:
+        late.text = masker.text(late.text)
