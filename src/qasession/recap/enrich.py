@@ -8,6 +8,7 @@ accumulator that also serves the million-post archive as lean as it was.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 _CAMEL = re.compile(r"[A-Z][a-z]+|[a-z]+|[A-Z]+(?![a-z])")
 _SKIP_STATUS = ("hidden",)
 _SKIP_FLAGS = ("sensitive", "troll")
+# an archive's most asked questions analysed for key phrases (yake takes about a millisecond
+# each; the store's recap takes MAX_QUESTIONS): a million-post recap stays within its time
+ARCHIVE_QUESTIONS = 500
 
 
 def brand_words(hashtag: str) -> list[str]:
@@ -199,3 +203,65 @@ def mask_parts(recap: Recap, masker: Any) -> None:
         note.text = masker.text(note.text)
     for late in recap.late_answers:
         late.text = masker.text(late.text)
+
+
+def archive_questions(
+    canonical: dict[str, Any],
+    clusters: dict[str, list[Any]],
+    screen: Callable[[str], bool],
+) -> tuple[list[QuestionText], list[Language]]:
+    """What `questions_of` gives for the store, from an archive's canonical questions (the
+    accumulator's `(ts, author, text, likes, reposts, status, url)`) and their clusters of
+    merged duplicates: an archive decodes no language tag, so each canonical question's
+    language is guessed from its text and its merged copies (near-identical texts) count in
+    the same language. `screen(text)` is False for a question to keep out of the phrases
+    (private data, trolling); only the ARCHIVE_QUESTIONS most asked are screened and
+    analysed."""
+    languages: dict[str, int] = {}
+    ranked: list[tuple[int, int, str, str, str]] = []
+    for qid, (_, _, text, likes, reposts, status, _) in canonical.items():
+        cluster = clusters.get(qid)
+        posts = 1 + (int(cluster[0]) if cluster else 0)
+        lang = language_of(None, text)
+        languages[lang] = languages.get(lang, 0) + posts
+        if status not in _SKIP_STATUS:
+            ranked.append((posts, int(likes or 0) + int(reposts or 0), qid, text, lang))
+    top = heapq.nsmallest(ARCHIVE_QUESTIONS * 2, ranked, key=lambda q: (-q[0], -q[1]))
+    chosen = [
+        QuestionText(qid, text, lang, posts, engagement)
+        for posts, engagement, qid, text, lang in top
+        if screen(text)
+    ][:ARCHIVE_QUESTIONS]
+    order = {qid: i for i, qid in enumerate(canonical)}
+    chosen.sort(key=lambda q: order[q.id])
+    langs = [
+        Language(code, LANGUAGES.get(code, "unknown" if code == "und" else code), n)
+        for code, n in sorted(languages.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return chosen, langs
+
+
+def enrich_archive(
+    recap: Recap,
+    canonical: dict[str, Any],
+    clusters: dict[str, list[Any]],
+    session_like: Any,
+    *,
+    phrases: bool = True,
+) -> Recap:
+    """The languages and key phrases of an archive's questions (before it is masked)."""
+    from qasession import triage
+    from qasession.recap.masking import Masker, patterns_of
+    from qasession.recap.phrases import key_phrases
+
+    masker = Masker(patterns_of(session_like))
+    moderation = getattr(session_like, "moderation", None)
+    blocked = frozenset(w.lower() for w in getattr(moderation, "blocked_words", ()) or ())
+
+    def screen(text: str) -> bool:
+        return masker.text(text) == text and not triage.troll_signals(text, 0, blocked)
+
+    questions, recap.languages = archive_questions(canonical, clusters, screen)
+    if phrases:
+        recap.phrases = key_phrases(questions, brand=brand_words(recap.meta.hashtag))
+    return recap
