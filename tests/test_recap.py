@@ -378,6 +378,22 @@ def test_json_keys(world: tuple[Path, Store, Any]) -> None:
     assert data["meta"]["window_start"] == START.isoformat()
 
 
+def test_the_readme_documents_every_key_of_the_json_schema(world: tuple[Path, Store, Any]) -> None:
+    from qasession.recap import SCHEMA, parts
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**The JSON recap**", 1)[1].split("Since schema 1", 1)[0]
+    assert f"`meta.schema` {SCHEMA}" in section and SCHEMA == 2
+    quoted = " ".join(re.findall(r"`([^`]+)`", section))  # the names in backticks
+    documented = set(re.findall(r"[a-z_0-9]+", quoted))
+    data = json.loads(json.dumps(recap_of(world).to_json()))
+    keys = set(data) | set(data["meta"]) | set(data["questions"]) | set(data["activity"])
+    keys |= set(data["drafts"][0]) | set(data["transcript"][0]["answers"][0])
+    for name in ("LateAnswer", "KeyPhrase", "Mark", "Note", "Language"):
+        keys |= set(getattr(parts, name).__slots__)
+    assert keys - documented == set()
+
+
 def test_markdown_escapes_platform_text(world: tuple[Path, Store, Any]) -> None:
     md = to_markdown(recap_of(world))
     assert "<script>" not in md and "\\<script\\>" in md

@@ -38,7 +38,13 @@ Definitions (the JSON keys, stable; `meta.schema` changes when they do):
   teaser and invitation (the top contributors, by mention, to the next session) posts, sized
   for the platform; each `key` is its outbox key (posted once).
 - `team`: who answered, approved, skipped...; draft-to-approval times (see `recap.team`).
-- `meta`: tool, version, schema, generated_at, source, session, hashtag, window, counts, next.
+- `meta`: tool, version, schema, generated_at, source, session, hashtag, window, counts, next,
+  masked (what was masked), target (the plan's answer target).
+- `questions.late`: answered after the session's end; `late_answers`, `invited`, `marks`,
+  `languages`, `phrases`, `notes`: see `qasession.recap.parts`.
+
+`meta.schema` is 2 since those were added to schema 1 (nothing was removed or renamed); the
+README lists every key.
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ if TYPE_CHECKING:
     from qasession.platforms.base import Billing
     from qasession.store import Store
 
-SCHEMA = 1
+SCHEMA = 2  # 2: masked, target, late, team, by_platform and the later parts (README)
 TOP = 10  # rows of the top lists
 TOP_OPEN = 20
 TOP_CLUSTERS = 20
