@@ -34,11 +34,16 @@ class Ended:
     """A session that ran on the local platform and ended a while ago (real time), with
     three open questions: a plain one, one with a phone number, one more."""
 
-    def __init__(self, tmp_path: Path, home: Path, ago: timedelta = timedelta(hours=3)) -> None:
+    def __init__(
+        self, tmp_path: Path, home: Path, ago: timedelta = timedelta(hours=3), **plan: Any
+    ) -> None:
         self.home = home
         self.start = (datetime.now(UTC) - ago).replace(second=0, microsecond=0)
         self.plan_path = write_plan(
-            tmp_path / "sessions.yaml", start=self.start.strftime("%Y-%m-%d %H:%M"), next="t2"
+            tmp_path / "sessions.yaml",
+            start=self.start.strftime("%Y-%m-%d %H:%M"),
+            next="t2",
+            **plan,
         )
         with self.plan_path.open("a", encoding="utf-8") as plan:  # the series' next session
             plan.write(NEXT.format(start=(self.start + timedelta(days=30)).strftime("%Y-%m-%d")))
@@ -81,7 +86,8 @@ class Ended:
 
 
 @pytest.fixture
-def ended(tmp_path: Path, home: Path) -> Ended:
+def ended(tmp_path: Path, home: Path, engine: str) -> Ended:
+    """On the home's SQLite store and on PostgreSQL (the CLI follows QA_DATABASE_URL)."""
     world = Ended(tmp_path, home)
     assert world.run().ended
     return world
@@ -280,3 +286,21 @@ def test_late_and_invitation_texts_fit_the_platform() -> None:
     invites = invitation_texts(handles, "#AskAcme", wordings, 100, len)
     assert all(len(text) <= 100 and len(group) <= 5 for group, text in invites)
     assert [h for group, _ in invites for h in group] == handles
+
+
+def test_an_answer_approved_after_the_end_is_posted_at_once(
+    tmp_path: Path, home: Path, cli: Any
+) -> None:
+    world = Ended(tmp_path, home, answers={"approval": True})
+    assert world.run().ended
+    before = len(world.mine())
+    number = world.number_of("@alice")
+    drafted = cli("-f", str(world.plan_path), "answer", "-s", "t", str(number), ANSWER)
+    assert drafted.returncode == 0 and "waits for approval" in drafted.stderr
+    assert len(world.mine()) == before
+    draft_id = world.store.drafts("t", ("pending",))[0].id
+    approved = cli("-f", str(world.plan_path), "approve", "-s", "t", str(draft_id))
+    assert approved.returncode == 0, approved.stderr
+    assert "after the session" in approved.stderr
+    assert [p.kind for p in world.mine()[before:]] == ["repost", "post"]
+    assert world.store.question_row("t", number)["status"] == "answered"

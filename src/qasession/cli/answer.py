@@ -163,12 +163,12 @@ def answer(
             f"(`qa approve {accepted.draft_id}`; see `qa drafts`)"
         )
         return
-    if over and _send_late(c, [step.key for step in accepted.steps], accepted.number):
+    if over and send_late(c, [step.key for step in accepted.steps], accepted.number):
         return
     say(f"answer to question {accepted.number} accepted; `qa run` posts it (now if it is running)")
 
 
-def _send_late(c: "Context", keys: list[str], number: int) -> bool:
+def send_late(c: "Context", keys: list[str], number: int) -> bool:
     """After the session's end, with no run active: send the answer now (False: a run is
     active and posts it)."""
     from qasession.errors import PlatformError
@@ -203,9 +203,11 @@ def _resume_late(c: "Context", number: int) -> bool:
     after the end, with no run active, send what is left (reconciled first, so never twice)
     instead of accepting another answer."""
     from qasession.session import late
+    from qasession.session.control import Control
 
+    Control(c.session, c.store, actor=c.actor).allow("answer")  # a team's roles, as ever
     pending = late.unfinished(c.store, c.session.id, number)
-    if not pending or not _send_late(c, [item.key for item in pending], number):
+    if not pending or not send_late(c, [item.key for item in pending], number):
         return False
     out(str(number))
     say(
