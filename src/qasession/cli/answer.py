@@ -1,7 +1,8 @@
 """Triage from any shell: `qa queue`, `qa answer`, `qa skip`, `qa pin`, `qa block`.
 
 An answer is a command in the store: the running `qa run` posts it on its next tick (or the
-next `qa run` does, if none is running). Skip, pin and block only change state: they apply at
+next `qa run` does, if none is running). Once the session is over and no run is active,
+`qa answer` sends it itself, exactly once (`qasession.session.late`). Skip, pin and block only change state: they apply at
 once.
 """
 
@@ -126,7 +127,8 @@ def answer(
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Answer a queued question: repost it, then post the answer (see --mode)."""
+    """Answer a queued question: repost it, then post the answer (see --mode); after the
+    session, with no run active, it is posted at once."""
     from qasession.session.control import AnswerRequest, Control
 
     c = load(ctx, file, home, session_id, actor=actor)
