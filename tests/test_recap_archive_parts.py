@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from qasession.recap.archive import recap_from_archive
 
@@ -51,3 +52,21 @@ def test_archive_analysis_can_be_left_out(tmp_path: Path) -> None:
     recap = recap_from_archive(archive(tmp_path), "#AskAcme", None, analyse=False)
     assert recap.languages == [] and recap.phrases == []
     assert recap.questions.received == 5
+
+
+def test_the_cli_leaves_the_analysis_out_on_request(tmp_path: Path, cli: Any) -> None:
+    path = archive(tmp_path)
+    full = cli(
+        "recap", "--from-archive", str(path), "--hashtag", "#AskAcme", "--json", cwd=tmp_path
+    )
+    assert full.returncode == 0, full.stderr
+    assert json.loads(full.stdout)["languages"]
+    lean = cli(
+        "recap", "--from-archive", str(path), "--hashtag", "#AskAcme", "--json", "--no-analysis",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert lean.returncode == 0, lean.stderr
+    data = json.loads(lean.stdout)
+    assert data["languages"] == [] and data["phrases"] == []
+    refused = cli("recap", "--no-analysis", cwd=tmp_path)
+    assert refused.returncode == 2 and "--from-archive" in refused.stderr

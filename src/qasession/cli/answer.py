@@ -2,8 +2,8 @@
 
 An answer is a command in the store: the running `qa run` posts it on its next tick (or the
 next `qa run` does, if none is running). Once the session is over and no run is active,
-`qa answer` sends it itself, exactly once (`qasession.session.late`). Skip, pin and block only change state: they apply at
-once.
+`qa answer` sends it itself, exactly once (`qasession.session.late`). Skip, pin and block
+only change state: they apply at once.
 """
 
 from pathlib import Path
