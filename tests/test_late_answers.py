@@ -304,3 +304,30 @@ def test_an_answer_approved_after_the_end_is_posted_at_once(
     assert "after the session" in approved.stderr
     assert [p.kind for p in world.mine()[before:]] == ["repost", "post"]
     assert world.store.question_row("t", number)["status"] == "answered"
+
+
+def test_where_sent_posts_cannot_be_looked_up_a_half_sent_step_waits_for_the_operator(
+    ended: Ended,
+) -> None:
+    from dataclasses import replace
+
+    from qasession.session import late
+    from qasession.session.control import AnswerRequest, Control
+
+    number = ended.number_of("@alice")
+    accepted = Control(ended.session, ended.store).answer(number, AnswerRequest(ANSWER))
+    repost = ended.store.outbox_item(accepted.steps[0].key)
+    assert repost is not None and ended.store.mark_sending(repost.id)  # a crash around the call
+    blind = LocalPlatform({}, home=ended.home, account="@acme")
+    blind.capabilities = replace(LocalPlatform.CAPABILITIES, can_lookup_sent=False)
+    posted = late.send_now(
+        ended.session,
+        ended.store,
+        [step.key for step in accepted.steps],
+        lambda lane: blind,
+        open_store=lambda: Store.open(ended.home),
+    )
+    assert posted is not None
+    assert posted.unsettled == [repost.key] and posted.sent == []  # never resent on a guess
+    assert posted.left == [accepted.steps[1].key]  # the answer waits for its repost
+    assert not [p for p in ended.mine() if p.kind == "repost"]

@@ -191,6 +191,11 @@ def send_late(c: "Context", keys: list[str], number: int) -> bool:
     for item in posted.sent:
         where = f" on {item.platform}" if c.session.multi else ""
         say(f"question {number}: {item.kind} posted{where} after the session ({item.platform_id})")
+    if posted.unsettled:
+        raise PlatformError(
+            f"question {number}: {', '.join(posted.unsettled)} failed or may have been sent",
+            hint="see `qa outbox`, then `qa outbox confirm KEY` or `qa outbox resend KEY`",
+        )
     if posted.left:
         raise PlatformError(
             f"question {number}: {len(posted.left)} step(s) of the answer not sent yet "

@@ -38,6 +38,9 @@ class Posted:
 
     sent: list[OutboxItem] = field(default_factory=list)
     left: list[str] = field(default_factory=list)  # keys still to send
+    # keys the platform refused, or that a crash left unknown where sent posts cannot be
+    # looked up: the operator settles them (`qa outbox confirm|resend KEY`)
+    unsettled: list[str] = field(default_factory=list)
     waiting_until: datetime | None = None
 
 
@@ -130,7 +133,10 @@ def send_now(
                 posted.waiting_until = result.waiting_until
     finally:
         lease.release(store)
-    posted.left = sorted(
-        key for key in wanted if (item := store.outbox_item(key)) and item.state in PENDING
-    )
+    for key in sorted(wanted):
+        item = store.outbox_item(key)
+        if item is not None and item.state in PENDING:
+            posted.left.append(key)
+        elif item is not None and item.state in ("uncertain", "failed"):
+            posted.unsettled.append(key)
     return posted
