@@ -1156,8 +1156,10 @@ def _billing(platform: str) -> type[Billing] | None:
 
 
 def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) -> list[Draft]:
-    """Thank-you post(s) mentioning the top contributors, a follow-up for open questions and
-    a teaser of the next session, each fitting `max_length` as `length` counts."""
+    """Thank-you post(s) mentioning the top contributors, a follow-up for open questions, a
+    follow-up listing the questions answered after the end (those not listed yet), a teaser
+    of the next session and invitations to it (those not invited yet), each fitting
+    `max_length` as `length` counts."""
     from qasession.compose import ensure_hashtag, late_texts, thanks_texts
 
     meta = recap.meta
