@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from qasession.errors import SessionBusy
-from qasession.session.outbox import Outbox
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -106,6 +105,7 @@ def send_now(
     run holds the lease: that run sends them. A rate limit or a platform error leaves what it
     held back as intents (`Posted.left`): the same command again, or a run, sends them."""
     from qasession.session.lease import SessionLease
+    from qasession.session.outbox import Outbox  # only when sending: `qa answer` starts fast
 
     wanted = set(keys)
     lanes: dict[str, set[str]] = {}
