@@ -378,6 +378,22 @@ def test_json_keys(world: tuple[Path, Store, Any]) -> None:
     assert data["meta"]["window_start"] == START.isoformat()
 
 
+def test_the_readme_documents_every_key_of_the_json_schema(world: tuple[Path, Store, Any]) -> None:
+    from qasession.recap import SCHEMA, parts
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**The JSON recap**", 1)[1].split("Since schema 1", 1)[0]
+    assert f"`meta.schema` {SCHEMA}" in section and SCHEMA == 2
+    quoted = " ".join(re.findall(r"`([^`]+)`", section))  # the names in backticks
+    documented = set(re.findall(r"[a-z_0-9]+", quoted))
+    data = json.loads(json.dumps(recap_of(world).to_json()))
+    keys = set(data) | set(data["meta"]) | set(data["questions"]) | set(data["activity"])
+    keys |= set(data["drafts"][0]) | set(data["transcript"][0]["answers"][0])
+    for name in ("LateAnswer", "KeyPhrase", "Mark", "Note", "Language"):
+        keys |= set(getattr(parts, name).__slots__)
+    assert keys - documented == set()
+
+
 def test_markdown_escapes_platform_text(world: tuple[Path, Store, Any]) -> None:
     md = to_markdown(recap_of(world))
     assert "<script>" not in md and "\\<script\\>" in md
@@ -542,7 +558,7 @@ def test_drafts_posted_once(world: tuple[Path, Store, Any], home: Path) -> None:
     plan_path, store, _ = world
     recap = recap_of(world)
     kinds = [d.kind for d in recap.drafts]
-    assert kinds == ["thanks", "followup", "teaser"]
+    assert kinds[:3] == ["thanks", "followup", "teaser"] and set(kinds[3:]) == {"invite"}
     assert "@alice" in recap.drafts[0].text and "#AskAcme" in recap.drafts[0].text
     assert "4 of your questions" in recap.drafts[1].text
     assert "Acme Q&A, part two" in recap.drafts[2].text
@@ -560,6 +576,7 @@ def test_drafts_posted_once(world: tuple[Path, Store, Any], home: Path) -> None:
         "t:draft:thanks:1",
         "t:draft:followup:1",
         "t:draft:teaser:1",
+        *(d.key for d in recap.drafts if d.kind == "invite"),
     }
 
     second = cli("-f", str(plan_path), "recap", "t", "--post-drafts", "--yes")

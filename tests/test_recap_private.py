@@ -209,7 +209,7 @@ def test_no_output_shows_private_data(world: tuple[Path, list[str]], tmp_path: P
     assert document["transcript"] and document["open_questions"] and document["top_posts"]
     assert document["duplicates"] and document["follow_ups"]["posts"]
     drafts = document["drafts"]
-    assert {d["kind"] for d in drafts} == {"thanks", "followup", "teaser"}
+    assert {d["kind"] for d in drafts} == {"thanks", "followup", "teaser", "invite"}
     assert_masked("\n".join(d["text"] for d in drafts), privates, "drafts")
 
 

@@ -292,6 +292,94 @@ def thanks_texts(
     return [f".{p}" if p.startswith("@") else p for p in posts]
 
 
+LATE_INTRO = "Answered after the session, for those who missed it:"
+EXCERPT = 80  # characters of a question a late-answer list shows at most
+INVITE_GROUP = 5  # mentions per invitation post: more reads as a mass mention
+
+
+def excerpt(text: str, limit: int, hashtags: Sequence[str] = ()) -> str:
+    """`text` on one line, its hashtags removed, cut at a word boundary to at most `limit`
+    characters ("…" marks the cut); "" when `limit` leaves no word."""
+    for tag in hashtags:
+        text = re.sub(re.escape(tag) + r"(?![\w])", " ", text, flags=re.IGNORECASE)
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)].rsplit(" ", 1)[0].rstrip(" ,;:-")
+    return f"{cut}…" if cut else ""
+
+
+def late_texts(
+    items: Sequence[tuple[int, str, str]],
+    hashtag: str,
+    max_length: int,
+    length: Callable[[str], int],
+) -> list[tuple[list[int], str]]:
+    """Posts listing the questions answered after the session (`items`: number, asker, the
+    question's text or "" to name only the asker), as many as needed to fit: each line is
+    `- @asker: the question` (cut shorter when a line alone would not fit). Returns each
+    post with the numbers of the questions it lists."""
+
+    def post(lines: list[str]) -> str:
+        return "\n".join([LATE_INTRO, *lines, hashtag])
+
+    posts: list[tuple[list[int], str]] = []
+    numbers: list[int] = []
+    lines: list[str] = []
+    for number, asker, text in items:
+        line = ""
+        for limit in (EXCERPT, EXCERPT // 2, 0):
+            short = excerpt(text, limit, (hashtag,)) if text and limit else ""
+            line = f"- {handle(asker)}: {short}" if short else f"- {handle(asker)}"
+            if length(post([line])) <= max_length:
+                break
+        if length(post([line])) > max_length:
+            continue  # not even the handle fits beside the intro: leave it out
+        if lines and length(post([*lines, line])) > max_length:
+            posts.append((numbers, post(lines)))
+            numbers, lines = [], []
+        numbers.append(number)
+        lines.append(line)
+    if lines:
+        posts.append((numbers, post(lines)))
+    return posts
+
+
+def invitation_texts(
+    handles: Sequence[str],
+    hashtag: str,
+    invitation: Sequence[str],
+    max_length: int,
+    length: Callable[[str], int],
+) -> list[tuple[list[str], str]]:
+    """Posts inviting `handles` by mention to the next session, at most INVITE_GROUP per
+    post and as many as fit; `invitation` gives the invitation's wordings, fullest first (the
+    first that fits is used). Returns each post with the handles it mentions."""
+
+    def text(group: list[str], words: str) -> str:
+        return f"You asked great questions at {hashtag}, {' '.join(group)}: {words}"
+
+    def fitting(group: list[str]) -> str | None:
+        for words in invitation:
+            candidate = text(group, words)
+            if length(candidate) <= max_length:
+                return candidate
+        return None
+
+    posts: list[tuple[list[str], str]] = []
+    group: list[str] = []
+    for who in (handle(h) for h in handles):
+        if fitting([who]) is None:
+            continue
+        if group and (len(group) >= INVITE_GROUP or fitting([*group, who]) is None):
+            posts.append((group, str(fitting(group))))
+            group = []
+        group.append(who)
+    if group:
+        posts.append((group, str(fitting(group))))
+    return posts
+
+
 __all__ = [
     "ANSWER_MODES",
     "AnswerSpec",
@@ -300,7 +388,10 @@ __all__ = [
     "compose_answer",
     "dot_text",
     "ensure_hashtag",
+    "excerpt",
     "has_hashtag",
+    "invitation_texts",
+    "late_texts",
     "split_thread",
     "thanks_texts",
 ]

@@ -1,12 +1,13 @@
 """Triage from any shell: `qa queue`, `qa answer`, `qa skip`, `qa pin`, `qa block`.
 
 An answer is a command in the store: the running `qa run` posts it on its next tick (or the
-next `qa run` does, if none is running). Skip, pin and block only change state: they apply at
-once.
+next `qa run` does, if none is running). Once the session is over and no run is active,
+`qa answer` sends it itself, exactly once (`qasession.session.late`). Skip, pin and block
+only change state: they apply at once.
 """
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +21,9 @@ from qasession.cli.common import (
     out,
     say,
 )
+
+if TYPE_CHECKING:
+    from qasession.cli.common import Context
 
 SessionOpt = Annotated[
     str | None,
@@ -123,7 +127,8 @@ def answer(
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Answer a queued question: repost it, then post the answer (see --mode)."""
+    """Answer a queued question: repost it, then post the answer (see --mode); after the
+    session, with no run active, it is posted at once."""
     from qasession.session.control import AnswerRequest, Control
 
     c = load(ctx, file, home, session_id, actor=actor)
@@ -143,6 +148,11 @@ def answer(
         shown = control.preview(control.question(question_id), request)
         render.answer_preview(shown.steps, shown.notes)
         return
+    from qasession.session import late
+
+    over = late.is_over(c.session, c.store)
+    if over and not follow_up and _resume_late(c, control.question(question_id).number):
+        return
     accepted = control.answer(question_id, request, take_over=take_over)
     for note in accepted.notes:
         say(f"note: {note}")
@@ -155,7 +165,64 @@ def answer(
             f"(`qa approve {accepted.draft_id}`; see `qa drafts`)"
         )
         return
+    if over and send_late(c, [step.key for step in accepted.steps], accepted.number):
+        return
     say(f"answer to question {accepted.number} accepted; `qa run` posts it (now if it is running)")
+
+
+def send_late(c: "Context", keys: list[str], number: int) -> bool:
+    """After the session's end, with no run active: send the answer now (False: a run is
+    active and posts it)."""
+    from qasession.errors import PlatformError
+    from qasession.session import late
+    from qasession.store import Store
+
+    home = c.home
+    posted = late.send_now(
+        c.session,
+        c.store,
+        keys,
+        lambda lane: late.open_platform(c.session, home, lane, str(c.plan.path)),
+        open_store=lambda: Store.open(home),
+        actor=c.actor,
+    )
+    if posted is None:
+        return False
+    for item in posted.sent:
+        where = f" on {item.platform}" if c.session.multi else ""
+        say(f"question {number}: {item.kind} posted{where} after the session ({item.platform_id})")
+    if posted.unsettled:
+        raise PlatformError(
+            f"question {number}: {', '.join(posted.unsettled)} failed or may have been sent",
+            hint="see `qa outbox`, then `qa outbox confirm KEY` or `qa outbox resend KEY`",
+        )
+    if posted.left:
+        raise PlatformError(
+            f"question {number}: {len(posted.left)} step(s) of the answer not sent yet "
+            f"({', '.join(posted.left)})",
+            hint="run the same `qa answer` again later: it sends what is left, once",
+        )
+    return True
+
+
+def _resume_late(c: "Context", number: int) -> bool:
+    """An answer accepted earlier whose steps did not all go out (a crash, a rate limit):
+    after the end, with no run active, send what is left (reconciled first, so never twice)
+    instead of accepting another answer."""
+    from qasession.session import late
+    from qasession.session.control import Control
+
+    Control(c.session, c.store, actor=c.actor).allow("answer")  # a team's roles, as ever
+    pending = late.unfinished(c.store, c.session.id, number)
+    if not pending or not send_late(c, [item.key for item in pending], number):
+        return False
+    out(str(number))
+    say(
+        f"note: question {number} had an answer accepted at {pending[0].created_at[:19]} UTC "
+        "that had not all gone out: it is sent now, and this text was not used (add "
+        "--follow-up to post another answer)"
+    )
+    return True
 
 
 def _apply(

@@ -135,14 +135,26 @@ def recap(
         typer.Option("--wide", help="Show the posts' texts whole in the terminal tables."),
     ] = False,
     actor: ActorOpt = None,
+    analysis: Annotated[
+        bool,
+        typer.Option(
+            "--analysis/--no-analysis",
+            help="With --from-archive: the questions' languages and key phrases (--no-analysis "
+            "skips them, about 2 s less on a million posts).",
+        ),
+    ] = True,
     file: PlanFileOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """The recap: who took part, answers, open questions, activity; files and drafts."""
     format = _check(format, json, series, from_archive, post_drafts, include_private)
+    if not analysis and from_archive is None:
+        from qasession.errors import UsageError
+
+        raise UsageError("--no-analysis is for --from-archive", hint="drop --no-analysis")
     if from_archive is not None:
         plan, session = _plan_session(ctx, file, home, session_id, hashtag)
-        source = _Archive(from_archive, hashtag, host, plan, session)
+        source = _Archive(from_archive, hashtag, host, plan, session, analysis)
         _archive(source, format, output, include_private=include_private, wide=wide, charts=charts)
         return
     c = load(ctx, file, home, session_id, writes=post_drafts, actor=actor)
@@ -313,6 +325,7 @@ class _Archive:
     host: str | None
     plan: "Plan | None"
     session: "Session | None"
+    analysis: bool = True  # the questions' languages and key phrases
 
 
 def _archive(
@@ -347,7 +360,12 @@ def _archive(
         _privacy_note(masker)
         return
     result = recap_from_archive(
-        source.path, source.hashtag, session, host=source.host, next_session=nxt
+        source.path,
+        source.hashtag,
+        session,
+        host=source.host,
+        next_session=nxt,
+        analyse=source.analysis,
     )
     if not result.meta.host:
         say("note: no host known (--host): the host's answers cannot be told apart")

@@ -84,14 +84,20 @@ def approve(
     home: HomeOpt = None,
 ) -> None:
     """Approve a draft (optionally with an edited --text): it enters the outbox and goes out."""
+    from qasession.cli.answer import send_late
+    from qasession.session import late
     from qasession.session.control import Control
 
     c = load(ctx, file, home, session_id, actor=actor)
-    draft, _ = Control(c.session, c.store, actor=c.actor).approve(draft_id, text)
+    draft, steps = Control(c.session, c.store, actor=c.actor).approve(draft_id, text)
     what = f"question {draft.number}" if draft.number is not None else draft.key
     out(str(draft.id))
     edited = " (edited)" if text is not None else ""
-    say(f"draft {draft.id} for {what} approved{edited}; `qa run` posts it (now if it is running)")
+    say(f"draft {draft.id} for {what} approved{edited}")
+    over = steps and draft.number is not None and late.is_over(c.session, c.store)
+    if over and send_late(c, [step.key for step in steps], int(draft.number or 0)):
+        return  # after the session, with no run active: posted now
+    say("`qa run` posts it (now if it is running)")
 
 
 def reject(

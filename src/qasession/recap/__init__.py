@@ -34,9 +34,17 @@ Definitions (the JSON keys, stable; `meta.schema` changes when they do):
 - `transcript`: answered questions with their answers (ids, links; a private answer's text is
   never shown), in answer order. `open_questions`: the most engaging open ones.
 - `cost`: platform calls and spend from the session's stored counters (null when none).
-- `drafts`: thank-you, follow-up and teaser posts, sized for the platform.
+- `drafts`: thank-you, follow-up (open questions), late (what was answered after the end),
+  teaser and invitation (the top contributors, by mention, to the next session) posts, sized
+  for the platform; each `key` is its outbox key (posted once).
 - `team`: who answered, approved, skipped...; draft-to-approval times (see `recap.team`).
-- `meta`: tool, version, schema, generated_at, source, session, hashtag, window, counts, next.
+- `meta`: tool, version, schema, generated_at, source, session, hashtag, window, counts, next,
+  masked (what was masked), target (the plan's answer target).
+- `questions.late`: answered after the session's end; `late_answers`, `invited`, `marks`,
+  `languages`, `phrases`, `notes`: see `qasession.recap.parts`.
+
+`meta.schema` is 2 since those were added to schema 1 (nothing was removed or renamed); the
+README lists every key.
 """
 
 from __future__ import annotations
@@ -53,14 +61,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import qasession
-from qasession.recap.parts import KeyPhrase, Language, Mark, Note
+from qasession.recap.parts import KeyPhrase, Language, LateAnswer, Mark, Note
 
 if TYPE_CHECKING:
     from qasession.plan import Plan, Session
     from qasession.platforms.base import Billing
     from qasession.store import Store
 
-SCHEMA = 1
+SCHEMA = 2  # 2: masked, target, late, team, by_platform and the later parts (README)
 TOP = 10  # rows of the top lists
 TOP_OPEN = 20
 TOP_CLUSTERS = 20
@@ -236,7 +244,7 @@ class NextSession:
 @dataclass(slots=True)
 class Draft:
     key: str
-    kind: str  # thanks | followup | teaser
+    kind: str  # thanks | followup | late | teaser | invite
     text: str
     length: int
     max_length: int
@@ -290,6 +298,9 @@ class Recap:
     languages: list[Language] = field(default_factory=list)
     phrases: list[KeyPhrase] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    late_answers: list[LateAnswer] = field(default_factory=list)
+    # who a posted invitation draft already mentions (never invited twice)
+    invited: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The whole model as plain JSON data (the `--format json` document)."""
@@ -1157,15 +1168,17 @@ def _billing(platform: str) -> type[Billing] | None:
 
 
 def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) -> list[Draft]:
-    """Thank-you post(s) mentioning the top contributors, a follow-up for open questions and
-    a teaser of the next session, each fitting `max_length` as `length` counts."""
-    from qasession.compose import ensure_hashtag, thanks_texts
+    """Thank-you post(s) mentioning the top contributors, a follow-up for open questions, a
+    follow-up listing the questions answered after the end (those not listed yet), a teaser
+    of the next session and invitations to it (those not invited yet), each fitting
+    `max_length` as `length` counts."""
+    from qasession.compose import ensure_hashtag, late_texts, thanks_texts
 
     meta = recap.meta
     sid, tag = meta.session_id, meta.hashtag
     drafts: list[Draft] = []
 
-    def add(kind: str, number: int, text: str) -> None:
+    def add(kind: str, number: int | str, text: str) -> None:
         drafts.append(Draft(f"{sid}:draft:{kind}:{number}", kind, text, length(text), max_length))
 
     handles: list[str] = []
@@ -1187,6 +1200,11 @@ def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) 
                 add("followup", 1, text)
                 break
 
+    late = [(a.number, a.author, a.text) for a in recap.late_answers if not (a.private or a.listed)]
+    for numbers, text in late_texts(late, tag, max_length, length):
+        # keyed by the questions it lists: posted once, and a later one lists only newer ones
+        add("late", "-".join(str(n) for n in numbers), text)
+
     nxt = meta.next
     if nxt is not None:
         for title in (nxt.title, ""):
@@ -1199,7 +1217,34 @@ def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) 
             if length(text) <= max_length:
                 add("teaser", 1, text)
                 break
+        _add_invitations(recap, nxt, handles, add, max_length, length)
     return drafts
+
+
+def _add_invitations(
+    recap: Recap,
+    nxt: NextSession,
+    handles: list[str],
+    add: Callable[[str, int | str, str], None],
+    max_length: int,
+    length: Callable[[str], int],
+) -> None:
+    """Invitations to the next session by mention of the top contributors (the host never,
+    nor a muted or blocked author: the contributor lists leave them out), grouped to fit;
+    each keyed by the handles it mentions, so a person is invited once."""
+    from qasession.compose import invitation_texts
+
+    hosts = {_handle_key(recap.meta.host)} if recap.meta.host else set()
+    invited = {_handle_key(h) for h in recap.invited}
+    guests = [h for h in handles[:TOP] if _handle_key(h) not in hosts | invited]
+    named = f" {nxt.title}" if nxt.title else ""
+    wordings = [
+        f"join us for the next session{named}, {nxt.when} ({nxt.timezone}), with {nxt.hashtag}!",
+        f"join us for the next session, {nxt.when} ({nxt.timezone}), with {nxt.hashtag}!",
+        f"join us next time with {nxt.hashtag}!",
+    ]
+    for group, text in invitation_texts(guests, recap.meta.hashtag, wordings, max_length, length):
+        add("invite", "+".join(_handle_key(h).lstrip("@") for h in group), text)
 
 
 def public_drafts(
@@ -1466,8 +1511,8 @@ def post_drafts(
 ) -> list[str]:
     """Post `todo` through the outbox (intent first, keys `<session>:draft:<kind>:<n>`) for
     `actor` (default: who is at the keyboard), the host's under the plan's `team:`
-    (NotAllowed); returns the keys posted. What a rate limit or an error held back stays an
-    intent. The audit log keeps who posted which."""
+    (NotAllowed); returns the keys posted (or found posted: a crash after the send). What a
+    rate limit or an error held back stays an intent. The audit log keeps who posted which."""
     from qasession.session.outbox import Outbox
     from qasession.session.team import default_actor, require
     from qasession.store import OutboxItem
@@ -1480,8 +1525,9 @@ def post_drafts(
         session.id, [OutboxItem(key=d.key, kind="draft", text=d.text, actor=actor) for d in todo]
     )
     outbox = Outbox(store, platform, session.id, platform.clock)
-    outbox.reconcile_all()
-    posted = [item.key for item in outbox.flush({d.key for d in todo}).sent]
+    outbox.reconcile_all()  # a draft a crash left `sending` is looked up, never sent again
+    outbox.flush({d.key for d in todo})
+    posted = [d.key for d in todo if (item := store.outbox_item(d.key)) and item.state == "sent"]
     if posted:
         store.record(session.id, Who(actor, role), "drafts posted", detail={"keys": posted})
     return posted

@@ -670,12 +670,14 @@ def _dot_asker(text: str) -> str | None:
 class ReadOptions(TypedDict, total=False):
     """How `recap_from_archive` reads: `host`, the host's handle (whose posts are answers);
     `now`, the recap's time; `next_session`, for the teaser; `parallel`, scan in a second
-    process (default: for large files, when there is a second core)."""
+    process (default: for large files, when there is a second core); `analyse`, the
+    questions' languages and key phrases (default: on)."""
 
     host: str | None
     now: datetime | None
     next_session: NextSession | None
     parallel: bool | None
+    analyse: bool
 
 
 def recap_from_archive(
@@ -699,6 +701,11 @@ def recap_from_archive(
         next_session=options.get("next_session"),
     )
     recap.meta.source = f"archive:{Path(str(path)).name}"
+    if options.get("analyse", True):
+        from qasession.recap.enrich import enrich_archive
+
+        builder = resolver.builder
+        enrich_archive(recap, builder.canonical, builder.clusters, session_like)
     return share(recap, session_like)
 
 

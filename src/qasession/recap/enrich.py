@@ -8,12 +8,13 @@ accumulator that also serves the million-post archive as lean as it was.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from qasession.recap.parts import KeyPhrase, Language, Mark, Note
+from qasession.recap.parts import KeyPhrase, Language, LateAnswer, Mark, Note
 from qasession.recap.phrases import LANGUAGES, MAX_QUESTIONS, QuestionText, language_of
 
 if TYPE_CHECKING:
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 _CAMEL = re.compile(r"[A-Z][a-z]+|[a-z]+|[A-Z]+(?![a-z])")
 _SKIP_STATUS = ("hidden",)
 _SKIP_FLAGS = ("sensitive", "troll")
+# an archive's most asked questions analysed for key phrases (yake takes about a millisecond
+# each; the store's recap takes MAX_QUESTIONS): a million-post recap stays within its time
+ARCHIVE_QUESTIONS = 500
 
 
 def brand_words(hashtag: str) -> list[str]:
@@ -94,6 +98,73 @@ def questions_of(
     return chosen, langs
 
 
+# the key of a posted `late` draft names the questions it lists, an `invite` draft the people
+LATE_DRAFT = ":draft:late:"
+INVITE_DRAFT = ":draft:invite:"
+
+
+def posted_draft_keys(store: Store, session_id: str, kind: str) -> list[str]:
+    """What follows `kind` (LATE_DRAFT, INVITE_DRAFT) in the keys of the drafts posted."""
+    return [
+        item.key.partition(kind)[2]
+        for item in store.outbox(session_id, ("sent",))
+        if item.kind == "draft" and kind in item.key
+    ]
+
+
+def listed_late(store: Store, session_id: str) -> set[int]:
+    """The question numbers named by the `late` drafts already posted (`...:late:3-7`)."""
+    return {
+        int(n)
+        for rest in posted_draft_keys(store, session_id, LATE_DRAFT)
+        for n in rest.split("-")
+        if n.isdigit()
+    }
+
+
+def invited_already(store: Store, session_id: str) -> list[str]:
+    """The handles the posted invitation drafts mention (`...:invite:alice+bob`)."""
+    found = [
+        "@" + name
+        for rest in posted_draft_keys(store, session_id, INVITE_DRAFT)
+        for name in rest.split("+")
+        if name
+    ]
+    return list(dict.fromkeys(found))
+
+
+def late_answers_of(store: Store, session: Any, recap: Recap) -> list[LateAnswer]:
+    """The questions whose first answer step went out after the session's end."""
+    end = recap.meta.window_end
+    if not end:
+        return []
+    listed = listed_late(store, recap.meta.session_id)
+    multi = bool(getattr(session, "multi", False))
+    found: list[LateAnswer] = []
+    for entry in recap.transcript:
+        if not entry.answers or entry.answers[0].sent_at < end:
+            continue
+        platform, post_id = None, entry.question.id
+        if multi and "/" in post_id:
+            platform, post_id = post_id.split("/", 1)
+        row = store.post_row(recap.meta.session_id, post_id, platform)
+        if row is None or row["number"] is None:
+            continue
+        sensitive = "sensitive" in (row["flags"] or "").split(",")
+        found.append(
+            LateAnswer(
+                number=int(row["number"]),
+                question_id=entry.question.id,
+                author=entry.question.author,
+                text="" if sensitive else entry.question.text,
+                answered_at=entry.answers[0].sent_at,
+                private=any(a.kind == "dm" for a in entry.answers),
+                listed=int(row["number"]) in listed,
+            )
+        )
+    return found
+
+
 def notes_of(store: Store, session_id: str, start: str | None) -> list[Note]:
     return [
         Note(e["at"], clock_of(e["at"], start), str(e.get("text", "")), e.get("actor"))
@@ -113,6 +184,8 @@ def enrich(store: Store, session: Any, recap: Recap) -> Recap:
     recap.marks = marks_of(store, sid, recap)
     recap.notes = notes_of(store, sid, recap.meta.window_start)
     recap.questions.late = sum(1 for m in recap.marks if m.kind == "answer" and m.late)
+    recap.late_answers = late_answers_of(store, session, recap)
+    recap.invited = invited_already(store, sid)
     return recap
 
 
@@ -128,3 +201,67 @@ def mask_parts(recap: Recap, masker: Any) -> None:
     recap.phrases = kept
     for note in recap.notes:
         note.text = masker.text(note.text)
+    for late in recap.late_answers:
+        late.text = masker.text(late.text)
+
+
+def archive_questions(
+    canonical: dict[str, Any],
+    clusters: dict[str, list[Any]],
+    screen: Callable[[str], bool],
+) -> tuple[list[QuestionText], list[Language]]:
+    """What `questions_of` gives for the store, from an archive's canonical questions (the
+    accumulator's `(ts, author, text, likes, reposts, status, url)`) and their clusters of
+    merged duplicates: an archive decodes no language tag, so each canonical question's
+    language is guessed from its text and its merged copies (near-identical texts) count in
+    the same language. `screen(text)` is False for a question to keep out of the phrases
+    (private data, trolling); only the ARCHIVE_QUESTIONS most asked are screened and
+    analysed."""
+    languages: dict[str, int] = {}
+    ranked: list[tuple[int, int, str, str, str]] = []
+    for qid, (_, _, text, likes, reposts, status, _) in canonical.items():
+        cluster = clusters.get(qid)
+        posts = 1 + (int(cluster[0]) if cluster else 0)
+        lang = language_of(None, text)
+        languages[lang] = languages.get(lang, 0) + posts
+        if status not in _SKIP_STATUS:
+            ranked.append((posts, int(likes or 0) + int(reposts or 0), qid, text, lang))
+    top = heapq.nsmallest(ARCHIVE_QUESTIONS * 2, ranked, key=lambda q: (-q[0], -q[1]))
+    chosen = [
+        QuestionText(qid, text, lang, posts, engagement)
+        for posts, engagement, qid, text, lang in top
+        if screen(text)
+    ][:ARCHIVE_QUESTIONS]
+    order = {qid: i for i, qid in enumerate(canonical)}
+    chosen.sort(key=lambda q: order[q.id])
+    langs = [
+        Language(code, LANGUAGES.get(code, "unknown" if code == "und" else code), n)
+        for code, n in sorted(languages.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return chosen, langs
+
+
+def enrich_archive(
+    recap: Recap,
+    canonical: dict[str, Any],
+    clusters: dict[str, list[Any]],
+    session_like: Any,
+    *,
+    phrases: bool = True,
+) -> Recap:
+    """The languages and key phrases of an archive's questions (before it is masked)."""
+    from qasession import triage
+    from qasession.recap.masking import Masker, patterns_of
+    from qasession.recap.phrases import key_phrases
+
+    masker = Masker(patterns_of(session_like))
+    moderation = getattr(session_like, "moderation", None)
+    blocked = frozenset(w.lower() for w in getattr(moderation, "blocked_words", ()) or ())
+
+    def screen(text: str) -> bool:
+        return masker.text(text) == text and not triage.troll_signals(text, 0, blocked)
+
+    questions, recap.languages = archive_questions(canonical, clusters, screen)
+    if phrases:
+        recap.phrases = key_phrases(questions, brand=brand_words(recap.meta.hashtag))
+    return recap

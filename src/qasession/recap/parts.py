@@ -10,6 +10,11 @@ the host's notes. Plain dataclasses, importing nothing of the recap, so the mode
   each with the questions it comes from; empty when no phrase recurs (no signal).
 - `notes`: what the host jotted during the session (`qa note`, the TUI's `n`), with the
   session clock (`clock`: "+23:10" from the start; negative before it).
+- `late_answers`: the questions answered after the session's end (`qa answer` once it is
+  over), in answer order: the question's `number`, `author`, `text` (masked; empty when the
+  question carries private data), `answered_at`, `private` (answered by direct message: never
+  listed in public) and `listed` (already named in a posted follow-up, a `late` draft).
+- `invited`: the handles the invitation drafts to the next session mention (see `drafts`).
 """
 
 from __future__ import annotations
@@ -46,3 +51,14 @@ class Note:
     clock: str
     text: str
     actor: str | None = None
+
+
+@dataclass(slots=True)
+class LateAnswer:
+    number: int  # the question's number in the session (`qa queue`'s first column)
+    question_id: str
+    author: str
+    text: str  # the question, masked; "" when it carries private data
+    answered_at: str
+    private: bool = False  # answered by direct message: never listed in public
+    listed: bool = False  # already named in a posted `late` draft

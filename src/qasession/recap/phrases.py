@@ -66,16 +66,30 @@ def words_of(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(_ENTITIES.sub(" ", text))]
 
 
+@cache
+def _stop_index() -> dict[str, tuple[str, ...]]:
+    """Each stop word of the guessed languages -> the languages whose list holds it (one
+    look-up per word of a text, not one per word and language: an archive guesses the
+    language of a hundred thousand questions)."""
+    index: dict[str, list[str]] = {}
+    for lang in LANGUAGES:
+        for word in stop_words(lang):
+            index.setdefault(word, []).append(lang)
+    return {word: tuple(langs) for word, langs in index.items()}
+
+
 def guess_language(text: str) -> str:
     """The language whose stop words the text uses most (two at least, and more than any
     other's), else `und`."""
     words = words_of(text)
     if not words:
         return "und"
-    scores = sorted(
-        ((sum(1 for w in words if w in stop_words(lang)), lang) for lang in LANGUAGES),
-        reverse=True,
-    )
+    index = _stop_index()
+    counts = dict.fromkeys(LANGUAGES, 0)
+    for word in words:
+        for lang in index.get(word, ()):
+            counts[lang] += 1
+    scores = sorted(((n, lang) for lang, n in counts.items()), reverse=True)
     (best, lang), (second, _) = scores[0], scores[1]
     return lang if best >= 2 and best > second else "und"
 
