@@ -55,18 +55,17 @@ _INSERT_POSTS = (
 _QUESTIONS = "session_id = ? AND is_question = 1 AND duplicate_of IS NULL"
 _QUEUED = f"{_QUESTIONS} AND status = 'queued'"
 # the columns a queue listing shows and ranks by (session.queue.queue_row)
-_LISTED = (
-    "number, platform, id, author, text, status, flags, duplicates, likes, reposts, pinned, "
-    "created_at, first_time, cross_likes, cross_reposts"
-)
+LISTED_COLUMNS = (
+    "number", "platform", "id", "author", "text", "status", "flags", "duplicates", "likes",
+    "reposts", "pinned", "created_at", "first_time", "cross_likes", "cross_reposts",
+)  # fmt: skip
+_LISTED = ", ".join(LISTED_COLUMNS)
+# the columns of `scored_question_rows`, in order: its readers take them by position
+SCORED_COLUMNS = (*LISTED_COLUMNS, "_score")
 _POST_VALUES = "(" + ",".join("?" * 22) + ")"
 _ROWS_PER_INSERT = 20  # 440 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
 _IGNORE = " ON CONFLICT DO NOTHING"  # a post already stored is left as it is
 _INSERT_MANY_POSTS = _INSERT_POSTS + ",".join([_POST_VALUES] * _ROWS_PER_INSERT) + _IGNORE
-
-
-def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
-    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
 
 def row_to_post(row: Any) -> Post:
@@ -395,12 +394,12 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
 
     def scored_question_rows(
         self, session_id: str, weights: Weights, *, now_ts: float, start_ts: float
-    ) -> tuple[float, Iterator[dict[str, Any]]] | None:
+    ) -> tuple[float, Iterator[Any]] | None:
         """Every queued question, best first by `sql_score` (the row's `_score`), with the
         tolerance within which each exact score lies (see `_score_slack`); None when SQLite
         cannot score them all. Rows come as the iterator is consumed (SQLite's sorter spills
         to disk), with the columns a listing shows, so memory stays flat whatever the size
-        of the queue."""
+        of the queue; each a sqlite3.Row (made in C), its columns SCORED_COLUMNS in order."""
         from qasession.triage.ranking import sql_score
 
         if self.db.dialect != "sqlite":
@@ -410,7 +409,6 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
             return None
         score, params = sql_score(weights, now_ts=now_ts, start_ts=start_ts)
         rows = self.db.cursor()
-        rows.row_factory = _as_dict  # each row read once, by name, by its reader
         rows.execute(
             f"SELECT {_LISTED}, {score} AS _score FROM posts WHERE {_QUEUED} ORDER BY _score DESC",
             (*params, session_id),
