@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 from rich.console import Console
 from rich.table import Table
 
@@ -37,8 +37,6 @@ def inert_data(data: Any) -> Any:
 
 
 _COMPACT = (",", ":")
-_encode = msgspec.json.Encoder().encode
-_NOT_MSGSPEC = (TypeError, ValueError, OverflowError, msgspec.EncodeError)
 
 
 def _plain(data: Any) -> bool:
@@ -66,19 +64,30 @@ def _plain_value(value: Any) -> bool:
     return (kind is dict or kind is list or kind is tuple) and _plain(value)
 
 
+@functools.cache
+def _msgspec() -> tuple[Callable[[Any], bytes], tuple[type[Exception], ...]]:
+    """msgspec's JSON encoder and what it raises on a value it cannot write (imported by the
+    listings that stream only, not by every command)."""
+    import msgspec
+
+    return msgspec.json.Encoder().encode, (TypeError, OverflowError, msgspec.EncodeError)
+
+
 def inert_json(data: Any) -> str:
     """`json.dumps(inert_data(data))` on one line, compact, ASCII only. ASCII-only JSON
     escapes every character that is not printable ASCII (and only those, besides `"` and
     `\\`): a row whose UTF-8 JSON (msgspec: a tenth of json's time) is ASCII without a
     backslash held no string that `inert` would change, so most rows of a listing are
     dumped once, without walking them."""
-    try:
-        if _plain(data):
-            fast = _encode(data)
+    if _plain(data):
+        encode, refused = _msgspec()
+        try:
+            fast = encode(data)
+        except refused:
+            pass  # an int past 64 bits...: as json writes it
+        else:
             if fast.isascii() and b"\\" not in fast:
                 return fast.decode("ascii")
-    except _NOT_MSGSPEC:
-        pass  # a key that is not a string, an int past 64 bits...: as json writes them
     return json.dumps(inert_data(data), ensure_ascii=True, separators=_COMPACT, default=str)
 
 
