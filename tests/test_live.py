@@ -129,6 +129,30 @@ def test_the_plan_estimates_the_search_requests_a_run_makes(
         assert estimate["rate_limit"]["limited"] == (settings["rate_limit"] == 30)
 
 
+@pytest.mark.parametrize("settings", [{}, {"rate_limit": 30, "rate_window": 900}])
+def test_the_recap_holds_the_calls_made_against_the_plans_estimate(
+    tmp_path: Path, home: Path, settings: dict[str, Any]
+) -> None:
+    """The end-of-session counters beside `qa plan`'s estimate: the run's tail is 5 minutes
+    where the plan assumes the default 10, so the calls made are about 65/70 of it."""
+    from qasession.recap import build_recap
+    from qasession.recap.render import platform_use
+    from qasession.session.reading import estimate_reading, search_limits_of
+
+    w = World(tmp_path, home, settings, begin=T0, local=settings)
+    w.run_until(T0 + timedelta(hours=2))
+    assert w.live.ended
+    cost = build_recap(w.store, w.session).cost
+    assert cost is not None and cost.calls is not None
+    estimate = estimate_reading(w.session, search_limits_of(w.session))["search_requests"]
+    assert cost.estimated_search_requests == estimate
+    made = cost.calls["search_requests"]
+    assert made == w.platform.counters.search_requests
+    assert made / estimate == pytest.approx(65 / 70, abs=0.05)
+    expected = f"{made:,} API calls ({made / estimate:.0%} of the {estimate:,} qa plan estimated)"
+    assert (platform_use(build_recap(w.store, w.session)) or "").startswith(expected)
+
+
 def test_answers_in_each_mode(tmp_path: Path, home: Path) -> None:
     w = World(tmp_path, home, sensitive_patterns=["ACME-\\d{6}"])
     q1 = w.say("@alice", "How do I export my data? #AskAcme", at=T0)

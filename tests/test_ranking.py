@@ -276,3 +276,32 @@ def test_the_streamed_queue_is_the_full_ranking(
         )
         return
     assert [(value, row["id"]) for value, row in streamed] == [(s, q.id) for s, q in full]
+
+
+@settings(max_examples=150, deadline=None)
+@given(weights=WEIGHTS, seed=st.integers(0, 2**32), ties=st.booleans(), times=TIMES)
+def test_the_row_scorer_is_the_score_bit_for_bit(
+    weights: Weights, seed: int, ties: bool, times: tuple[float, float | None]
+) -> None:
+    """What the streamed queue scores each row with (features one by one, a flag-less row's
+    flags as None) is `score` exactly: the same float, not one within a tolerance."""
+    from qasession.triage.ranking import ROW_FEATURES, row_scorer
+
+    assert ROW_FEATURES == (
+        "likes", "reposts", "duplicates", "created", "first_time", "pinned", "flags"
+    )  # fmt: skip
+    now, start = clock(times)
+    by_row = row_scorer(weights, now, start)
+    for row in rows_from(seed, 40, ties):
+        exact = score(features(row), weights, now, start)
+        given = by_row(
+            row.likes,
+            row.reposts,
+            row.duplicates,
+            row.created_at.timestamp(),
+            int(row.first_time),  # as the store holds them: 0 or 1
+            int(row.pinned),
+            row.flags or None,
+        )
+        assert math.copysign(1.0, given) == math.copysign(1.0, exact)
+        assert given == exact or (math.isnan(given) and math.isnan(exact))

@@ -7,8 +7,10 @@ Heavy modules are imported inside the commands that need them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -73,7 +75,9 @@ def main() -> None:
     from qasession.errors import ExitCode, QAError
 
     try:
-        app(args=_checked_args(sys.argv[1:]), standalone_mode=False, prog_name="qa")
+        args = _checked_args(sys.argv[1:])
+        with _only_the_invoked_command(args):
+            app(args=args, standalone_mode=False, prog_name="qa")
     except QAError as exc:
         for each in getattr(exc, "errors", None) or [exc]:  # a plan's mistakes: one line each
             _error(str(each))
@@ -98,6 +102,52 @@ def main() -> None:
         _error(f"internal error: {type(exc).__name__}: {exc} (rerun with QA_DEBUG=1 and report it)")
         sys.exit(int(ExitCode.FAILURE))
     sys.exit(int(ExitCode.OK))
+
+
+# the global options that take a value (the callback's), so that their value is not taken for
+# the command's name; tests/test_cli_startup.py holds this to the callback's options
+GLOBAL_VALUE_OPTIONS = frozenset({"-f", "--file", "--home", "--db", "--as"})
+
+
+@contextlib.contextmanager
+def _only_the_invoked_command(args: list[str]) -> Iterator[None]:
+    """The app with only the command `args` names, for the run: Typer turns every registered
+    command into a click command on each run (their signatures, type hints and parameter
+    types), which costs a one-command run more than the command itself often does. With no
+    command named, or one that is not known (click then lists or suggests them all), or help
+    asked for the whole CLI, every command stays."""
+    name = _command_name(args)
+    every = app.registered_commands, app.registered_groups
+    commands = [c for c in every[0] if _name_of(c) == name]
+    groups = [g for g in every[1] if g.name == name]
+    if name is not None and (commands or groups):
+        app.registered_commands, app.registered_groups = commands, groups
+    try:
+        yield
+    finally:
+        app.registered_commands, app.registered_groups = every
+
+
+def _name_of(command: typer.models.CommandInfo) -> str | None:
+    if command.name:
+        return command.name
+    callback = command.callback
+    return callback.__name__.replace("_", "-") if callback is not None else None
+
+
+def _command_name(args: list[str]) -> str | None:
+    """The first argument that is neither a global option nor its value."""
+    value_next = False
+    for arg in args:
+        if value_next:
+            value_next = False
+        elif arg in ("--", "-h", "--help"):
+            return None
+        elif arg.startswith("-"):
+            value_next = arg in GLOBAL_VALUE_OPTIONS
+        else:
+            return arg
+    return None
 
 
 def _checked_args(args: list[str]) -> list[str]:

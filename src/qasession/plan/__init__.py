@@ -11,58 +11,98 @@ Where things happen:
 - `load`: the whole of it, from a path to a Plan; `limits`: what a plan may hold;
 - `lints`: the product's rules as warnings; `template`: what `qa init` writes;
 - `comms`: the calendar, blog and e-mail texts of a session.
+
+Names are imported on first use (PEP 562), like `qasession.triage`'s: a command that only
+loads the plan does not pay for the lints or the `qa init` template.
 """
 
 from __future__ import annotations
 
-from qasession.plan.adapters import platform_names
-from qasession.plan.errors import PlanErrors
-from qasession.plan.lints import (
-    HASHTAG_MAX,
-    NIGHT_END,
-    NIGHT_START,
-    QUIET_MARGIN,
-    CapabilitiesFor,
-    LengthRules,
-    Lint,
-    default_capabilities,
-    lint_plan,
-)
-from qasession.plan.load import load_plan, parse_plan
-from qasession.plan.models import (
-    AnnouncementSpec,
-    AnswerSettings,
-    CrisisPlan,
-    Handle,
-    LabelledPattern,
-    ModerationSettings,
-    PostSpec,
-    QuietDate,
-    RankingWeights,
-    SensitivePatternSpec,
-    SessionSpec,
-    ranking_defaults,
-)
-from qasession.plan.resolve import (
-    DEFAULT_ANNOUNCEMENTS,
-    Announcement,
-    Plan,
-    PlannedItem,
-    PlannedKind,
-    PlannedPost,
-    Session,
-    placeholders,
-    render_text,
-    timeline,
-)
-from qasession.plan.template import INIT_TEMPLATE, render_init
-from qasession.plan.texts import DEFAULT_TEXTS, PLACEHOLDERS, human_duration
-from qasession.plan.values import (
-    RelativeTime,
-    local_timezone_name,
-    normalize_handle,
-    normalize_hashtag,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qasession.plan.adapters import platform_names
+    from qasession.plan.errors import PlanErrors
+    from qasession.plan.lints import (
+        HASHTAG_MAX,
+        NIGHT_END,
+        NIGHT_START,
+        QUIET_MARGIN,
+        CapabilitiesFor,
+        LengthRules,
+        Lint,
+        default_capabilities,
+        lint_plan,
+    )
+    from qasession.plan.load import load_plan, parse_plan
+    from qasession.plan.models import (
+        AnnouncementSpec,
+        AnswerSettings,
+        CrisisPlan,
+        Handle,
+        LabelledPattern,
+        ModerationSettings,
+        PostSpec,
+        QuietDate,
+        RankingWeights,
+        SensitivePatternSpec,
+        SessionSpec,
+        ranking_defaults,
+    )
+    from qasession.plan.resolve import (
+        DEFAULT_ANNOUNCEMENTS,
+        Announcement,
+        Plan,
+        PlannedItem,
+        PlannedKind,
+        PlannedPost,
+        Session,
+        placeholders,
+        render_text,
+        timeline,
+    )
+    from qasession.plan.template import INIT_TEMPLATE, render_init
+    from qasession.plan.texts import DEFAULT_TEXTS, PLACEHOLDERS, human_duration
+    from qasession.plan.values import (
+        RelativeTime,
+        local_timezone_name,
+        normalize_handle,
+        normalize_hashtag,
+    )
+
+_HOMES = {
+    "adapters": ("platform_names",),
+    "errors": ("PlanErrors",),
+    "lints": (
+        "HASHTAG_MAX", "NIGHT_END", "NIGHT_START", "QUIET_MARGIN", "CapabilitiesFor",
+        "LengthRules", "Lint", "default_capabilities", "lint_plan",
+    ),
+    "load": ("load_plan", "parse_plan"),
+    "models": (
+        "AnnouncementSpec", "AnswerSettings", "CrisisPlan", "Handle", "LabelledPattern",
+        "ModerationSettings", "PostSpec", "QuietDate", "RankingWeights", "SensitivePatternSpec",
+        "SessionSpec", "ranking_defaults",
+    ),
+    "resolve": (
+        "DEFAULT_ANNOUNCEMENTS", "Announcement", "Plan", "PlannedItem", "PlannedKind",
+        "PlannedPost", "Session", "placeholders", "render_text", "timeline",
+    ),
+    "template": ("INIT_TEMPLATE", "render_init"),
+    "texts": ("DEFAULT_TEXTS", "PLACEHOLDERS", "human_duration"),
+    "values": ("RelativeTime", "local_timezone_name", "normalize_handle", "normalize_hashtag"),
+}  # fmt: skip
+_WHERE = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qasession.plan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"qasession.plan.{module}"), name)
+    globals()[name] = value  # once found, a plain attribute
+    return value
+
 
 __all__ = [
     "DEFAULT_ANNOUNCEMENTS",

@@ -33,7 +33,8 @@ Definitions (the JSON keys, stable; `meta.schema` changes when they do):
   posts themselves are listed from the store only, an archive gives the counts).
 - `transcript`: answered questions with their answers (ids, links; a private answer's text is
   never shown), in answer order. `open_questions`: the most engaging open ones.
-- `cost`: platform calls and spend from the session's stored counters (null when none).
+- `cost`: platform calls and spend from the session's stored counters (null when none), and
+  `estimated_search_requests`, `qa plan`'s estimate of the search requests, to compare.
 - `drafts`: thank-you, follow-up (open questions), late (what was answered after the end),
   teaser and invitation (the top contributors, by mention, to the next session) posts, sized
   for the platform; each `key` is its outbox key (posted once).
@@ -229,6 +230,9 @@ class Cost:
     paid: bool
     calls: dict[str, Any] | None
     spend_usd: float | None
+    # `qa plan`'s estimate of the search requests (session/reading.py), to hold the calls
+    # made against; None when the platform cannot say
+    estimated_search_requests: int | None = None
 
 
 @dataclass(slots=True)
@@ -1141,7 +1145,23 @@ def _cost(row: dict[str, Any] | None, session: Session) -> Cost | None:
         paid=paid,
         calls={k: v for k, v in calls.items() if k not in ("spend_usd", "total_usd")},
         spend_usd=float(spend) if spend is not None else None,
+        estimated_search_requests=_estimated_search_requests(session),
     )
+
+
+def _estimated_search_requests(session: Session) -> int | None:
+    """The search requests `qa plan` estimates for the session (every platform's), at the
+    pacing `qa run` keeps by default."""
+    from qasession.errors import QAError
+    from qasession.session.reading import estimate_reading, search_limits_of
+
+    try:
+        return sum(
+            int(estimate_reading(view, search_limits_of(view))["search_requests"])
+            for view in session.views()
+        )
+    except (QAError, AttributeError):
+        return None  # a platform not installed, or a session without a plan's timing
 
 
 def _default_account(platform: str) -> str | None:

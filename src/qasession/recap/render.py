@@ -90,11 +90,21 @@ def platform_use(recap: Recap) -> str | None:
         if not value:
             continue
         words = COUNTER_WORDS.get(key) or inert(str(key), 40, single_line=True).replace("_", " ")
-        parts.append(f"{inert(str(value), 20, single_line=True)} {words}")
+        part = f"{inert(str(value), 20, single_line=True)} {words}"
+        if key == "search_requests":
+            part += _against_estimate(value, cost.estimated_search_requests)
+        parts.append(part)
     text = ", ".join(parts) or "no platform calls"
     if cost.spend_usd is not None:
         text += f"; estimated spend ${cost.spend_usd:.2f}"
     return text
+
+
+def _against_estimate(made: Any, estimated: int | None) -> str:
+    """The words after the search requests made: " (96% of the 380 qa plan estimated)"."""
+    if not estimated or not isinstance(made, int | float):
+        return ""
+    return f" ({made / estimated:.0%} of the {estimated:,} qa plan estimated)"
 
 
 def generated_text(recap: Recap) -> str:

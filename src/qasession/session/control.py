@@ -108,7 +108,7 @@ def capabilities_of(session: Session, store: Store | None, platform: str) -> Cap
 
     if session.multi and platform in session.platform_names:
         session = session.on(platform)
-    registered = platform in registry.names() or registry.stands_for(platform) is not None
+    registered = registry.is_known(platform)  # a built-in name without reading entry points
     adapter = platform if registered else platform.split(":", 1)[0]
     return registry.capabilities_for(adapter, session.platform_settings)
 

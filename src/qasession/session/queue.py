@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from qasession import triage
 from qasession.text.safe import inert
+from qasession.triage.ranking import row_scorer
 
 if TYPE_CHECKING:
     from qasession.plan import Session
@@ -19,10 +20,14 @@ EVENT_TEXT_LIMIT = 1000  # event texts are cut (the store keeps the whole post)
 
 
 def flags_of(row: Any) -> list[str]:
-    if not row["flags"]:
-        return ["duplicate"] if row["duplicates"] else []
-    flags = {f for f in row["flags"].split(",") if f}
-    if row["duplicates"]:
+    return _flag_names(row["flags"], row["duplicates"])
+
+
+def _flag_names(text: str | None, duplicates: int) -> list[str]:
+    if not text:
+        return ["duplicate"] if duplicates else []
+    flags = {f for f in text.split(",") if f}
+    if duplicates:
         flags.add("duplicate")
     return sorted(flags)
 
@@ -214,7 +219,7 @@ def ranked_stream(
     weights: triage.Weights,
     now: datetime,
     session_start: datetime | None,
-) -> Iterator[tuple[float, dict[str, Any]]] | None:
+) -> Iterator[tuple[float, Any]] | None:
     """The session's queued questions as (exact score, row), best first in the ranking's own
     order (ties included), read one at a time: SQLite orders them by its score, and a
     question is given out as soon as none still to come can outrank it (its exact score beats
@@ -228,27 +233,84 @@ def ranked_stream(
     if scored is None:
         return None
     slack, rows = scored
-    return _settled(slack, rows, triage.scorer(weights, now, session_start))
+    return _settled(slack, rows, row_scorer(weights, now, session_start))
+
+
+def _positions(*names: str) -> list[int]:
+    """Where `names` are in a row of `store.scored_question_rows`."""
+    from qasession.store.db import SCORED_COLUMNS
+
+    return [SCORED_COLUMNS.index(name) for name in names]
 
 
 def _settled(
     slack: float,
-    rows: Iterable[dict[str, Any]],
-    score_of: Callable[[triage.QuestionFeatures], float],
-) -> Iterator[tuple[float, dict[str, Any]]]:
-    # (-score, created, key, order read, score, row): the ranking's own order, ties included
-    pending: list[tuple[float, float, str, int, float, dict[str, Any]]] = []
+    rows: Iterable[Any],
+    score_of: Callable[[int, int, int, float, Any, Any, Any], float],
+) -> Iterator[tuple[float, Any]]:
+    # (-score, created, key, order read, score, row): the ranking's own order, ties included.
+    # Per row only what the score reads, as `_features` reads it, by position (no
+    # QuestionFeatures, no lookup by name): the loop runs once per queued question.
+    (at_score, at_flags, at_created, at_likes, at_cross_likes, at_reposts, at_cross_reposts,
+     at_duplicates, at_first_time, at_pinned, at_number) = _positions(
+        "_score", "flags", "created_at", "likes", "cross_likes", "reposts", "cross_reposts",
+        "duplicates", "first_time", "pinned", "number",
+    )  # fmt: skip
+    pending: list[tuple[float, float, str, int, float, Any]] = []
+    push, pop = heapq.heappush, heapq.heappop
+    parse = datetime.fromisoformat
     for seq, row in enumerate(rows):
-        ceiling = row["_score"] + slack  # no question still to come scores more than this
+        ceiling = row[at_score] + slack  # no question still to come scores more than this
         while pending and -pending[0][0] > ceiling:
-            settled = heapq.heappop(pending)
+            settled = pop(pending)
             yield settled[4], settled[5]
-        features = _features(row)
-        value = score_of(features)
-        heapq.heappush(pending, (-value, features.created_ts, features.id, seq, value, row))
+        flags = row[at_flags]
+        created = parse(row[at_created]).timestamp()
+        value = score_of(
+            row[at_likes] + int(row[at_cross_likes] or 0),
+            row[at_reposts] + int(row[at_cross_reposts] or 0),
+            row[at_duplicates],
+            created,
+            row[at_first_time],
+            row[at_pinned],
+            frozenset(f for f in flags.split(",") if f) if flags else None,
+        )
+        push(pending, (-value, created, f"{row[at_number] or 0:012d}", seq, value, row))
     while pending:
-        settled = heapq.heappop(pending)
+        settled = pop(pending)
         yield settled[4], settled[5]
+
+
+def _streamed_rows(stream: Iterable[tuple[float, Any]], claims: Claims) -> Iterator[dict[str, Any]]:
+    """`queue_row` of each (score, row) of `ranked_stream`, ranked from 1, reading the row by
+    position: the same dict (tests/test_live.py holds the two listings equal)."""
+    (at_number, at_platform, at_id, at_author, at_text, at_status, at_flags, at_duplicates,
+     at_likes, at_reposts, at_pinned, at_created) = _positions(
+        "number", "platform", "id", "author", "text", "status", "flags", "duplicates", "likes",
+        "reposts", "pinned", "created_at",
+    )  # fmt: skip
+    for rank, (score, row) in enumerate(stream, 1):
+        platform, post_id, flags, duplicates = (
+            row[at_platform], row[at_id], row[at_flags], row[at_duplicates]
+        )  # fmt: skip
+        claim = claims.get((platform, post_id)) if claims else None
+        yield {
+            "id": row[at_number],
+            "rank": rank,
+            "platform": platform,
+            "post_id": post_id,
+            "author": row[at_author],
+            "text": row[at_text],
+            "score": round(score, 2),
+            "status": row[at_status],
+            "flags": _flag_names(flags, duplicates),
+            "duplicates": duplicates,
+            "likes": row[at_likes],
+            "reposts": row[at_reposts],
+            "pinned": bool(row[at_pinned]),
+            "created_at": row[at_created],
+            "claimed_by": claim.actor if claim is not None else None,
+        }
 
 
 def iter_queue_rows(session: Session, store: Store, now: datetime) -> Iterator[dict[str, Any]]:
@@ -261,6 +323,4 @@ def iter_queue_rows(session: Session, store: Store, now: datetime) -> Iterator[d
     if stream is None:
         yield from queue_rows(session, store, now)
         return
-    claims = store.live_claims(session.id)
-    for rank, (score, row) in enumerate(stream, 1):
-        yield queue_row(row, score, rank, claims)
+    yield from _streamed_rows(stream, store.live_claims(session.id))

@@ -58,11 +58,15 @@ _INSERT_FLAGS = (
 # a session's questions, merged duplicates left out (the first parameter is the session)
 _QUESTIONS = "session_id = ? AND is_question = 1 AND duplicate_of IS NULL"
 _QUEUED = f"{_QUESTIONS} AND status = 'queued'"
-# the columns a queue listing shows and ranks by (session.queue.queue_row), flags added
-_LISTED = (
-    "number, platform, id, author, text, status, duplicates, likes, reposts, pinned, "
-    "created_at, first_time, cross_likes, cross_reposts"
-)
+# the columns a queue listing shows and ranks by (session.queue.queue_row); a post's flags are
+# rows of post_flags, selected with `flags_column` after these
+LISTED_COLUMNS = (
+    "number", "platform", "id", "author", "text", "status", "duplicates", "likes",
+    "reposts", "pinned", "created_at", "first_time", "cross_likes", "cross_reposts",
+)  # fmt: skip
+_LISTED = ", ".join(LISTED_COLUMNS)
+# the columns of `scored_question_rows`, in order: its readers take them by position
+SCORED_COLUMNS = (*LISTED_COLUMNS, "flags", "_score")
 _POST_VALUES = "(" + ",".join("?" * 21) + ")"
 _ROWS_PER_INSERT = 20  # 420 bound values: within SQLite's oldest limit (999); 100 = 5 x 20
 _IGNORE = " ON CONFLICT DO NOTHING"  # a post already stored is left as it is
@@ -81,10 +85,6 @@ def flags_column(db: Any) -> str:
 def post_columns(db: Any) -> str:
     """Every column of a stored post, its flags included (what `SELECT *` gave before)."""
     return f"posts.*, {flags_column(db)}"
-
-
-def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
-    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
 
 def row_to_post(row: Any) -> Post:
@@ -493,12 +493,12 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
 
     def scored_question_rows(
         self, session_id: str, weights: Weights, *, now_ts: float, start_ts: float
-    ) -> tuple[float, Iterator[dict[str, Any]]] | None:
+    ) -> tuple[float, Iterator[Any]] | None:
         """Every queued question, best first by `sql_score` (the row's `_score`), with the
         tolerance within which each exact score lies (see `_score_slack`); None when SQLite
         cannot score them all. Rows come as the iterator is consumed (SQLite's sorter spills
         to disk), with the columns a listing shows, so memory stays flat whatever the size
-        of the queue."""
+        of the queue; each a sqlite3.Row (made in C), its columns SCORED_COLUMNS in order."""
         from qasession.triage.ranking import sql_score
 
         if self.db.dialect != "sqlite":
@@ -508,7 +508,6 @@ class Store(SessionsRepo, OutboxRepo, ControlRepo):
             return None
         score, params = sql_score(weights, now_ts=now_ts, start_ts=start_ts)
         rows = self.db.cursor()
-        rows.row_factory = _as_dict  # each row read once, by name, by its reader
         rows.execute(
             f"SELECT {_LISTED}, {flags_column(self.db)}, {score} AS _score FROM posts "
             f"WHERE {_QUEUED} ORDER BY _score DESC",

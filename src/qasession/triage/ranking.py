@@ -17,6 +17,7 @@ __all__ = [
     "Term",
     "Weights",
     "rank",
+    "row_scorer",
     "score",
     "scorer",
     "sql_score",
@@ -134,12 +135,16 @@ def _live_terms(weights: Weights) -> list[tuple[Term, float]]:
 _Keys = list[tuple[float, float, str, int, QuestionFeatures]]
 _KeysOf = Callable[[Iterable[QuestionFeatures], float, float], _Keys]
 _ScoreOf = Callable[[QuestionFeatures, float, float], float]
+# (now_ts, start_ts) -> the score of likes, reposts, duplicates, created (POSIX), first_time,
+# pinned, flags
+_RowScoreOf = Callable[[float, float], Callable[[int, int, int, float, Any, Any, Any], float]]
 
 
-def _python_lines(live: list[tuple[Term, float]]) -> list[str]:
+def _python_lines(live: list[tuple[Term, float]], q: str = "q.") -> list[str]:
     """The statements that compute `value`, the score of `q`, from `created`, `now_ts` and
-    `start_ts`; each weight is the local `w_<weight>`."""
-    counts = [f"w_{t.weight} * q.{t.name}" for t, _ in live if t.kind == "count"]
+    `start_ts`; each weight is the local `w_<weight>`. With `q=""`, each feature is the local
+    of its name instead of an attribute of `q` (the row scorer's arguments)."""
+    counts = [f"w_{t.weight} * {q}{t.name}" for t, _ in live if t.kind == "count"]
     # Starting from 0.0 changes no sum but turns a -0.0 into 0.0.
     lines = [f"value = {' + '.join(['0.0', *counts])}"]
     for term, _ in live:
@@ -150,26 +155,32 @@ def _python_lines(live: list[tuple[Term, float]]) -> list[str]:
                 f"    value += w_{term.weight} * age",
             ]
         elif term.kind == "switch":
-            lines += [f"if q.{term.name}:", f"    value += w_{term.weight}"]
+            lines += [f"if {q}{term.name}:", f"    value += w_{term.weight}"]
     flags = [t for t, _ in live if t.kind == "flag"]
     if flags:
-        lines += ["flags = q.flags", "if flags:"]
+        lines += [f"flags = {q}flags", "if flags:"]
         for term in flags:
             lines += [f"    if {term.name!r} in flags:", f"        value += w_{term.weight}"]
     return lines
 
 
+# the arguments of a row scorer (`row_scorer`), in this order
+ROW_FEATURES = ("likes", "reposts", "duplicates", "created", "first_time", "pinned", "flags")
+
+
 @lru_cache(maxsize=64)
-def _compiled(weights: Weights) -> tuple[_ScoreOf, _KeysOf]:
+def _compiled(weights: Weights) -> tuple[_ScoreOf, _KeysOf, _RowScoreOf]:
     """The score of one question and the sort keys of many, as Python functions generated
     from TERMS for these weights: the ranking loop runs over the whole queue on every
     refresh, and a call per question and per term would cost several times the arithmetic.
-    Both run the same statements, so they give bit-identical scores."""
+    Both run the same statements, so they give bit-identical scores; so does the third, the
+    score of features given one by one (no QuestionFeatures made: a streamed queue)."""
     live = _live_terms(weights)
     body = _python_lines(live)
     weights_in = "".join(f"    w_{t.weight} = weights[{t.weight!r}]\n" for t, _ in live)
     one = "".join(f"        {line}\n" for line in body)
     many = "".join(f"            {line}\n" for line in body)
+    by_row = "".join(f"            {line}\n" for line in _python_lines(live, q=""))
     source = (
         "def make(weights):\n"
         f"{weights_in}"
@@ -177,6 +188,11 @@ def _compiled(weights: Weights) -> tuple[_ScoreOf, _KeysOf]:
         "        created = q.created_ts\n"
         f"{one}"
         "        return value\n"
+        "    def row_scorer(now_ts, start_ts):\n"
+        f"        def score_row({', '.join(ROW_FEATURES)}):\n"
+        f"{by_row}"
+        "            return value\n"
+        "        return score_row\n"
         "    def keys_of(questions, now_ts, start_ts):\n"
         "        keyed = []\n"
         "        append = keyed.append\n"
@@ -185,11 +201,11 @@ def _compiled(weights: Weights) -> tuple[_ScoreOf, _KeysOf]:
         f"{many}"
         "            append((-value, created, q.id, i, q))\n"
         "        return keyed\n"
-        "    return score_of, keys_of\n"
+        "    return score_of, keys_of, row_scorer\n"
     )
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<ranking {weights}>", "exec"), namespace)
-    made: tuple[_ScoreOf, _KeysOf] = namespace["make"]({t.weight: w for t, w in live})
+    made: tuple[_ScoreOf, _KeysOf, _RowScoreOf] = namespace["make"]({t.weight: w for t, w in live})
     return made
 
 
@@ -214,6 +230,15 @@ def scorer(
     score_of = _compiled(weights)[0]
     now_ts, start_ts = now.timestamp(), _start_ts(session_start)
     return lambda q: score_of(q, now_ts, start_ts)
+
+
+def row_scorer(
+    weights: Weights, now: datetime, session_start: datetime | None = None
+) -> Callable[[int, int, int, float, Any, Any, Any], float]:
+    """`scorer` for features given one by one, in the order of ROW_FEATURES (`created` as
+    a POSIX timestamp, `flags` a set of flag names or anything false for none): the same
+    score, bit for bit, without a QuestionFeatures per question."""
+    return _compiled(weights)[2](now.timestamp(), _start_ts(session_start))
 
 
 def rank(
