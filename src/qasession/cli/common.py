@@ -181,21 +181,9 @@ class Context:
 
     def platforms(self, clock: Clock | None = None) -> dict[str, Platform]:
         """One adapter per platform of the session (its one platform: `platform()`)."""
-        from qasession.platforms import registry
-        from qasession.session.sources import sources_of
+        from qasession.session.sources import create_adapters
 
-        return {
-            spec.name: registry.create(
-                spec.platform,
-                spec.settings,
-                home=self.home,
-                clock=clock,
-                account=spec.account,
-                source=spec.name,
-                settings_at=(str(self.plan.path), spec.settings_line),
-            )
-            for spec in sources_of(self.session)
-        }
+        return create_adapters(self.session, self.home, str(self.plan.path), clock)
 
 
 def load(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -89,13 +89,7 @@ def questions_of(
         if qid in canonical:
             canonical[qid].posts += n
     chosen = sorted(canonical.values(), key=lambda q: (-q.posts, -q.engagement))[:MAX_QUESTIONS]
-    order = {qid: i for i, qid in enumerate(canonical)}
-    chosen.sort(key=lambda q: order[q.id])
-    langs = [
-        Language(code, LANGUAGES.get(code, "unknown" if code == "und" else code), n)
-        for code, n in sorted(languages.items(), key=lambda item: (-item[1], item[0]))
-    ]
-    return chosen, langs
+    return _in_order(chosen, canonical), _languages(languages)
 
 
 # the key of a posted `late` draft names the questions it lists, an `invite` draft the people
@@ -232,13 +226,21 @@ def archive_questions(
         for posts, engagement, qid, text, lang in top
         if screen(text)
     ][:ARCHIVE_QUESTIONS]
+    return _in_order(chosen, canonical), _languages(languages)
+
+
+def _in_order(chosen: list[QuestionText], canonical: Iterable[str]) -> list[QuestionText]:
+    """`chosen` in the order of `canonical` (the questions' order in the session)."""
     order = {qid: i for i, qid in enumerate(canonical)}
-    chosen.sort(key=lambda q: order[q.id])
-    langs = [
+    return sorted(chosen, key=lambda q: order[q.id])
+
+
+def _languages(counts: Mapping[str, int]) -> list[Language]:
+    """The questions' languages, most asked first, named."""
+    return [
         Language(code, LANGUAGES.get(code, "unknown" if code == "und" else code), n)
-        for code, n in sorted(languages.items(), key=lambda item: (-item[1], item[0]))
+        for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     ]
-    return chosen, langs
 
 
 def enrich_archive(

@@ -77,19 +77,11 @@ def unfinished(store: Store, session_id: str, number: int) -> list[OutboxItem]:
 
 def open_platform(session: Session, home: Path, lane: str, plan_file: str) -> Platform:
     """The adapter of the session's source `lane`, as `qa run` builds it."""
-    from qasession.platforms import registry
-    from qasession.session.sources import sources_of
+    from qasession.session.sources import create_adapter, sources_of
 
     specs = sources_of(session)
     spec = next((s for s in specs if s.name == lane), specs[0])
-    return registry.create(
-        spec.platform,
-        spec.settings,
-        home=home,
-        account=spec.account,
-        source=spec.name,
-        settings_at=(plan_file, spec.settings_line),
-    )
+    return create_adapter(spec, home, plan_file, None)
 
 
 def send_now(

@@ -475,22 +475,10 @@ class Runner:
 
     def platforms(self) -> dict[str, Platform]:
         """One adapter per source of the session."""
-        from qasession.platforms import registry
-        from qasession.session.sources import sources_of
+        from qasession.session.sources import create_adapters
 
         clock = self.rehearsal.clock if self.rehearsal is not None else None
-        return {
-            spec.name: registry.create(
-                spec.platform,
-                spec.settings,
-                home=self.home,
-                clock=clock,
-                account=spec.account,
-                source=spec.name,
-                settings_at=(str(self.plan.path), spec.settings_line),
-            )
-            for spec in sources_of(self.session)
-        }
+        return create_adapters(self.session, self.home, str(self.plan.path), clock)
 
     def platform(self) -> Platform:
         return next(iter(self.platforms().values()))

@@ -17,6 +17,9 @@ from qasession.session.outbox import Outbox
 from qasession.session.reading import POLL_FLOOR
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from qasession.clock import Clock
     from qasession.plan import Session
     from qasession.session.ingest import Ingestor
     from qasession.store import Store
@@ -52,6 +55,29 @@ def sources_of(session: Session) -> list[SourceSpec]:
         )
         for view in session.views()
     ]
+
+
+def create_adapter(spec: SourceSpec, home: Path, plan_file: str, clock: Clock | None) -> Platform:
+    """The adapter of one source, as every command builds it (errors in its settings point
+    at their line in `plan_file`)."""
+    from qasession.platforms import registry
+
+    return registry.create(
+        spec.platform,
+        spec.settings,
+        home=home,
+        clock=clock,
+        account=spec.account,
+        source=spec.name,
+        settings_at=(plan_file, spec.settings_line),
+    )
+
+
+def create_adapters(
+    session: Session, home: Path, plan_file: str, clock: Clock | None = None
+) -> dict[str, Platform]:
+    """One adapter per source of `session`, by source name."""
+    return {spec.name: create_adapter(spec, home, plan_file, clock) for spec in sources_of(session)}
 
 
 @dataclass(slots=True)
