@@ -1220,16 +1220,19 @@ def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) 
     for c in (*recap.top_contributors.by_questions, *recap.top_contributors.by_engagement):
         if c.handle not in handles:
             handles.append(c.handle)
-    for i, text in enumerate(thanks_texts(handles[:TOP], tag, max_length, length), 1):
+    asked = asked_by(recap)
+    for i, text in enumerate(thanks_texts(handles[:TOP], tag, max_length, length, asked), 1):
         add("thanks", i, text)
 
     open_count = recap.questions.open
     if open_count:
-        noun = "question" if open_count == 1 else "questions"
+        # "1 of your question" read wrong: the count and its noun agree in every wording
+        some = "one of your questions" if open_count == 1 else f"{open_count} of your questions"
+        still = "1 question is" if open_count == 1 else f"{open_count} questions are"
         for text in (
-            f"We couldn't answer {open_count} of your {noun} live: thank you for asking! "
+            f"We couldn't answer {some} live: thank you for asking! "
             f"We'll follow up here. Still wondering about something? Ask with {tag}.",
-            f"{open_count} {noun} still open: we'll follow up. Keep asking with {tag}!",
+            f"{still} still open: we'll follow up. Keep asking with {tag}!",
         ):
             if length(text) <= max_length:
                 add("followup", 1, text)
@@ -1256,6 +1259,13 @@ def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) 
     return drafts
 
 
+def asked_by(recap: Recap) -> dict[str, int]:
+    """Questions asked by each top contributor's handle (the drafts' "question(s)")."""
+    asked = {c.handle: c.questions for c in recap.top_contributors.by_engagement}
+    asked.update({c.handle: c.questions for c in recap.top_contributors.by_questions})
+    return asked
+
+
 def _add_invitations(
     recap: Recap,
     nxt: NextSession,
@@ -1278,7 +1288,10 @@ def _add_invitations(
         f"join us for the next session, {nxt.when} ({nxt.timezone}), with {nxt.hashtag}!",
         f"join us next time with {nxt.hashtag}!",
     ]
-    for group, text in invitation_texts(guests, recap.meta.hashtag, wordings, max_length, length):
+    made = invitation_texts(
+        guests, recap.meta.hashtag, wordings, max_length, length, asked_by(recap)
+    )
+    for group, text in made:
         add("invite", "+".join(_handle_key(h).lstrip("@") for h in group), text)
 
 
