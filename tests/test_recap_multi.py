@@ -151,3 +151,29 @@ _BROKEN_WORDS = """(selector) => {
   }
   return {shown, words};
 }"""
+
+
+def test_a_late_answer_stays_out_of_its_platforms_median_wait(tmp_path: Path) -> None:
+    """An open question on local:x answered two hours after the end: its platform's median
+    wait is the live one's, as the recap's own figures."""
+    from datetime import timedelta
+
+    from qasession.recap.platforms import platform_breakdown
+    from qasession.store import OutboxItem
+
+    result = run_session(tmp_path)
+    store, session = result["store"], result["session"]
+    before = {r["platform"]: r for r in platform_breakdown(store, session)["platforms"]}
+    answered = {i.question_id for i in store.outbox(session.id, ("sent",)) if i.question_id}
+    waiting = store.posts(session.id, where="platform = ? AND is_question = 1", params=("local:x",))
+    question = next(p for p in waiting if p["id"] not in answered)
+    item = OutboxItem(
+        key="t:answer:late:0:answer", op="t:answer:late", seq=0, kind="answer",
+        text="Late, but here. #AskAcme", question_id=question["id"], platform="local:x",
+    )  # fmt: skip
+    (stored,) = store.add_intents(session.id, [item])
+    store.mark_sent(stored.id, "late-1", session.start + session.duration + timedelta(hours=2))
+    after = {r["platform"]: r for r in platform_breakdown(store, session)["platforms"]}
+    assert after["local:x"]["answered"] == before["local:x"]["answered"] + 1
+    assert after["local:x"]["median_minutes_to_answer"] == 8.5
+    assert before["local:x"]["median_minutes_to_answer"] == 8.5
