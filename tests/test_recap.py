@@ -388,6 +388,7 @@ def test_the_readme_documents_every_key_of_the_json_schema(world: tuple[Path, St
     documented = set(re.findall(r"[a-z_0-9]+", quoted))
     data = json.loads(json.dumps(recap_of(world).to_json()))
     keys = set(data) | set(data["meta"]) | set(data["questions"]) | set(data["activity"])
+    keys |= set(data["time_to_answer"])
     keys |= set(data["drafts"][0]) | set(data["transcript"][0]["answers"][0])
     for name in ("LateAnswer", "KeyPhrase", "Mark", "Note", "Language"):
         keys |= set(getattr(parts, name).__slots__)

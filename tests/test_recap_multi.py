@@ -15,7 +15,7 @@ from qasession.recap import build_recap, export_rows
 from qasession.recap.charts import write_pngs
 from qasession.recap.render import to_html, to_markdown
 from tests.test_multi_platform import HOSTS, PLATFORMS, run_session
-from tests.test_recap_html import _LAYOUT
+from tests.test_recap_html import _LAYOUT, ARTIFACTS
 from tests.test_recap_html import chromium as chromium  # the fixture
 
 
@@ -117,9 +117,63 @@ def test_the_by_platform_section_fits_in_a_real_browser(
                 "return {section: s.getBoundingClientRect().right, table: t.right, "
                 "svg: [g.width, g.height], cells: s.querySelectorAll('td').length}; }"
             )
+            broken = tab.evaluate(_BROKEN_WORDS, "#platforms th, #platforms .label")
+            tab.screenshot(path=str(ARTIFACTS / f"recap-multi-{width}.png"), full_page=True)
         finally:
             browser.close()
     assert found["scroll"] <= found["width"] and found["over"] == [], found["over"][:10]
     assert box["table"] <= box["section"] + 1
     assert 0 < box["svg"][0] <= width and box["svg"][1] > 40
     assert box["cells"] == 8 * (len(PLATFORMS) + 1)
+    # the column names, as headers (desktop) or labels (phone), break between words only
+    assert broken["shown"] >= 7 and broken["words"] == [], broken
+
+
+# For each element shown among the selected: every word of its text on one line (a word
+# broken in the middle, "questi-ons", has its characters on two lines) and nothing clipped.
+_BROKEN_WORDS = """(selector) => {
+  let shown = 0;
+  const words = [];
+  for (const el of document.querySelectorAll(selector)) {
+    if (!el.getClientRects().length) continue;
+    shown += 1;
+    if (el.scrollWidth > el.clientWidth + 1) words.push(el.textContent + ' (clipped)');
+    for (const node of el.childNodes) {
+      if (node.nodeType !== Node.TEXT_NODE) continue;
+      for (const found of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, found.index);
+        range.setEnd(node, found.index + found[0].length);
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (tops.size > 1) words.push(found[0]);
+      }
+    }
+  }
+  return {shown, words};
+}"""
+
+
+def test_a_late_answer_stays_out_of_its_platforms_median_wait(tmp_path: Path) -> None:
+    """An open question on local:x answered two hours after the end: its platform's median
+    wait is the live one's, as the recap's own figures."""
+    from datetime import timedelta
+
+    from qasession.recap.platforms import platform_breakdown
+    from qasession.store import OutboxItem
+
+    result = run_session(tmp_path)
+    store, session = result["store"], result["session"]
+    before = {r["platform"]: r for r in platform_breakdown(store, session)["platforms"]}
+    answered = {i.question_id for i in store.outbox(session.id, ("sent",)) if i.question_id}
+    waiting = store.posts(session.id, where="platform = ? AND is_question = 1", params=("local:x",))
+    question = next(p for p in waiting if p["id"] not in answered)
+    item = OutboxItem(
+        key="t:answer:late:0:answer", op="t:answer:late", seq=0, kind="answer",
+        text="Late, but here. #AskAcme", question_id=question["id"], platform="local:x",
+    )  # fmt: skip
+    (stored,) = store.add_intents(session.id, [item])
+    store.mark_sent(stored.id, "late-1", session.start + session.duration + timedelta(hours=2))
+    after = {r["platform"]: r for r in platform_breakdown(store, session)["platforms"]}
+    assert after["local:x"]["answered"] == before["local:x"]["answered"] + 1
+    assert after["local:x"]["median_minutes_to_answer"] == 8.5
+    assert before["local:x"]["median_minutes_to_answer"] == 8.5

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from qasession.errors import UsageError
@@ -273,22 +273,37 @@ def community_text(
     )
 
 
+def _questions(asked: Mapping[str, int] | None, group: Sequence[str]) -> str:
+    """ "question" when the people of `group` asked one between them, else "questions"."""
+    if asked is not None and sum(asked.get(who, 0) for who in group) == 1:
+        return "question"
+    return "questions"
+
+
 def thanks_texts(
-    handles: Sequence[str], hashtag: str, max_length: int, length: Callable[[str], int]
+    handles: Sequence[str],
+    hashtag: str,
+    max_length: int,
+    length: Callable[[str], int],
+    asked: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """Thank-you posts mentioning `handles`, as many posts as needed to fit the platform."""
-    intro = "Thank you for your questions"
+    """Thank-you posts mentioning `handles`, as many posts as needed to fit the platform;
+    `asked` (questions by handle) makes a post to one person who asked one say "question"."""
+
+    def text(group: list[str]) -> str:
+        mentions = " ".join(handle(who) for who in group)
+        return f"Thank you for your {_questions(asked, group)} {mentions}! {hashtag}"
+
     posts: list[str] = []
     current: list[str] = []
     for who in handles:
-        candidate = f"{intro} {' '.join([*current, handle(who)])}! {hashtag}"
-        if current and length(candidate) > max_length:
-            posts.append(f"{intro} {' '.join(current)}! {hashtag}")
-            current = [handle(who)]
+        if current and length(text([*current, who])) > max_length:
+            posts.append(text(current))
+            current = [who]
         else:
-            current.append(handle(who))
+            current.append(who)
     if current:
-        posts.append(f"{intro} {' '.join(current)}! {hashtag}")
+        posts.append(text(current))
     return [f".{p}" if p.startswith("@") else p for p in posts]
 
 
@@ -351,13 +366,18 @@ def invitation_texts(
     invitation: Sequence[str],
     max_length: int,
     length: Callable[[str], int],
+    asked: Mapping[str, int] | None = None,
 ) -> list[tuple[list[str], str]]:
     """Posts inviting `handles` by mention to the next session, at most INVITE_GROUP per
     post and as many as fit; `invitation` gives the invitation's wordings, fullest first (the
-    first that fits is used). Returns each post with the handles it mentions."""
+    first that fits is used); `asked` (questions by handle) makes a post to one person who
+    asked one say "a great question". Returns each post with the handles it mentions."""
+    mentioned = {handle(h): h for h in handles}
 
     def text(group: list[str], words: str) -> str:
-        return f"You asked great questions at {hashtag}, {' '.join(group)}: {words}"
+        one = _questions(asked, [mentioned.get(who, who) for who in group]) == "question"
+        great = "a great question" if one else "great questions"
+        return f"You asked {great} at {hashtag}, {' '.join(group)}: {words}"
 
     def fitting(group: list[str]) -> str | None:
         for words in invitation:

@@ -17,7 +17,9 @@ Definitions (the JSON keys, stable; `meta.schema` changes when they do):
   (asked before the start).
 - `time_to_answer`: seconds from the question (or the session start, for questions asked
   ahead: their wait before the start is no slowness) to the first sent answer step; `median_s`
-  (statistics.median) and `p90_s` (nearest rank); `values_s` in transcript order.
+  (statistics.median) and `p90_s` (nearest rank); `values_s` in transcript order. These count
+  the live answers only (sent before the session's end); `late_count` and `late_values_s` are
+  the answers sent after it, apart.
 - `activity`: posts per bucket (one minute, wider for very long windows) across the session
   window, all posts counted (host's included); `before` and `after` the window as totals and
   rates.
@@ -119,6 +121,10 @@ class TimeToAnswer:
     min_s: float | None = None
     max_s: float | None = None
     values_s: list[float] = field(default_factory=list)
+    # answered after the session's end: kept apart, so one answer hours later does not skew
+    # the live figures above
+    late_count: int = 0
+    late_values_s: list[float] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -798,11 +804,12 @@ class RecapBuilder:
         q = self.questions
         q.canonical = q.received - q.merged
         transcript, open_ids = self._answered_and_open(start_ts)
+        first_answers = {qid: min(s[0] for s in st) for qid, st in self.answers.items() if st}
         return Recap(
             meta=self._meta(start_ts, end_ts, now, next_session),
             participants=len(self.authors),
             questions=q,
-            time_to_answer=_time_to_answer(transcript),
+            time_to_answer=_time_to_answer(transcript, first_answers, self.end_ts),
             activity=self._activity(start_ts, end_ts),
             top_contributors=self._top_contributors(muted_set | blocked_set),
             top_posts=self._top_posts(),
@@ -958,9 +965,17 @@ class RecapBuilder:
         return activity
 
 
-def _time_to_answer(transcript: list[TranscriptEntry]) -> TimeToAnswer:
-    waits = [e.seconds_to_answer or 0.0 for e in transcript]
-    tta = TimeToAnswer(count=len(waits))
+def _time_to_answer(
+    transcript: list[TranscriptEntry], answered_at: dict[str, float], end_ts: float | None
+) -> TimeToAnswer:
+    """The live waits' figures (first answer before `end_ts`) and the late ones apart."""
+    waits: list[float] = []
+    late: list[float] = []
+    for e in transcript:
+        at = answered_at.get(e.question.id)
+        after_end = end_ts is not None and at is not None and at >= end_ts
+        (late if after_end else waits).append(e.seconds_to_answer or 0.0)
+    tta = TimeToAnswer(count=len(waits), late_count=len(late), late_values_s=late)
     if waits:
         ordered = sorted(waits)
         tta.median_s = float(statistics.median(ordered))
@@ -1205,16 +1220,19 @@ def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) 
     for c in (*recap.top_contributors.by_questions, *recap.top_contributors.by_engagement):
         if c.handle not in handles:
             handles.append(c.handle)
-    for i, text in enumerate(thanks_texts(handles[:TOP], tag, max_length, length), 1):
+    asked = asked_by(recap)
+    for i, text in enumerate(thanks_texts(handles[:TOP], tag, max_length, length, asked), 1):
         add("thanks", i, text)
 
     open_count = recap.questions.open
     if open_count:
-        noun = "question" if open_count == 1 else "questions"
+        # "1 of your question" read wrong: the count and its noun agree in every wording
+        some = "one of your questions" if open_count == 1 else f"{open_count} of your questions"
+        still = "1 question is" if open_count == 1 else f"{open_count} questions are"
         for text in (
-            f"We couldn't answer {open_count} of your {noun} live: thank you for asking! "
+            f"We couldn't answer {some} live: thank you for asking! "
             f"We'll follow up here. Still wondering about something? Ask with {tag}.",
-            f"{open_count} {noun} still open: we'll follow up. Keep asking with {tag}!",
+            f"{still} still open: we'll follow up. Keep asking with {tag}!",
         ):
             if length(text) <= max_length:
                 add("followup", 1, text)
@@ -1241,6 +1259,13 @@ def make_drafts(recap: Recap, *, max_length: int, length: Callable[[str], int]) 
     return drafts
 
 
+def asked_by(recap: Recap) -> dict[str, int]:
+    """Questions asked by each top contributor's handle (the drafts' "question(s)")."""
+    asked = {c.handle: c.questions for c in recap.top_contributors.by_engagement}
+    asked.update({c.handle: c.questions for c in recap.top_contributors.by_questions})
+    return asked
+
+
 def _add_invitations(
     recap: Recap,
     nxt: NextSession,
@@ -1263,7 +1288,10 @@ def _add_invitations(
         f"join us for the next session, {nxt.when} ({nxt.timezone}), with {nxt.hashtag}!",
         f"join us next time with {nxt.hashtag}!",
     ]
-    for group, text in invitation_texts(guests, recap.meta.hashtag, wordings, max_length, length):
+    made = invitation_texts(
+        guests, recap.meta.hashtag, wordings, max_length, length, asked_by(recap)
+    )
+    for group, text in made:
         add("invite", "+".join(_handle_key(h).lstrip("@") for h in group), text)
 
 

@@ -50,13 +50,15 @@ def _one(store: Store, session: Session, name: str, buckets: int) -> dict[str, A
     for item in sent:
         if item.kind in ("answer", "dm") and item.question_id and item.sent_at:
             answered.setdefault(item.op, item.sent_at)
+    start = _start(store, session)
+    end_minute = session.duration.total_seconds() / 60
     waits = []
     for item in sent:
         question = asked.get(item.question_id or "")
-        if question is not None and answered.get(item.op) == item.sent_at:
+        late = _minutes(item.sent_at or start, start) >= end_minute  # apart, as in the recap
+        if question is not None and answered.get(item.op) == item.sent_at and not late:
             waits.append(max(0.0, _minutes(item.sent_at or "", question["created_at"])))
     activity = [0] * buckets
-    start = _start(store, session)
     for p in posts:
         at = _minutes(p["created_at"], start)
         if 0 <= at < buckets * BUCKET_MINUTES and p["status"] != "own":

@@ -68,6 +68,11 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
+def late_text(count: int) -> str:
+    """ "2 answered after the end": the late answers, which the live figures leave out."""
+    return f"{count} answered after the end"
+
+
 # The platform's call counters in plain words (the stored keys are the adapters' names).
 COUNTER_WORDS = {
     "search_requests": "API calls",
@@ -251,9 +256,15 @@ def _md_intro(recap: Recap) -> list[str]:
     )
     if q.merged:
         intro += f" ({q.merged} of them asked again by someone else)"
-    intro += f". We answered {q.answered} of them live"
-    if t.median_s is not None:
-        intro += f", in a median of {duration_text(t.median_s)}"
+    live = q.answered - t.late_count
+    if live or not t.late_count:
+        answered = "it" if q.received == 1 and live else f"{live} of them"
+        intro += f". We answered {answered} live"
+        if t.median_s is not None:
+            intro += f", in a median of {duration_text(t.median_s)}"
+    if t.late_count:  # apart: the median above counts the live answers only
+        intro += f"{', and' if live else '. We answered'} "
+        intro += f"{_plural(t.late_count, 'question')} after the end"
     return [*lines, intro + ".", ""]
 
 
@@ -269,7 +280,10 @@ def _md_highlights(recap: Recap) -> list[str]:
         highlights.append(
             f"**Time to answer:** median {duration_text(t.median_s)}, "
             f"90% within {duration_text(t.p90_s)}"
+            + (f"; {late_text(t.late_count)}" if t.late_count else "")
         )
+    elif t.late_count:
+        highlights.append(f"**Time to answer:** {late_text(t.late_count)}")
     peak = recap.activity.peak
     if peak is not None and peak.posts:
         highlights.append(
@@ -374,6 +388,7 @@ def to_html(recap: Recap) -> str:
     env.filters["url"] = safe_url
     env.filters["local"] = lambda value, fmt="%H:%M": local_time(recap, value, fmt)
     env.filters["duration"] = duration_text
+    env.filters["plural"] = _plural
     from qasession.recap.charts import NAMES
 
     drawn = charts(recap)
@@ -699,7 +714,8 @@ def _numbers(recap: Recap) -> Any:
     numbers.add_row(
         "time to answer",
         f"median {duration_text(t.median_s)}, p90 {duration_text(t.p90_s)} "
-        f"({_plural(t.count, 'answer')})",
+        f"({_plural(t.count, 'answer')} live)"
+        + (f"; {late_text(t.late_count)}" if t.late_count else ""),
     )
     numbers.add_row(
         "posts",
