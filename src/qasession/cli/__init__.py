@@ -106,8 +106,7 @@ def main() -> None:
 
 
 def _lighter_start() -> None:
-    """Start-up costs no command needs (about 4% of `qa plan`'s instructions, see
-    benchmarks/startup.py):
+    """Start-up costs no command needs (benchmarks/startup.py measures what they cost):
     - Pydantic looks for plugins (the `pydantic` entry points) when it builds its first
       model, which reads the metadata of every installed package; the plan's models are
       qa's own and no plugin is meant to watch them. A value the user set is kept.
