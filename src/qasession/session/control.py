@@ -10,9 +10,8 @@ issued it (an actor name, by default the operating-system user).
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from qasession import triage
 from qasession.compose import AnswerSpec, Question, compose_answer
 from qasession.errors import Hint, QAError, UsageError
 from qasession.platforms.base import Billing, Capabilities
+from qasession.session.capabilities import capabilities_of, host_of
 from qasession.session.team import (
     NotAllowed,
     default_actor,
@@ -86,46 +86,6 @@ def find_question(session: Session, store: Store, ref: str | int) -> Target:
             hint="use the number `qa queue` shows in its first column",
         )
     return target_of(row)
-
-
-# -- what the platform can do, as the loop last saw it ----------------------------------------
-
-
-def capabilities_of(session: Session, store: Store | None, platform: str) -> Capabilities:
-    """The capabilities of `platform` in this session: as the connected adapter reported them
-    (stored by the live loop: a Mastodon instance's own limit), else as the plan's settings
-    give them before connecting."""
-    if store is not None:
-        row = store.source_row(session.id, platform)
-        if row and row.get("capabilities"):
-            try:
-                data = json.loads(row["capabilities"])
-                known = {f.name for f in fields(Capabilities)}
-                return Capabilities(**{k: v for k, v in data.items() if k in known})
-            except (ValueError, TypeError):
-                pass
-    from qasession.platforms import registry
-
-    if session.multi and platform in session.platform_names:
-        session = session.on(platform)
-    registered = registry.is_known(platform)  # a built-in name without reading entry points
-    adapter = platform if registered else platform.split(":", 1)[0]
-    return registry.capabilities_for(adapter, session.platform_settings)
-
-
-def capabilities_json(capabilities: Capabilities) -> str:
-    return json.dumps(asdict(capabilities))
-
-
-def host_of(session: Session, store: Store | None, platform: str) -> str | None:
-    """The host's handle on `platform`: as the platform said, else as the plan says."""
-    if store is not None:
-        row = store.source_row(session.id, platform)
-        if row and row.get("account"):
-            return str(row["account"])
-    if session.multi and platform in session.platform_names:
-        return session.on(platform).account
-    return session.account
 
 
 def bills(platform: str) -> bool:

@@ -274,7 +274,7 @@ def plan_report(
     from qasession.errors import QAError
     from qasession.plan import Lint, lint_plan
     from qasession.platforms import registry
-    from qasession.session.control import capabilities_of
+    from qasession.session.capabilities import capabilities_of
     from qasession.session.reading import estimate_reading, search_limits_of
 
     now = datetime.now(UTC)

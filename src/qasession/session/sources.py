@@ -126,7 +126,7 @@ class SourceState:
     def connect(self, session: Session, store: Store, warn: Callable[[str], None]) -> None:
         """Who we are there and what the connected platform can do (stored, so `qa answer`
         composes with the instance's own limits); counters of earlier processes added."""
-        from qasession.session.control import capabilities_json
+        from qasession.session.capabilities import capabilities_json
 
         store.ensure_source(session.id, self.name, self.platform.name, None)
         try:

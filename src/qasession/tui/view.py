@@ -276,7 +276,8 @@ class Composer:
         return cls(session, store)
 
     def plan(self, target: Target, request: AnswerRequest) -> AnswerPlan:
-        from qasession.session.control import Control, capabilities_of, host_of, plan_answer
+        from qasession.session.capabilities import capabilities_of, host_of
+        from qasession.session.control import Control, plan_answer
 
         if self.session.multi and self.store is not None:  # every post on every platform
             return Control(self.session, self.store).preview(target, request)
@@ -307,7 +308,7 @@ class Composer:
         return mode
 
     def preview(self, target: Target | None, request: AnswerRequest) -> Preview:
-        from qasession.session.control import capabilities_of
+        from qasession.session.capabilities import capabilities_of
 
         if target is None:
             return Preview(error="select a question in the queue first (a or Enter on a row)")
