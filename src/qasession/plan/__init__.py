@@ -18,8 +18,9 @@ loads the plan does not pay for the lints or the `qa init` template.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from qasession.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from qasession.plan.adapters import platform_names
@@ -92,16 +93,7 @@ _HOMES = {
     "texts": ("DEFAULT_TEXTS", "PLACEHOLDERS", "human_duration"),
     "values": ("RelativeTime", "local_timezone_name", "normalize_handle", "normalize_hashtag"),
 }  # fmt: skip
-_WHERE = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qasession.plan' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"qasession.plan.{module}"), name)
-    globals()[name] = value  # once found, a plain attribute
-    return value
+__getattr__ = lazy_attributes(__name__, _HOMES, globals())
 
 
 __all__ = [

@@ -16,8 +16,9 @@ for the phone-number metadata and the fuzzy matcher.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from qasession.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from qasession.triage.classification import Classification, TextFacts, classify, text_facts
@@ -49,16 +50,7 @@ _HOMES = {
     "ranking": ("QuestionFeatures", "Weights", "rank", "score", "scorer"),
     "trolls": ("troll_signals",),
 }  # fmt: skip
-_WHERE = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qasession.triage' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"qasession.triage.{module}"), name)
-    globals()[name] = value  # once found, a plain attribute
-    return value
+__getattr__ = lazy_attributes(__name__, _HOMES, globals())
 
 
 __all__ = [
