@@ -185,3 +185,22 @@ def test_the_late_answers_are_shown_apart(late_world: Recap) -> None:
     assert "<b>1</b><span>answered after the end (not in the times above)</span>" in page
     assert '<p class="meta" id="late">1 answered after the end (in orange)' in page
     assert "2 answers during the session; median 15 min" in page
+
+
+@pytest.mark.parametrize(
+    ("received", "answered", "says"),
+    [
+        (0, 0, "asked 0 questions."),
+        (1, 0, "asked 1 question. It was not answered live."),
+        (3, 0, "asked 3 questions. None was answered live."),
+        (1, 1, "asked 1 question. We answered it live."),
+        (3, 2, "asked 3 questions. We answered 2 of them live."),
+    ],
+)
+def test_the_markdown_intro_says_what_was_answered_live(
+    received: int, answered: int, says: str
+) -> None:
+    r = stub()
+    r.questions.received = received
+    r.questions.answered = answered
+    assert says in to_markdown(r)

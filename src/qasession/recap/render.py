@@ -257,8 +257,10 @@ def _md_intro(recap: Recap) -> list[str]:
     if q.merged:
         intro += f" ({q.merged} of them asked again by someone else)"
     live = q.answered - t.late_count
-    if live or not t.late_count:
-        answered = "it" if q.received == 1 and live else f"{live} of them"
+    if q.received and not live and not t.late_count:
+        intro += ". None was answered live" if q.received > 1 else ". It was not answered live"
+    elif live:
+        answered = "it" if q.received == 1 else f"{live} of them"
         intro += f". We answered {answered} live"
         if t.median_s is not None:
             intro += f", in a median of {duration_text(t.median_s)}"
