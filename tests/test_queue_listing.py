@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qasession.cli.render import inert_data, inert_json
 from qasession.plan import load_plan
 from qasession.platforms.base import Post
-from qasession.render import inert_data, inert_json
 from qasession.session.queue import queue_rows
 from qasession.store import PostRecord, Store
 from tests.conftest import qa, write_plan

@@ -60,7 +60,7 @@ def queue(
     """The ranked queue of questions, with flags (sensitive, troll, duplicate, ahead)."""
     from datetime import UTC, datetime
 
-    from qasession import render
+    from qasession.cli import render
     from qasession.session import queue as ranked
 
     c = load(ctx, file, home, session_id, writes=False)
@@ -143,7 +143,7 @@ def answer(
     )
     control = Control(c.session, c.store, actor=c.actor)
     if preview:
-        from qasession import render
+        from qasession.cli import render
 
         shown = control.preview(control.question(question_id), request)
         render.answer_preview(shown.steps, shown.notes)

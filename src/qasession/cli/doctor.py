@@ -16,7 +16,7 @@ def doctor(
     home: HomeOpt = None,
 ) -> None:
     """Check credentials and reachability of the configured platforms (exit 4 or 5 on failure)."""
-    from qasession import render
+    from qasession.cli import render
     from qasession.errors import QAError
     from qasession.plan import load_plan
     from qasession.platforms.doctor import run_checks

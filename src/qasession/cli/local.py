@@ -94,7 +94,7 @@ def timeline(
     home: HomeOpt = None,
 ) -> None:
     """List every post on the local platform, oldest first (direct messages included)."""
-    from qasession import render
+    from qasession.cli import render
 
     network = _network(ctx, file, home, platform)
     posts = network.timeline()

@@ -36,7 +36,7 @@ def listing(
     """List the outbox of a session (every post the tool made or will make)."""
     if ctx.invoked_subcommand is not None:
         return
-    from qasession import render
+    from qasession.cli import render
     from qasession.errors import UsageError
     from qasession.store.db import OUTBOX_STATES
 

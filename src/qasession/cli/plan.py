@@ -86,7 +86,7 @@ def plan(
     """Validate and lint the plan, print the timeline; post, watch, write calendar and texts."""
     from datetime import timedelta
 
-    from qasession import render
+    from qasession.cli import render
     from qasession.errors import PlanError
     from qasession.session import schedule
 

@@ -60,7 +60,7 @@ def drafts(
     home: HomeOpt = None,
 ) -> None:
     """The drafts waiting for approval, each with the exact posts it will make."""
-    from qasession import render
+    from qasession.cli import render
     from qasession.session.control import Control
 
     c = load(ctx, file, home, session_id, actor=actor, writes=False)
@@ -127,7 +127,7 @@ def log(
     home: HomeOpt = None,
 ) -> None:
     """The audit log: every action on the session, with who did it, their role, and when."""
-    from qasession import render
+    from qasession.cli import render
     from qasession.session.team import require
 
     c = load(ctx, file, home, session_id, actor=actor, writes=False)
