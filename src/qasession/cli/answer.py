@@ -24,6 +24,7 @@ from qasession.cli.common import (
 
 if TYPE_CHECKING:
     from qasession.cli.common import Context
+    from qasession.session.control import Control
 
 SessionOpt = Annotated[
     str | None,
@@ -151,7 +152,7 @@ def answer(
     from qasession.session import late
 
     over = late.is_over(c.session, c.store)
-    if over and not follow_up and _resume_late(c, control.question(question_id).number):
+    if over and not follow_up and _resume_late(c, control, control.question(question_id).number):
         return
     accepted = control.answer(question_id, request, take_over=take_over)
     for note in accepted.notes:
@@ -205,14 +206,13 @@ def send_late(c: "Context", keys: list[str], number: int) -> bool:
     return True
 
 
-def _resume_late(c: "Context", number: int) -> bool:
+def _resume_late(c: "Context", control: "Control", number: int) -> bool:
     """An answer accepted earlier whose steps did not all go out (a crash, a rate limit):
     after the end, with no run active, send what is left (reconciled first, so never twice)
     instead of accepting another answer."""
     from qasession.session import late
-    from qasession.session.control import Control
 
-    Control(c.session, c.store, actor=c.actor).allow("answer")  # a team's roles, as ever
+    control.allow("answer")  # a team's roles, as ever
     pending = late.unfinished(c.store, c.session.id, number)
     if not pending or not send_late(c, [item.key for item in pending], number):
         return False
