@@ -331,3 +331,77 @@ def test_where_sent_posts_cannot_be_looked_up_a_half_sent_step_waits_for_the_ope
     assert posted.unsettled == [repost.key] and posted.sent == []  # never resent on a guess
     assert posted.left == [accepted.steps[1].key]  # the answer waits for its repost
     assert not [p for p in ended.mine() if p.kind == "repost"]
+
+
+def test_resume_sends_only_what_an_earlier_answer_left_and_nothing_once_it_is_out(
+    ended: Ended,
+) -> None:
+    from qasession.session import late
+    from qasession.session.control import AnswerRequest, Control
+
+    control = Control(ended.session, ended.store)
+    number = ended.number_of("@alice")
+    asked: list[list[str]] = []
+
+    def send(keys: list[str]) -> late.Posted | None:
+        asked.append(keys)
+        return late.send_answer(ended.session, ended.store, keys, ended.home, str(ended.plan_path))
+
+    assert late.resume(control, number, send) is None  # nothing accepted yet: nothing to resume
+    assert asked == []
+    accepted = control.answer(number, AnswerRequest(ANSWER))
+    other = ended.number_of("@carol")
+    control.answer(other, AnswerRequest("Not yet."))  # another question's steps stay put
+    before = len(ended.mine())
+
+    resumed = late.resume(control, number, send)
+    assert resumed is not None
+    assert sorted(asked[0]) == sorted(step.key for step in accepted.steps)
+    first = ended.store.outbox_item(accepted.steps[0].key)
+    assert first is not None and resumed.accepted_at == first.created_at
+    assert [item.kind for item in resumed.posted.sent] == ["repost", "answer"]
+    assert not resumed.posted.left and not resumed.posted.unsettled
+    assert len(ended.mine()) == before + 2
+    assert late.unfinished(ended.store, "t", other)  # carol's answer was not sent
+    assert late.resume(control, number, send) is None and len(asked) == 1  # all out
+
+
+def test_resume_leaves_the_answer_to_an_active_run(ended: Ended) -> None:
+    from qasession.session import late
+    from qasession.session.control import AnswerRequest, Control
+
+    control = Control(ended.session, ended.store)
+    number = ended.number_of("@alice")
+    control.answer(number, AnswerRequest(ANSWER))
+    assert late.resume(control, number, lambda keys: None) is None  # `send` found a run
+    assert late.unfinished(ended.store, "t", number)
+
+
+def test_resume_checks_the_role_before_sending(tmp_path: Path, home: Path) -> None:
+    from qasession.session import late
+    from qasession.session.control import Control
+    from qasession.session.team import NotAllowed
+
+    world = Ended(
+        tmp_path, home, team=[{"name": "ana", "role": "host"}, {"name": "lee", "role": "approver"}]
+    )
+    sent: list[list[str]] = []
+    with pytest.raises(NotAllowed):
+        late.resume(Control(world.session, world.store, actor="lee"), 1, lambda k: sent.append(k))
+    assert sent == []
+
+
+def test_check_sent_names_what_the_operator_settles_before_what_a_rerun_sends() -> None:
+    from qasession.errors import ExitCode, PlatformError
+    from qasession.session import late
+
+    late.check_sent(late.Posted(), 4)  # all out: no error
+    with pytest.raises(PlatformError) as left:
+        late.check_sent(late.Posted(left=["k2", "k3"]), 4)
+    assert left.value.message == "question 4: 2 step(s) of the answer not sent yet (k2, k3)"
+    assert "again" in (left.value.hint or "")
+    with pytest.raises(PlatformError) as unsettled:
+        late.check_sent(late.Posted(left=["k2"], unsettled=["k1"]), 4)
+    assert unsettled.value.message == "question 4: k1 failed or may have been sent"
+    assert "qa outbox confirm KEY" in (unsettled.value.hint or "")
+    assert unsettled.value.exit_code == ExitCode.PLATFORM

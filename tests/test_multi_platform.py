@@ -253,3 +253,26 @@ def test_moderation_holds_on_the_platform_it_names(tmp_path: Path) -> None:
     ask("local:mastodon", "@lee", "Can I export my data as CSV?")
     ask("local:x", "@lee", "How do I rotate API keys?")
     assert not [a for _, a in askers() if a == "@lee"]
+
+
+def test_the_plan_post_failure_names_every_failing_platform_auth_first() -> None:
+    from qasession.errors import AuthError, ExitCode, PlatformError
+    from qasession.session.schedule import PostReport
+
+    assert PostReport(["k"], [], []).failure() is None  # every platform posted
+    down = PostReport(
+        [], [], [], errors={"x": PlatformError("X API 503:\n  try later", retryable=True)}
+    )
+    failed = down.failure()
+    assert isinstance(failed, PlatformError) and failed.exit_code == ExitCode.PLATFORM
+    assert failed.message == "posting failed on x: X API 503: try later"  # on one line
+    assert "nothing is posted twice" in (failed.hint or "")
+    both = PostReport(
+        [],
+        [],
+        [],
+        errors={"x": PlatformError("X API 503"), "bluesky": AuthError("bad app password")},
+    )
+    refused = both.failure()
+    assert isinstance(refused, AuthError) and refused.exit_code == ExitCode.AUTH
+    assert refused.message == "posting failed on x: X API 503; bluesky: bad app password"

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from qasession.cli.recap_terminal import show
 from qasession.errors import UsageError
 from qasession.plan import load_plan
 from qasession.recap import Contributor, build_recap
 from qasession.recap.charts import svgs
-from qasession.recap.render import show, to_html
+from qasession.recap.render import to_html
 from qasession.store import Store
 from tests.test_recap import PLAN, SCRIPT, P, at, cli, fill_store
 

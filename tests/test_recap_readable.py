@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from qasession.cli.recap_terminal import show
 from qasession.plan import load_plan
 from qasession.recap import build_recap
-from qasession.recap.render import ranked_contributors, show, to_html, to_markdown
+from qasession.recap.render import ranked_contributors, to_html, to_markdown
 from qasession.store import Store
 from tests.test_recap import PLAN, SCRIPT, P, at, cli, fill_store
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from qasession.cli.recap_terminal import show
 from qasession.plan import load_plan
 from qasession.recap import (
     Contributor,
@@ -24,7 +25,7 @@ from qasession.recap import (
     make_drafts,
 )
 from qasession.recap.parts import LateAnswer
-from qasession.recap.render import show, to_html, to_markdown
+from qasession.recap.render import to_html, to_markdown
 from qasession.store import OutboxItem, Store
 from tests.test_recap import PLAN, START, at, fill_store
 

@@ -23,8 +23,11 @@ from qasession.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from qasession.cli.common import Context
     from qasession.session.control import Control
+    from qasession.session.late import Posted
 
 SessionOpt = Annotated[
     str | None,
@@ -174,55 +177,48 @@ def answer(
 def send_late(c: "Context", keys: list[str], number: int) -> bool:
     """After the session's end, with no run active: send the answer now (False: a run is
     active and posts it)."""
-    from qasession.errors import PlatformError
-    from qasession.session import late
-    from qasession.store import Store
-
-    home = c.home
-    posted = late.send_now(
-        c.session,
-        c.store,
-        keys,
-        lambda lane: late.open_platform(c.session, home, lane, str(c.plan.path)),
-        open_store=lambda: Store.open(home),
-        actor=c.actor,
-    )
+    posted = _sender(c)(keys)
     if posted is None:
         return False
-    for item in posted.sent:
-        where = f" on {item.platform}" if c.session.multi else ""
-        say(f"question {number}: {item.kind} posted{where} after the session ({item.platform_id})")
-    if posted.unsettled:
-        raise PlatformError(
-            f"question {number}: {', '.join(posted.unsettled)} failed or may have been sent",
-            hint="see `qa outbox`, then `qa outbox confirm KEY` or `qa outbox resend KEY`",
-        )
-    if posted.left:
-        raise PlatformError(
-            f"question {number}: {len(posted.left)} step(s) of the answer not sent yet "
-            f"({', '.join(posted.left)})",
-            hint="run the same `qa answer` again later: it sends what is left, once",
-        )
+    _say_sent(c, posted, number)
     return True
 
 
 def _resume_late(c: "Context", control: "Control", number: int) -> bool:
-    """An answer accepted earlier whose steps did not all go out (a crash, a rate limit):
-    after the end, with no run active, send what is left (reconciled first, so never twice)
-    instead of accepting another answer."""
+    """Finish an earlier answer that did not all go out, instead of accepting this one."""
     from qasession.session import late
 
-    control.allow("answer")  # a team's roles, as ever
-    pending = late.unfinished(c.store, c.session.id, number)
-    if not pending or not send_late(c, [item.key for item in pending], number):
+    resumed = late.resume(control, number, _sender(c))
+    if resumed is None:
         return False
+    _say_sent(c, resumed.posted, number)
     out(str(number))
     say(
-        f"note: question {number} had an answer accepted at {pending[0].created_at[:19]} UTC "
+        f"note: question {number} had an answer accepted at {resumed.accepted_at[:19]} UTC "
         "that had not all gone out: it is sent now, and this text was not used (add "
         "--follow-up to post another answer)"
     )
     return True
+
+
+def _sender(c: "Context") -> "Callable[[list[str]], Posted | None]":
+    """Sends outbox keys now through the session's own adapters (None: a run is active)."""
+    from qasession.session import late
+
+    def send(keys: list[str]) -> "Posted | None":
+        return late.send_answer(c.session, c.store, keys, c.home, str(c.plan.path), actor=c.actor)
+
+    return send
+
+
+def _say_sent(c: "Context", posted: "Posted", number: int) -> None:
+    """Each step sent after the session, then the error for any that did not go out."""
+    from qasession.session import late
+
+    for item in posted.sent:
+        where = f" on {item.platform}" if c.session.multi else ""
+        say(f"question {number}: {item.kind} posted{where} after the session ({item.platform_id})")
+    late.check_sent(posted, number)
 
 
 def _apply(

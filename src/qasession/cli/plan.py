@@ -118,7 +118,7 @@ def plan(
         report = schedule.plan_report(
             c.plan, c.session, c.store, grace=grace_window, every_session=every
         )
-        failed = _lane_failure(runner.last.errors)
+        failed = runner.last.failure()
     if check_tag:
         _check_tag(report, schedule.hashtag_activities(c.session, c.platforms(), report.now))
     if ics is not None:
@@ -139,22 +139,6 @@ def plan(
             say(str(lint))
     if failed is not None:  # a platform of several failed: the others posted, say it at the end
         raise failed
-
-
-def _lane_failure(errors: dict[str, Any]) -> Any:
-    """The error `qa plan --post` ends with when platforms of several failed (the others
-    posted): the first one's exit code, every failing platform named."""
-    if not errors:
-        return None
-    from qasession.errors import AuthError, PlatformError
-
-    message = "posting failed on " + "; ".join(
-        f"{name}: {' '.join(exc.message.split())}" for name, exc in errors.items()
-    )
-    hint = "their posts wait: run `qa plan --post` again, nothing is posted twice"
-    if any(isinstance(exc, AuthError) for exc in errors.values()):
-        return AuthError(message, hint)
-    return PlatformError(message, hint)
 
 
 def _check_tag(report: Any, activities: list[dict[str, Any]]) -> None:

@@ -288,9 +288,10 @@ def _write(result: "Recap", format: str | None, output: str | None, *, wide: boo
             from qasession.errors import UsageError
 
             raise UsageError("-o needs a --format", hint="e.g. --format html -o recap.html")
+        from qasession.cli.recap_terminal import show
         from qasession.cli.render import stdout_console
 
-        recap_render.show(result, stdout_console(), wide=wide)
+        show(result, stdout_console(), wide=wide)
         from qasession.recap.team import lines
 
         for line in lines(result.team):  # the team's credits (the team's own names)
@@ -418,17 +419,17 @@ def _series(c: "Context", format: str | None, output: str | None) -> None:
         return
     if format is not None:
         raise UsageError("--series prints a table or JSON", hint="use --json")
+    from qasession.cli.recap_terminal import show_series
     from qasession.cli.render import stdout_console
-    from qasession.recap.render import show_series
 
     show_series(found, stdout_console())
 
 
 def _post_drafts(c: "Context", result: "Recap", yes: bool) -> None:
     """Show the drafts, ask, then post each exactly once (a second run posts nothing)."""
+    from qasession.cli.recap_terminal import show_drafts
     from qasession.cli.render import stdout_console
     from qasession.recap import drafts_to_post, post_drafts, public_drafts
-    from qasession.recap.render import show_drafts
     from qasession.session.team import require
 
     require(c.session, c.actor, "post")  # before connecting: a moderator is told at once

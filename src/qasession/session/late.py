@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from qasession.errors import SessionBusy
+from qasession.errors import PlatformError, SessionBusy
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from qasession.plan import Session
     from qasession.platforms.base import Platform
+    from qasession.session.control import Control
     from qasession.store import OutboxItem, Store
 
 PENDING = ("intent", "sending")
@@ -132,3 +133,67 @@ def send_now(
         elif item is not None and item.state in ("uncertain", "failed"):
             posted.unsettled.append(key)
     return posted
+
+
+def send_answer(
+    session: Session,
+    store: Store,
+    keys: Iterable[str],
+    home: Path,
+    plan_file: str,
+    *,
+    actor: str | None = None,
+) -> Posted | None:
+    """`send_now` through the session's own adapters, built as `qa run` builds them, with a
+    store of its own for the lease's keep-alive; None when a run is active (it posts them)."""
+    from qasession.store import Store
+
+    return send_now(
+        session,
+        store,
+        keys,
+        lambda lane: open_platform(session, home, lane, plan_file),
+        open_store=lambda: Store.open(home),
+        actor=actor,
+    )
+
+
+def check_sent(posted: Posted, number: int) -> None:
+    """Raises `PlatformError` unless every step of the answer to question `number` went out:
+    first for the steps only the operator can settle, then for those the same command sends
+    when run again."""
+    if posted.unsettled:
+        raise PlatformError(
+            f"question {number}: {', '.join(posted.unsettled)} failed or may have been sent",
+            hint="see `qa outbox`, then `qa outbox confirm KEY` or `qa outbox resend KEY`",
+        )
+    if posted.left:
+        raise PlatformError(
+            f"question {number}: {len(posted.left)} step(s) of the answer not sent yet "
+            f"({', '.join(posted.left)})",
+            hint="run the same `qa answer` again later: it sends what is left, once",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """An earlier answer to a question, finished after the session instead of a new one."""
+
+    accepted_at: str  # when the earlier answer was accepted (UTC, ISO 8601)
+    posted: Posted
+
+
+def resume(
+    control: Control, number: int, send: Callable[[list[str]], Posted | None]
+) -> Resumed | None:
+    """After the end, an answer accepted earlier whose steps did not all go out (a crash, a
+    rate limit) is finished by `send` (reconciled first, so never twice) rather than a second
+    answer accepted. None: there is no such answer, or a run is active and sends it."""
+    control.allow("answer")  # a team's roles, as ever
+    pending = unfinished(control.store, control.session.id, number)
+    if not pending:
+        return None
+    posted = send([item.key for item in pending])
+    if posted is None:
+        return None
+    return Resumed(pending[0].created_at, posted)

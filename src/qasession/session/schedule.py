@@ -136,6 +136,20 @@ class PostReport:
     # a session on several platforms: why a platform's lane posted nothing (the others went on)
     errors: dict[str, QAError] = field(default_factory=dict)
 
+    def failure(self) -> QAError | None:
+        """The error `qa plan --post` ends with when platforms of several failed (the others
+        posted): every failing platform named, an `AuthError` (exit 4) when one of them was
+        refused its credentials, else a `PlatformError` (exit 5). None: none failed."""
+        if not self.errors:
+            return None
+        message = "posting failed on " + "; ".join(
+            f"{name}: {' '.join(exc.message.split())}" for name, exc in self.errors.items()
+        )
+        hint = "their posts wait: run `qa plan --post` again, nothing is posted twice"
+        if any(isinstance(exc, AuthError) for exc in self.errors.values()):
+            return AuthError(message, hint)
+        return PlatformError(message, hint)
+
 
 def post_due(
     session: Session,
