@@ -566,6 +566,9 @@ class RecapBuilder:
         self.canonical: dict[str, _Question] = {}
         self.clusters: dict[str, list[Any]] = {}  # canonical id -> [count, member ids]
         self.topics = PhraseCounter()
+        # question posts by language (an archive's scanners count them; the store's recap
+        # reads them from the store)
+        self.languages: dict[str, int] = {}
         self.flag_sensitive = 0
         self.flag_troll = 0
         self.hidden = 0
@@ -754,6 +757,8 @@ class RecapBuilder:
             cluster[0] += count
             cluster[1].extend(members[: CLUSTER_MEMBERS - len(cluster[1])])
         self.topics.merge(other.topics)
+        for lang, n in other.languages.items():
+            self.languages[lang] = self.languages.get(lang, 0) + n
         self.flag_sensitive += other.flag_sensitive
         self.flag_troll += other.flag_troll
         self.hidden += other.hidden

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import sys
-from array import array
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -36,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypedDict, Unpack
 
+import numpy as np
 from pydantic_core import from_json
 
 from qasession import triage
@@ -55,6 +55,8 @@ from qasession.recap import (
 from qasession.recap.archive_csv import CsvExport, RowFormatter
 from qasession.recap.archive_wire import Author, Metrics, Page, Ref, Tweet, decode_page, ids_of
 from qasession.recap.masking import Masker
+from qasession.recap.phrases import guess_language, tag_language
+from qasession.triage.duplicates import Prepared, prepare
 
 META_KEY = "__qasession"
 _KINDS = {"retweeted": "repost", "replied_to": "reply", "quoted": "quote"}
@@ -70,9 +72,10 @@ def _loads(line: bytes) -> Any:
     return from_json(line, cache_strings="keys")
 
 
-# A question handed to the resolver:
-# (number, id, author, text, created, kind, ref, likes, reposts, text hash, screening, mark)
-Question = tuple[int, str, str, str, str, str, str | None, int, int, int, str, Any]
+# A question handed to the resolver: (number, id, author, text, created, kind, ref, likes,
+# reposts, text hash, screening, mark, prepared); `prepared` is the text made ready for the
+# duplicate index (`triage.prepare`), sent the first time the scanner meets the text
+Question = tuple[int, str, str, str, str, str, str | None, int, int, int, str, Any, Prepared | None]
 # A host post: (ts, id, kind, ref, text, created)
 HostPost = tuple[float, str, str, str | None, str, str]
 # What a chunk gives the resolver: its questions, the host's posts and, for a CSV export,
@@ -139,47 +142,41 @@ def _info_from(meta: Any, hashtag: str | None) -> SessionInfo | None:
     )
 
 
-class IdSet:
-    """The ids of the posts met, as 64-bit hashes (`hash(id)`: a collision among a million ids
-    has odds of about 1 in 30 million) in an open-addressing table in an array: 16 bytes an
-    id at most, where a set of ints takes about 70, and a million-post archive keeps a
-    million. Not a general set: keys only go in."""
+class HashSet:
+    """64-bit hashes (`hash(id)`: a collision among a million ids has odds of about 1 in 30
+    million) in sorted numpy arrays of about halving sizes, a batch at a time: a chunk's ids are
+    looked up and added in C (binary searches, then a merge of sorted runs), where a Python
+    set of ints would take about 70 bytes an id and a loop per id. 8 bytes an id (16 while
+    two runs merge); a million-post archive keeps a million. Keys only go in."""
 
-    __slots__ = ("count", "mask", "table")
+    __slots__ = ("runs",)
 
-    def __init__(self, size: int = 1 << 16) -> None:
-        self.table = array("Q", bytes(8 * size))
-        self.mask = size - 1
-        self.count = 0
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []  # sorted, disjoint, each larger than the next
 
-    def add(self, key: int) -> bool:
-        """Add `key`; False when it was there already."""
-        key = (key & 0xFFFFFFFFFFFFFFFF) or 1  # 0 marks an empty slot
-        table, mask = self.table, self.mask
-        i = key & mask  # keys are hashes: their low bits are well spread
-        while True:
-            found = table[i]
-            if found == key:
-                return False
-            if found == 0:
-                table[i] = key
-                self.count += 1
-                if self.count * 2 > mask:
-                    self._grow()
-                return True
-            i = (i + 1) & mask
+    def __len__(self) -> int:
+        return sum(len(run) for run in self.runs)
 
-    def _grow(self) -> None:
-        old = self.table
-        self.table = array("Q", bytes(16 * len(old)))
-        self.mask = 2 * len(old) - 1
-        self.count = 0
-        for key in old:
-            if key:
-                self.add(key)
-
-    def hashes(self) -> Iterator[int]:
-        return (key for key in self.table if key)
+    def add(self, keys: np.ndarray) -> np.ndarray:
+        """Add `keys` (int64); for each, whether it was there before this call (a key twice
+        in `keys` and new is False both times)."""
+        # the distinct keys, sorted: each run is searched in order, close to the last hit
+        distinct, where = np.unique(keys, return_inverse=True)
+        known = np.zeros(len(distinct), dtype=bool)
+        for run in self.runs:
+            at = np.searchsorted(run, distinct)
+            inside = at < len(run)
+            known[inside] |= run[at[inside]] == distinct[inside]
+        new = distinct[~known]
+        if len(new):
+            runs = self.runs
+            runs.append(new)
+            # like a binary counter: a run merges into the one before while it is as large,
+            # so each key is merged about log2(keys / chunk) times and there are as many runs
+            while len(runs) > 1 and len(runs[-2]) <= len(runs[-1]):
+                last = runs.pop()
+                runs[-1] = np.sort(np.concatenate((runs[-1], last)), kind="stable")
+        return known[where]
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,15 +198,19 @@ class _Scanner:
         self.patterns = triage.compile_patterns(settings.patterns)
         self.blocked_words = settings.blocked_words
         self.handles: dict[str, str] = {}  # author id -> "@username"
-        self.seen = IdSet()
         self.skip: set[str] = set()  # ids of the chunk first met in an earlier chunk
+        self.met: set[str] = set()  # ids of the chunk met so far
         self.screened: dict[int, str] = {}  # a question's text hash -> its screening flags
+        self.guessed: dict[str, str] = {}  # an untagged question's text -> its language
+        self.languages = self.builder.languages
         self.asked: dict[str, bool] = {}  # a text -> whether it asks
 
-    def chunk(self, lines: list[tuple[int, bytes]], skip: set[str] | None = None) -> Scanned:
+    def chunk(self, lines: list[tuple[int, bytes]], skip: set[str]) -> Scanned:
         """The questions, host posts (and CSV segments) of `lines`; the posts whose ids are
-        in `skip` were met in an earlier chunk (by another process) and are left out."""
-        self.skip = skip or set()
+        in `skip` were met in an earlier chunk (`_Ids`, whichever process read it) and are
+        left out, as are the repeats within the chunk."""
+        self.skip = skip
+        self.met = set()
         questions: list[Question] = []
         hosts: list[HostPost] = []
         for number, line in lines:
@@ -282,8 +283,10 @@ class _Scanner:
         pid = tweet.id
         if type(pid) is not str:
             pid = str(pid)
-        if not self.seen.add(hash(pid)) or pid in self.skip:
+        met = self.met
+        if pid in met or pid in self.skip:
             return  # an archive collected twice overlaps: a post counts once
+        met.add(pid)
         text, created = tweet.text, tweet.created_at
         author_id = tweet.author_id
         author = self.handles.get(author_id) if type(author_id) is str else None
@@ -304,19 +307,22 @@ class _Scanner:
             mark = marks.get(pid)
             if mark and mark[0]:
                 self.builder.topics.add(text)
+                self._count_language(tweet.lang, text)
                 questions.append(
-                    (number, pid, author, text, created, kind, ref, likes, reposts, 0, "", mark)
-                )
+                    (number, pid, author, text, created, kind, ref, likes, reposts, 0, "",
+                     mark, None)
+                )  # fmt: skip
                 return
             if mark:
                 status, flags = str(mark[1]), str(mark[2])
         elif self.asks(text):
             self.builder.topics.add(text)
             raw = hash(text.casefold())
-            screened = self._screen(text, raw)
+            screened, prepared = self._screen(tweet.lang, text, raw)
             questions.append(
-                (number, pid, author, text, created, kind, ref, likes, reposts, raw, screened, None)
-            )
+                (number, pid, author, text, created, kind, ref, likes, reposts, raw, screened,
+                 None, prepared)
+            )  # fmt: skip
             return
         self.builder.add_post(
             (
@@ -346,21 +352,38 @@ class _Scanner:
             self.asked[text] = asked
         return asked
 
-    def _screen(self, text: str, raw: int) -> str:
-        """A question's screening flags ("sensitive,troll"); floods repeat questions word for
-        word: each distinct text (by `raw`, its hash) is screened once."""
+    def _screen(self, lang: str | None, text: str, raw: int) -> tuple[str, Prepared | None]:
+        """A question's screening flags ("sensitive,troll") and, the first time its text is
+        met, the text made ready for the duplicate index; counts its language. Floods repeat
+        questions word for word: each distinct text (by `raw`, its hash) is screened once."""
+        self._count_language(lang, text)
         screened = self.screened.get(raw)
-        if screened is None:
-            found = []
-            if triage.find_sensitive(text, self.patterns):
-                found.append("sensitive")
-            if triage.troll_signals(text, 0, self.blocked_words):
-                found.append("troll")
-            screened = ",".join(found)
-            if len(self.screened) > 200_000:
-                self.screened.clear()
-            self.screened[raw] = screened
-        return screened
+        if screened is not None:
+            return screened, None
+        found = []
+        if triage.find_sensitive(text, self.patterns):
+            found.append("sensitive")
+        if triage.troll_signals(text, 0, self.blocked_words):
+            found.append("troll")
+        screened = ",".join(found)
+        if len(self.screened) > 200_000:
+            self.screened.clear()
+        self.screened[raw] = screened
+        return screened, prepare(text)
+
+    def _count_language(self, tag: str | None, text: str) -> None:
+        """Count a question post in its language: the platform's tag, else a guess from the
+        text (each distinct text guessed once), as the store's recap counts."""
+        lang = tag_language(tag)
+        if lang is None:
+            guessed = self.guessed
+            lang = guessed.get(text)
+            if lang is None:
+                lang = guess_language(text)
+                if len(guessed) > 100_000:
+                    guessed.clear()
+                guessed[text] = lang
+        self.languages[lang] = self.languages.get(lang, 0) + 1
 
     def _author(self, inline: Author | None, author_id: Any) -> str:
         if inline is not None and inline.username:
@@ -387,6 +410,7 @@ def _tweet_of(tweet: Any, number: int) -> Tweet:
         [Ref(str(r.get("type", "")), r.get("id")) for r in refs] if refs else None,
         Metrics(likes, reposts),
         Author(None, str(username)) if username else None,
+        lang if isinstance(lang := tweet.get("lang"), str) else None,
     )
 
 
@@ -488,13 +512,14 @@ class _Resolver:
             raw,
             screened,
             mark,
+            prepared,
         ) in enumerate(questions):
             if mark is not None:
                 status, flags, dup = str(mark[1]), str(mark[2]), mark[3]
                 if dup:
                     self.merged_of[pid] = dup
             else:
-                status, flags, dup = self.question(pid, text, created, raw, screened)
+                status, flags, dup = self.question(pid, text, created, raw, screened, prepared)
             row = (pid, author, text, created, kind, ref, likes, reposts, None, True, status,
                    flags, dup)  # fmt: skip
             if rows is None:
@@ -508,13 +533,14 @@ class _Resolver:
             self.export.out.write("".join(out))
 
     def question(
-        self, pid: str, text: str, created: str, raw: int, screened: str
+        self, pid: str, text: str, created: str, raw: int, screened: str, prepared: Any
     ) -> tuple[str, str, str | None]:
-        """Status, flags and canonical question of a new question post."""
+        """Status, flags and canonical question of a new question post (`prepared`: its text
+        made ready for the index by the scanner, None when it was met before)."""
         # copies word for word are found by their hash, without the index's fuzzy matching
         canonical = self.exact.get(raw)
         if canonical is None:
-            canonical = self.index.add(pid, text) or pid
+            canonical = self.index.add(pid, text, prepared=prepared) or pid
             self.exact[raw] = canonical
         flags = screened.split(",") if screened else []
         if self.start_ts is not None and self.builder.time_of(created) < self.start_ts:
@@ -635,7 +661,7 @@ class _CsvScanner(_Scanner):
         self.builder = _RowBuilder(self.builder.info, self.rows, hosts=self.hosts)
         self.segments: list[str] = []
 
-    def chunk(self, lines: list[tuple[int, bytes]], skip: set[str] | None = None) -> Scanned:
+    def chunk(self, lines: list[tuple[int, bytes]], skip: set[str]) -> Scanned:
         questions, hosts, _ = super().chunk(lines, skip)
         segments, self.segments = self.segments, []
         segments.append(self.rows.take())
@@ -704,8 +730,7 @@ def recap_from_archive(
     if options.get("analyse", True):
         from qasession.recap.enrich import enrich_archive
 
-        builder = resolver.builder
-        enrich_archive(recap, builder.canonical, builder.clusters, session_like)
+        enrich_archive(recap, resolver.builder, session_like)
     return share(recap, session_like)
 
 
@@ -783,8 +808,9 @@ def _scan_here(
     settings: _Settings, chunks: Iterator[list[tuple[int, bytes]]], resolver: _Resolver
 ) -> RecapBuilder:
     scanner = _CsvScanner(settings) if settings.csv else _Scanner(settings)
+    ids = _Ids()
     for chunk in chunks:
-        resolver.take(*scanner.chunk(chunk))
+        resolver.take(*scanner.chunk(chunk, ids.repeated(chunk)))
     return scanner.builder
 
 
@@ -832,20 +858,13 @@ class _Ids:
     """The ids of the posts of every chunk read so far, whichever process scans it."""
 
     def __init__(self) -> None:
-        self.seen = IdSet()
+        self.seen = HashSet()
 
     def repeated(self, chunk: list[tuple[int, bytes]]) -> set[str]:
         """The ids of `chunk` already met in an earlier chunk."""
-        seen, mine = self.seen, set()
-        found: set[str] = set()
-        for _, line in chunk:
-            for pid in ids_of(line):
-                if pid in mine:
-                    continue
-                mine.add(pid)
-                if not seen.add(hash(pid)):
-                    found.add(pid)
-        return found
+        ids = [pid for _, line in chunk for pid in ids_of(line)]
+        known = self.seen.add(np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids)))
+        return {ids[i] for i in np.flatnonzero(known)}
 
 
 def _ready(item: Future[Scanned] | Scanned) -> bool:

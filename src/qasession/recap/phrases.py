@@ -94,11 +94,17 @@ def guess_language(text: str) -> str:
     return lang if best >= 2 and best > second else "und"
 
 
-def language_of(tag: str | None, text: str) -> str:
-    """The platform's language tag ("en", "fr-CA" -> "fr"), or a guess from the text."""
+def tag_language(tag: str | None) -> str | None:
+    """The language a platform's tag names ("en", "fr-CA" -> "fr"); None when it names none
+    ("und": undetermined; X's "qme", "qht", "zxx": media, hashtags, no text)."""
     if tag and tag.lower() not in ("und", "qme", "qht", "zxx"):
         return tag.split("-")[0].lower()
-    return guess_language(text)
+    return None
+
+
+def language_of(tag: str | None, text: str) -> str:
+    """The platform's language tag ("en", "fr-CA" -> "fr"), or a guess from the text."""
+    return tag_language(tag) or guess_language(text)
 
 
 def _stem(word: str) -> str:
