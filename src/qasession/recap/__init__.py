@@ -415,13 +415,13 @@ _STOP_TEXT = """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 _ENTITIES = re.compile(r"https?://\S+|www\.\S+|[.]?@[\w.-]+|[#＃]\w+")
 _WORDS = re.compile(r"[^\W\d_]+")
-_APOSTROPHES = str.maketrans({"'": " ", "’": " ", "‘": " ", "`": " "})
 
 
 def phrase_tokens(text: str) -> list[str | None]:
     """The words of `text` as topic tokens; None stands where a stop word broke the run, so
     a two-word phrase never spans one."""
-    words = _WORDS.findall(_ENTITIES.sub(" ", text).translate(_APOSTROPHES).lower())
+    # apostrophes ("l'offre", "it’s") are no letters: findall splits words there already
+    words = _WORDS.findall(_ENTITIES.sub(" ", text).lower())
     return [w if len(w) >= 3 and w not in STOP_WORDS else None for w in words]
 
 

@@ -56,7 +56,10 @@ from qasession.recap.archive_csv import CsvExport, RowFormatter
 from qasession.recap.archive_wire import Author, Metrics, Page, Ref, Tweet, decode_page, ids_of
 from qasession.recap.masking import Masker
 from qasession.recap.phrases import guess_language, tag_language
-from qasession.triage.duplicates import Prepared, prepare
+from qasession.triage.cleaning import strip_entities
+from qasession.triage.duplicates import Prepared, prepare, question_tokens
+from qasession.triage.questions import is_question_clean
+from qasession.triage.trolls import text_signals
 
 META_KEY = "__qasession"
 _KINDS = {"retweeted": "repost", "replied_to": "reply", "quoted": "quote"}
@@ -204,6 +207,7 @@ class _Scanner:
         self.guessed: dict[str, str] = {}  # an untagged question's text -> its language
         self.languages = self.builder.languages
         self.asked: dict[str, bool] = {}  # a text -> whether it asks
+        self.cleaned = ("", "")  # the last text `asks` read, through `strip_entities`
 
     def chunk(self, lines: list[tuple[int, bytes]], skip: set[str]) -> Scanned:
         """The questions, host posts (and CSV segments) of `lines`; the posts whose ids are
@@ -343,13 +347,16 @@ class _Scanner:
         )
 
     def asks(self, text: str) -> bool:
-        """`triage.is_question`, once per distinct text (floods repeat texts word for word)."""
+        """`triage.is_question`, once per distinct text (floods repeat texts word for word);
+        the text of a question met for the first time is kept cleaned for `_screen`."""
         asked = self.asked.get(text)
         if asked is None:
-            asked = triage.is_question(text)
+            cleaned = strip_entities(text)
+            asked = is_question_clean(cleaned)
             if len(self.asked) > 100_000:
                 self.asked.clear()
             self.asked[text] = asked
+            self.cleaned = (text, cleaned)
         return asked
 
     def _screen(self, lang: str | None, text: str, raw: int) -> tuple[str, Prepared | None]:
@@ -360,16 +367,19 @@ class _Scanner:
         screened = self.screened.get(raw)
         if screened is not None:
             return screened, None
+        last, cleaned = self.cleaned
+        if last is not text:
+            cleaned = strip_entities(text)
         found = []
         if triage.find_sensitive(text, self.patterns):
             found.append("sensitive")
-        if triage.troll_signals(text, 0, self.blocked_words):
+        if text_signals(text, cleaned, self.blocked_words):  # troll_signals of one post
             found.append("troll")
         screened = ",".join(found)
         if len(self.screened) > 200_000:
             self.screened.clear()
         self.screened[raw] = screened
-        return screened, prepare(text)
+        return screened, prepare(text, question_tokens(cleaned))
 
     def _count_language(self, tag: str | None, text: str) -> None:
         """Count a question post in its language: the platform's tag, else a guess from the
