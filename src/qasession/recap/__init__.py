@@ -534,6 +534,7 @@ class RecapBuilder:
         own_ids: set[str] | None = None,
         source: str = "store",
         count_topics: bool = True,
+        count_questions: bool = True,
     ) -> None:
         self.info = info
         self.source = source
@@ -554,6 +555,10 @@ class RecapBuilder:
         self.last_ts = -math.inf
         self._minutes: dict[str, float] = {}
         self.count_topics = count_topics
+        # False: a question post is counted like any post (its author, engagement, replies),
+        # and as a question (received, merged, canonical) by another builder's add_question:
+        # an archive's scanners read the posts, its resolver decides on duplicates
+        self.count_questions = count_questions
         self.before = [0, math.inf, -math.inf]  # posts, first, last
         self.after = [0, math.inf, -math.inf]
         self.kinds: dict[str, int] = {}
@@ -638,7 +643,13 @@ class RecapBuilder:
             self._add_reply(ref, ts, row)
         if is_question:
             stats[1] += 1
-            self._add_question(ts, row)
+            if self.count_questions:
+                self._add_question(ts, row)
+
+    def add_question(self, row: PostRow) -> None:
+        """A question post counted as a question only (received, merged, canonical): the
+        rest of it was counted by the `add_post` of a builder that does not count questions."""
+        self._add_question(self.time_of(row[3]), row)
 
     def _count(self, ts: float, kind: str) -> None:
         """The post in the counts by kind, the span and the activity buckets."""

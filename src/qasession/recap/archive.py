@@ -194,8 +194,12 @@ class _Scanner:
         info = settings.info
         # questions are counted by the resolver's builder; topics are counted here, where the
         # text is at hand
+        # questions are counted as posts here and as questions by the resolver's builder
         self.builder = RecapBuilder(
-            info, hosts=[info.account] if info.account else [], source="archive"
+            info,
+            hosts=[info.account] if info.account else [],
+            source="archive",
+            count_questions=False,
         )
         self.hosts = self.builder.hosts
         self.patterns = triage.compile_patterns(settings.patterns)
@@ -207,6 +211,7 @@ class _Scanner:
         self.guessed: dict[str, str] = {}  # an untagged question's text -> its language
         self.languages = self.builder.languages
         self.asked: dict[str, bool] = {}  # a text -> whether it asks
+        self.counts_questions = True  # a CSV export's scanner leaves question rows alone
         self.cleaned = ("", "")  # the last text `asks` read, through `strip_entities`
 
     def chunk(self, lines: list[tuple[int, bytes]], skip: set[str]) -> Scanned:
@@ -316,6 +321,8 @@ class _Scanner:
                     (number, pid, author, text, created, kind, ref, likes, reposts, 0, "",
                      mark, None)
                 )  # fmt: skip
+                self._count_question(pid, author, text, created, kind, ref, likes, reposts,
+                                     str(mark[1]), str(mark[2]))  # fmt: skip
                 return
             if mark:
                 status, flags = str(mark[1]), str(mark[2])
@@ -327,6 +334,8 @@ class _Scanner:
                 (number, pid, author, text, created, kind, ref, likes, reposts, raw, screened,
                  None, prepared)
             )  # fmt: skip
+            self._count_question(pid, author, text, created, kind, ref, likes, reposts,
+                                 "queued", screened)  # fmt: skip
             return
         self.builder.add_post(
             (
@@ -345,6 +354,27 @@ class _Scanner:
                 None,
             )
         )
+
+    def _count_question(  # noqa: PLR0913 - the post's fields, as add_post takes them
+        self,
+        pid: str,
+        author: str,
+        text: str,
+        created: str,
+        kind: str,
+        ref: str | None,
+        likes: int,
+        reposts: int,
+        status: str,
+        flags: str,
+    ) -> None:
+        """A question post counted as a post (author, engagement, replies, activity); the
+        resolver counts it as a question once it knows whether it is a duplicate."""
+        if self.counts_questions:
+            self.builder.add_post(
+                (pid, author, text, created, kind, ref, likes, reposts, None, True, status,
+                 flags, None)
+            )  # fmt: skip
 
     def asks(self, text: str) -> bool:
         """`triage.is_question`, once per distinct text (floods repeat texts word for word);
@@ -495,6 +525,7 @@ class _Resolver:
             source="archive",
             count_topics=False,
         )
+        # the scanners counted the question posts as posts: here they count as questions
         self.export = export
         self.rows = RowFormatter(export.masker) if export is not None else None
         self.index = triage.DuplicateIndex()
@@ -533,7 +564,7 @@ class _Resolver:
             row = (pid, author, text, created, kind, ref, likes, reposts, None, True, status,
                    flags, dup)  # fmt: skip
             if rows is None:
-                builder.add_post(row)
+                builder.add_question(row)
             else:  # a CSV export: the row, and no recap
                 rows.add(row)
                 out.append(segments[i])
@@ -669,6 +700,7 @@ class _CsvScanner(_Scanner):
         super().__init__(settings)
         self.rows = RowFormatter(settings.masker)
         self.builder = _RowBuilder(self.builder.info, self.rows, hosts=self.hosts)
+        self.counts_questions = False  # the resolver writes the questions' rows
         self.segments: list[str] = []
 
     def chunk(self, lines: list[tuple[int, bytes]], skip: set[str]) -> Scanned:
