@@ -58,6 +58,7 @@ import json
 import math
 import re
 import statistics
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -431,15 +432,14 @@ class PhraseCounter:
     questions come in; a phrase that recurs survives (lossy counting, good enough for tops)."""
 
     def __init__(self, limit: int = 100_000) -> None:
-        self.counts: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()  # its update() counts an iterable in C
         self.limit = limit
         self.floor = 0  # counts at or below this may have been dropped
         self._cache: dict[int, frozenset[str]] = {}
 
     def merge(self, other: PhraseCounter) -> None:
         counts = self.counts
-        for phrase, n in other.counts.items():
-            counts[phrase] = counts.get(phrase, 0) + n
+        counts.update(other.counts)  # adds the counts
         self.floor = max(self.floor, other.floor)
         if len(counts) > self.limit:
             self._prune()
@@ -463,8 +463,7 @@ class PhraseCounter:
 
     def count(self, phrases: Iterable[str]) -> None:
         counts = self.counts
-        for phrase in phrases:
-            counts[phrase] = counts.get(phrase, 0) + 1
+        counts.update(phrases)
         if len(counts) > self.limit:
             self._prune()
 
@@ -490,7 +489,7 @@ class PhraseCounter:
     def _prune(self) -> None:
         while len(self.counts) > self.limit // 2:
             self.floor += 1
-            self.counts = {p: c for p, c in self.counts.items() if c > self.floor}
+            self.counts = Counter({p: c for p, c in self.counts.items() if c > self.floor})
 
     def top(self, n: int = TOP, minimum: int = 2) -> list[Topic]:
         """The `n` most recurring phrases seen at least `minimum` times, each as long as it
