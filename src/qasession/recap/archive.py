@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,8 +54,9 @@ from qasession.recap import (
 )
 from qasession.recap.archive_csv import CsvExport, RowFormatter
 from qasession.recap.archive_wire import Author, Metrics, Page, Ref, Tweet, decode_page, ids_of
+from qasession.recap.enrich import archive_key_questions, brand_words, enrich_archive
 from qasession.recap.masking import Masker
-from qasession.recap.phrases import guess_language, tag_language
+from qasession.recap.phrases import QuestionText, guess_language, phrases_of, tag_language
 from qasession.triage.cleaning import strip_entities
 from qasession.triage.duplicates import Prepared, prepare, question_tokens
 from qasession.triage.questions import is_question_clean
@@ -533,6 +534,10 @@ class _Resolver:
         self.merged_of: dict[str, str] = {}
         self.host_posts: list[HostPost] = []
         self.start_ts = info.start.timestamp() if info.start is not None else None
+        # the questions to find key phrases in, once every question is in (None: none)
+        self.key_questions: Callable[[], list[QuestionText]] | None = None
+        # those questions and, being found by the scanning worker, their phrases
+        self.phrases: tuple[list[QuestionText], Future[list[list[str]]]] | None = None
 
     def take(self, questions: list[Question], hosts: list[HostPost], segments: list[str]) -> None:
         """A chunk's questions (in file order) and host posts; for a CSV export, its rows
@@ -770,9 +775,11 @@ def recap_from_archive(
     )
     recap.meta.source = f"archive:{Path(str(path)).name}"
     if options.get("analyse", True):
-        from qasession.recap.enrich import enrich_archive
-
-        enrich_archive(recap, resolver.builder, session_like)
+        found = None
+        if resolver.phrases is not None:
+            chosen, phrases = resolver.phrases
+            found = (chosen, phrases.result())
+        enrich_archive(recap, resolver.builder, session_like, found=found)
     return share(recap, session_like)
 
 
@@ -809,6 +816,8 @@ def _read(
                 raise UsageError("the archive is empty and names no hashtag", hint="--hashtag")
             raise UsageError("which hashtag is this archive about?", hint="pass --hashtag '#AskUs'")
         resolver = _Resolver(info, export)
+        if export is None and options.get("analyse", True):
+            resolver.key_questions = lambda: archive_key_questions(resolver.builder, session_like)
         parallel = options.get("parallel")
         if parallel is None:
             parallel = (os.cpu_count() or 1) > 1 and _size(path) > PARALLEL_BYTES
@@ -869,13 +878,14 @@ def _scan_parallel(
 
     here = _CsvScanner(settings) if settings.csv else _Scanner(settings)
     ids = _Ids()
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=1,
         # forked: it starts at once, with the modules loaded
         mp_context=multiprocessing.get_context("fork"),
         initializer=_worker_start,
         initargs=(settings,),
-    ) as pool:
+    )
+    try:
         _roomy_pipes(pool)
         pending: deque[Future[Scanned] | Scanned] = deque()
         for chunk in chunks:
@@ -889,7 +899,18 @@ def _scan_parallel(
                 resolver.take(*_result(pending.popleft()))
         while pending:
             resolver.take(*_result(pending.popleft()))
-        builder, masked = pool.submit(_worker_end).result()
+        ended = pool.submit(_worker_end)
+        if resolver.key_questions is not None:
+            # every question is in: the worker finds the key phrases while this process
+            # makes the recap (the pool is left to end once they are found)
+            chosen = resolver.key_questions()
+            brand = brand_words(resolver.info.hashtag)
+            resolver.phrases = (chosen, pool.submit(phrases_of, chosen, brand))
+        builder, masked = ended.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=False)
     if settings.masker is not None:
         for label in masked:
             settings.masker.labels.setdefault(label, None)
