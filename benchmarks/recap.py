@@ -6,10 +6,11 @@ floods of copied and reworded questions; the host's reposts and answers), then r
 fresh process and prints wall time and peak RSS against the targets (< 20 s, < 500 MB for a
 million posts). Baselines measured in the same run: plain `json.loads` over the same lines
 (before and after the recap; the ratio is to their mean, so a shared machine's drift touches
-both; target: at most 5x, 20 s where json.loads takes 4 s), and `twarc2 csv` (twarc-csv) converting the same file, against `qa recap --format csv` (target:
-at least 3x faster). twarc-csv is installed into an environment of its own under
-`.cache/bench/twarc-csv` on first use (`--no-twarc` skips it); when it cannot be installed,
-the benchmark says so and skips that comparison.
+both; target: at most 5x, 20 s where json.loads takes 4 s), and `twarc2 csv` (twarc-csv)
+converting the same file, against `qa recap --format csv` (target: at least 3x faster).
+twarc-csv is installed into an environment of its own under `.cache/bench/twarc-csv` on
+first use (`--no-twarc` skips it); when it cannot be installed, the benchmark says so and
+skips that comparison.
 
     python benchmarks/recap.py --posts 1000000
     python benchmarks/recap.py --posts 20000 --keep /tmp/archive.jsonl
