@@ -694,6 +694,28 @@ def test_parallel_scan_same_recap(
     shared = recap_from_archive(path, "#AskAcme", None, parallel=True, now=at(90))
     assert shared.to_json() == alone.to_json()
     assert alone.questions == recap.questions and alone.participants == recap.participants
+    # the key phrases the worker found are the ones found in one process
+    assert shared.phrases and shared.languages
+
+
+def test_id_hashes_are_checked_a_batch_at_a_time() -> None:
+    import numpy as np
+
+    from qasession.recap.archive import HashSet
+
+    seen = HashSet()
+    first = seen.add(np.array([5, 3, 5, 9], dtype=np.int64))
+    assert first.tolist() == [False, False, False, False]  # a key twice in one batch: new
+    assert len(seen) == 3
+    rng = np.random.default_rng(1)
+    batches = [rng.integers(-(2**62), 2**62, 500, dtype=np.int64) for _ in range(40)]
+    for batch in batches:
+        seen.add(batch)
+    assert len(seen) == 3 + 20_000
+    assert len(seen.runs) <= 16  # runs merge like a binary counter
+    assert all(np.all(run[:-1] < run[1:]) for run in seen.runs)  # sorted, no repeats
+    again = seen.add(np.concatenate([batches[7][:3], np.array([3, 123], dtype=np.int64)]))
+    assert again.tolist() == [True, True, True, True, False]
 
 
 def test_parallel_scan_drops_posts_met_twice(

@@ -48,6 +48,19 @@ def test_archive_recap_has_languages_and_key_phrases(tmp_path: Path) -> None:
     assert "12 34 56" not in shown
 
 
+def test_archive_languages_follow_the_platform_tag(tmp_path: Path) -> None:
+    path = archive(tmp_path)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    lines[0]["lang"] = "de"  # X's tag wins over the guess from the text
+    lines[1]["lang"] = "und"  # X could not tell: guessed
+    lines[2]["lang"] = "fr-CA"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    for parallel in (False, True):
+        recap = recap_from_archive(path, "#AskAcme", None, parallel=parallel)
+        by_code = {lang.code: lang.questions for lang in recap.languages}
+        assert by_code == {"en": 3, "de": 1, "fr": 1}
+
+
 def test_archive_analysis_can_be_left_out(tmp_path: Path) -> None:
     recap = recap_from_archive(archive(tmp_path), "#AskAcme", None, analyse=False)
     assert recap.languages == [] and recap.phrases == []

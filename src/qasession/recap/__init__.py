@@ -58,6 +58,7 @@ import json
 import math
 import re
 import statistics
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -415,13 +416,13 @@ _STOP_TEXT = """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 _ENTITIES = re.compile(r"https?://\S+|www\.\S+|[.]?@[\w.-]+|[#＃]\w+")
 _WORDS = re.compile(r"[^\W\d_]+")
-_APOSTROPHES = str.maketrans({"'": " ", "’": " ", "‘": " ", "`": " "})
 
 
 def phrase_tokens(text: str) -> list[str | None]:
     """The words of `text` as topic tokens; None stands where a stop word broke the run, so
     a two-word phrase never spans one."""
-    words = _WORDS.findall(_ENTITIES.sub(" ", text).translate(_APOSTROPHES).lower())
+    # apostrophes ("l'offre", "it’s") are no letters: findall splits words there already
+    words = _WORDS.findall(_ENTITIES.sub(" ", text).lower())
     return [w if len(w) >= 3 and w not in STOP_WORDS else None for w in words]
 
 
@@ -431,15 +432,14 @@ class PhraseCounter:
     questions come in; a phrase that recurs survives (lossy counting, good enough for tops)."""
 
     def __init__(self, limit: int = 100_000) -> None:
-        self.counts: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()  # its update() counts an iterable in C
         self.limit = limit
         self.floor = 0  # counts at or below this may have been dropped
         self._cache: dict[int, frozenset[str]] = {}
 
     def merge(self, other: PhraseCounter) -> None:
         counts = self.counts
-        for phrase, n in other.counts.items():
-            counts[phrase] = counts.get(phrase, 0) + n
+        counts.update(other.counts)  # adds the counts
         self.floor = max(self.floor, other.floor)
         if len(counts) > self.limit:
             self._prune()
@@ -463,8 +463,7 @@ class PhraseCounter:
 
     def count(self, phrases: Iterable[str]) -> None:
         counts = self.counts
-        for phrase in phrases:
-            counts[phrase] = counts.get(phrase, 0) + 1
+        counts.update(phrases)
         if len(counts) > self.limit:
             self._prune()
 
@@ -490,7 +489,7 @@ class PhraseCounter:
     def _prune(self) -> None:
         while len(self.counts) > self.limit // 2:
             self.floor += 1
-            self.counts = {p: c for p, c in self.counts.items() if c > self.floor}
+            self.counts = Counter({p: c for p, c in self.counts.items() if c > self.floor})
 
     def top(self, n: int = TOP, minimum: int = 2) -> list[Topic]:
         """The `n` most recurring phrases seen at least `minimum` times, each as long as it
@@ -534,6 +533,7 @@ class RecapBuilder:
         own_ids: set[str] | None = None,
         source: str = "store",
         count_topics: bool = True,
+        count_questions: bool = True,
     ) -> None:
         self.info = info
         self.source = source
@@ -554,6 +554,10 @@ class RecapBuilder:
         self.last_ts = -math.inf
         self._minutes: dict[str, float] = {}
         self.count_topics = count_topics
+        # False: a question post is counted like any post (its author, engagement, replies),
+        # and as a question (received, merged, canonical) by another builder's add_question:
+        # an archive's scanners read the posts, its resolver decides on duplicates
+        self.count_questions = count_questions
         self.before = [0, math.inf, -math.inf]  # posts, first, last
         self.after = [0, math.inf, -math.inf]
         self.kinds: dict[str, int] = {}
@@ -566,6 +570,9 @@ class RecapBuilder:
         self.canonical: dict[str, _Question] = {}
         self.clusters: dict[str, list[Any]] = {}  # canonical id -> [count, member ids]
         self.topics = PhraseCounter()
+        # question posts by language (an archive's scanners count them; the store's recap
+        # reads them from the store)
+        self.languages: dict[str, int] = {}
         self.flag_sensitive = 0
         self.flag_troll = 0
         self.hidden = 0
@@ -635,7 +642,13 @@ class RecapBuilder:
             self._add_reply(ref, ts, row)
         if is_question:
             stats[1] += 1
-            self._add_question(ts, row)
+            if self.count_questions:
+                self._add_question(ts, row)
+
+    def add_question(self, row: PostRow) -> None:
+        """A question post counted as a question only (received, merged, canonical): the
+        rest of it was counted by the `add_post` of a builder that does not count questions."""
+        self._add_question(self.time_of(row[3]), row)
 
     def _count(self, ts: float, kind: str) -> None:
         """The post in the counts by kind, the span and the activity buckets."""
@@ -754,6 +767,8 @@ class RecapBuilder:
             cluster[0] += count
             cluster[1].extend(members[: CLUSTER_MEMBERS - len(cluster[1])])
         self.topics.merge(other.topics)
+        for lang, n in other.languages.items():
+            self.languages[lang] = self.languages.get(lang, 0) + n
         self.flag_sensitive += other.flag_sensitive
         self.flag_troll += other.flag_troll
         self.hidden += other.hidden

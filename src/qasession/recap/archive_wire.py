@@ -43,6 +43,7 @@ class Tweet(msgspec.Struct, gc=False):
     referenced_tweets: list[Ref] | None = None
     public_metrics: Metrics | None = None
     author: Author | None = None
+    lang: str | None = None  # X's language tag ("en", "und" when it could not tell)
 
 
 class Includes(msgspec.Struct, gc=False):

@@ -203,30 +203,26 @@ def archive_questions(
     canonical: dict[str, Any],
     clusters: dict[str, list[Any]],
     screen: Callable[[str], bool],
-) -> tuple[list[QuestionText], list[Language]]:
-    """What `questions_of` gives for the store, from an archive's canonical questions (the
+) -> list[QuestionText]:
+    """What `questions_of` chooses for the store, from an archive's canonical questions (the
     accumulator's `(ts, author, text, likes, reposts, status, url)`) and their clusters of
-    merged duplicates: an archive decodes no language tag, so each canonical question's
-    language is guessed from its text and its merged copies (near-identical texts) count in
-    the same language. `screen(text)` is False for a question to keep out of the phrases
-    (private data, trolling); only the ARCHIVE_QUESTIONS most asked are screened and
-    analysed."""
-    languages: dict[str, int] = {}
-    ranked: list[tuple[int, int, str, str, str]] = []
+    merged duplicates: the ARCHIVE_QUESTIONS most asked for which `screen(text)` holds (False
+    for private data, trolling), in the language guessed from their text. (The languages of
+    all question posts are counted by the archive's scanners as they read: the platform's
+    tag, else a guess.)"""
+    ranked: list[tuple[int, int, str, str]] = []
     for qid, (_, _, text, likes, reposts, status, _) in canonical.items():
-        cluster = clusters.get(qid)
-        posts = 1 + (int(cluster[0]) if cluster else 0)
-        lang = language_of(None, text)
-        languages[lang] = languages.get(lang, 0) + posts
         if status not in _SKIP_STATUS:
-            ranked.append((posts, int(likes or 0) + int(reposts or 0), qid, text, lang))
+            cluster = clusters.get(qid)
+            posts = 1 + (int(cluster[0]) if cluster else 0)
+            ranked.append((posts, int(likes or 0) + int(reposts or 0), qid, text))
     top = heapq.nsmallest(ARCHIVE_QUESTIONS * 2, ranked, key=lambda q: (-q[0], -q[1]))
     chosen = [
-        QuestionText(qid, text, lang, posts, engagement)
-        for posts, engagement, qid, text, lang in top
+        QuestionText(qid, text, language_of(None, text), posts, engagement)
+        for posts, engagement, qid, text in top
         if screen(text)
     ][:ARCHIVE_QUESTIONS]
-    return _in_order(chosen, canonical), _languages(languages)
+    return _in_order(chosen, canonical)
 
 
 def _in_order(chosen: list[QuestionText], canonical: Iterable[str]) -> list[QuestionText]:
@@ -243,18 +239,11 @@ def _languages(counts: Mapping[str, int]) -> list[Language]:
     ]
 
 
-def enrich_archive(
-    recap: Recap,
-    canonical: dict[str, Any],
-    clusters: dict[str, list[Any]],
-    session_like: Any,
-    *,
-    phrases: bool = True,
-) -> Recap:
-    """The languages and key phrases of an archive's questions (before it is masked)."""
+def archive_key_questions(builder: Any, session_like: Any) -> list[QuestionText]:
+    """The questions of an archive's `RecapBuilder` to find key phrases in (none holding
+    private data or trolling, by `session_like`'s patterns and blocked words)."""
     from qasession import triage
     from qasession.recap.masking import Masker, patterns_of
-    from qasession.recap.phrases import key_phrases
 
     masker = Masker(patterns_of(session_like))
     moderation = getattr(session_like, "moderation", None)
@@ -263,7 +252,30 @@ def enrich_archive(
     def screen(text: str) -> bool:
         return masker.text(text) == text and not triage.troll_signals(text, 0, blocked)
 
-    questions, recap.languages = archive_questions(canonical, clusters, screen)
+    return archive_questions(builder.canonical, builder.clusters, screen)
+
+
+# the key questions of an archive and each one's phrases, found by its scanning worker
+FoundPhrases = tuple[list[QuestionText], list[list[str]]]
+
+
+def enrich_archive(
+    recap: Recap,
+    builder: Any,
+    session_like: Any,
+    *,
+    phrases: bool = True,
+    found: FoundPhrases | None = None,
+) -> Recap:
+    """The languages and key phrases of an archive's questions (before it is masked), from
+    the `RecapBuilder` that read it; `found`: the key questions and their phrases, when the
+    archive's worker process found them already."""
+    from qasession.recap.phrases import key_phrases
+
+    recap.languages = _languages(builder.languages)
     if phrases:
-        recap.phrases = key_phrases(questions, brand=brand_words(recap.meta.hashtag))
+        questions, each = (
+            found if found is not None else (archive_key_questions(builder, session_like), None)
+        )
+        recap.phrases = key_phrases(questions, brand=brand_words(recap.meta.hashtag), found=each)
     return recap

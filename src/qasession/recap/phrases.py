@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -94,11 +94,17 @@ def guess_language(text: str) -> str:
     return lang if best >= 2 and best > second else "und"
 
 
-def language_of(tag: str | None, text: str) -> str:
-    """The platform's language tag ("en", "fr-CA" -> "fr"), or a guess from the text."""
+def tag_language(tag: str | None) -> str | None:
+    """The language a platform's tag names ("en", "fr-CA" -> "fr"); None when it names none
+    ("und": undetermined; X's "qme", "qht", "zxx": media, hashtags, no text)."""
     if tag and tag.lower() not in ("und", "qme", "qht", "zxx"):
         return tag.split("-")[0].lower()
-    return guess_language(text)
+    return None
+
+
+def language_of(tag: str | None, text: str) -> str:
+    """The platform's language tag ("en", "fr-CA" -> "fr"), or a guess from the text."""
+    return tag_language(tag) or guess_language(text)
 
 
 def _stem(word: str) -> str:
@@ -224,16 +230,29 @@ def _with_acronym(text: str, phrase: str) -> str:
     return phrase
 
 
+def phrases_of(questions: Sequence[QuestionText], brand: Iterable[str] = ()) -> list[list[str]]:
+    """Each question's key phrases (`PhraseFinder.phrases`), in order: the costly part of
+    `key_phrases`, which another process may do (an archive's scanning worker)."""
+    finder = PhraseFinder(brand)
+    return [finder.phrases(question) for question in questions]
+
+
 def key_phrases(
-    questions: Iterable[QuestionText], *, brand: Iterable[str] = (), shown: int = SHOWN
+    questions: Sequence[QuestionText],
+    *,
+    brand: Iterable[str] = (),
+    shown: int = SHOWN,
+    found: Sequence[list[str]] | None = None,
 ) -> list[KeyPhrase]:
     """The key phrases that carry signal, with the questions they come from, strongest
     first (question posts, then the best phrase of each question, then engagement). A phrase
-    is left out when a longer one holding it comes from the same questions."""
-    finder = PhraseFinder(brand)
+    is left out when a longer one holding it comes from the same questions. `found`: the
+    questions' `phrases_of`, when they are known already."""
+    if found is None:
+        found = phrases_of(questions, brand)
     groups: dict[str, dict[str, Any]] = {}
-    for question in questions:
-        for rank, phrase in enumerate(finder.phrases(question)):
+    for question, phrases in zip(questions, found, strict=True):
+        for rank, phrase in enumerate(phrases):
             for key, form in _parts(phrase).items():
                 group = groups.setdefault(
                     key,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from itertools import chain
+from typing import NamedTuple
 
 from rapidfuzz import fuzz, process
 
 from qasession.triage.cleaning import strip_entities, word_set
 
-__all__ = ["DuplicateIndex", "normalize_question", "question_tokens"]
+__all__ = ["DuplicateIndex", "Prepared", "normalize_question", "prepare", "question_tokens"]
 
 _FILLERS = word_set(
     """
@@ -49,6 +49,34 @@ def normalize_question(text: str) -> str:
     return " ".join(question_tokens(strip_entities(text)))
 
 
+_Guard = tuple[frozenset[str], frozenset[str]]
+_NO_GUARD: _Guard = (frozenset(), frozenset())
+
+
+class Prepared(NamedTuple):
+    """What `DuplicateIndex.add` needs of a question's text, none of it depending on the index:
+    computed where the text is at hand (the archive's scanner process) and added later."""
+
+    key: str  # the compared words in order: questions equal after normalising
+    sorted_key: str  # the same words sorted: what is scored
+    guard: _Guard
+    content: tuple[str, ...]  # the distinct words candidates are found by (no stop words)
+
+
+def prepare(text: str, words: Sequence[str] | None = None) -> Prepared | None:
+    """`text` made ready for `DuplicateIndex.add` (`words`: `text_facts(text).words`, when the
+    caller has them); None for an empty question (only tags, links or emoji)."""
+    tokens = question_tokens(strip_entities(text)) if words is None else words
+    if not tokens:
+        return None
+    return Prepared(
+        " ".join(tokens),
+        " ".join(sorted(tokens)),
+        _guard(tokens),
+        tuple(set(tokens) - _STOPWORDS),
+    )
+
+
 class DuplicateIndex:
     """Finds near-identical questions without comparing each with all others.
 
@@ -76,7 +104,8 @@ class DuplicateIndex:
         self._exact: dict[str, int] = {}
         self._ids: list[str] = []
         self._sorted: list[str] = []  # token-sorted normalised text, what is compared
-        self._postings: dict[_Guard, dict[str, list[int]]] = {}
+        # per guard, word -> (positions, their token-sorted texts), oldest first
+        self._postings: dict[_Guard, dict[str, _Posting]] = {}
         self._df: dict[str, int] = {}
         self._position: dict[str, int] = {}
         self._duplicates: dict[str, str] = {}
@@ -92,29 +121,34 @@ class DuplicateIndex:
         """The canonical question `qid` was merged into, or None."""
         return self._duplicates.get(qid)
 
-    def add(self, qid: str, text: str, *, words: Sequence[str] | None = None) -> str | None:
+    def add(
+        self,
+        qid: str,
+        text: str,
+        *,
+        words: Sequence[str] | None = None,
+        prepared: Prepared | None = None,
+    ) -> str | None:
         """The id of the canonical question `text` duplicates (then `qid` is not indexed), or
         None after indexing `qid` as a new canonical question. An empty question (only tags,
         links or emoji) is neither indexed nor merged; adding an id again changes nothing.
-        `words` are `text_facts(text).words` when the caller has them already."""
+        `words` are `text_facts(text).words` when the caller has them already, `prepared`
+        `prepare(text)` (then `text` is not read)."""
         if qid in self._position:
             return None
         if qid in self._duplicates:
             return self._duplicates[qid]
-        tokens = question_tokens(strip_entities(text)) if words is None else words
-        if not tokens:
-            return None
-        key = " ".join(tokens)
+        if prepared is None:
+            prepared = prepare(text, words)
+            if prepared is None:
+                return None
+        key, sorted_key, guard, words_in = prepared
         hit = self._exact.get(key)
         if hit is not None:
             return self._merge(qid, hit)
         df = self._df
         # Rarest first; longer words break ties, as they say more.
-        content = [
-            t for _, _, t in sorted((df.get(t, 0), -len(t), t) for t in set(tokens) - _STOPWORDS)
-        ]
-        sorted_key = " ".join(sorted(tokens))
-        guard = _guard(tokens)
+        content = [t for _, _, t in sorted((df.get(t, 0), -len(t), t) for t in words_in)]
         postings = self._postings.get(guard)
         if postings is None:
             postings = self._postings[guard] = {}
@@ -126,7 +160,7 @@ class DuplicateIndex:
         return None
 
     def _insert(
-        self, qid: str, sorted_key: str, content: list[str], postings: dict[str, list[int]]
+        self, qid: str, sorted_key: str, content: list[str], postings: dict[str, _Posting]
     ) -> int:
         """Index `qid` as a new canonical question; its position."""
         position = len(self._ids)
@@ -139,9 +173,10 @@ class DuplicateIndex:
         for word in content[: self.index_words]:
             posting = postings.get(word)
             if posting is None:
-                postings[word] = [position]
+                postings[word] = ([position], [sorted_key])
             else:
-                posting.append(position)
+                posting[0].append(position)
+                posting[1].append(sorted_key)
         return position
 
     def _merge(self, qid: str, position: int) -> str:
@@ -150,34 +185,32 @@ class DuplicateIndex:
         return canonical
 
     def _similar(
-        self, sorted_key: str, postings: dict[str, list[int]], content: list[str]
+        self, sorted_key: str, postings: dict[str, _Posting], content: list[str]
     ) -> int | None:
         cap = self.posting_cap
         # The rarest words that index something; a typo makes a word new, not a miss.
-        lists: list[list[int]] = []
+        positions: list[int] = []
+        texts: list[str] = []
+        found = 0
         for word in content:
             posting = postings.get(word)
             if posting:
-                lists.append(posting[-cap:])
-                if len(lists) == self.query_words:
+                positions += posting[0][-cap:]
+                texts += posting[1][-cap:]
+                found += 1
+                if found == self.query_words:
                     break
-        if not lists:
+        if not found:
             return None
-        positions = list(dict.fromkeys(chain.from_iterable(lists))) if len(lists) > 1 else lists[0]
-        texts = self._sorted
         # One call into rapidfuzz scores all candidates in C (the ratio of token-sorted
-        # texts is token_sort_ratio); every candidate already has the same guard.
-        best = process.extractOne(
-            sorted_key,
-            [texts[p] for p in positions],
-            scorer=fuzz.ratio,
-            score_cutoff=self.threshold,
-        )
+        # texts is token_sort_ratio); every candidate already has the same guard. A question
+        # under two of the words is scored twice: the best is still its first occurrence.
+        best = process.extractOne(sorted_key, texts, scorer=fuzz.ratio, score_cutoff=self.threshold)
         return None if best is None else positions[best[2]]
 
 
-_Guard = tuple[frozenset[str], frozenset[str]]
-_NO_GUARD: _Guard = (frozenset(), frozenset())
+# a posting: the positions of the questions indexed under a word, and their sorted texts
+_Posting = tuple[list[int], list[str]]
 
 
 def _guard(tokens: Sequence[str]) -> _Guard:
