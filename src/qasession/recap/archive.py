@@ -210,7 +210,6 @@ class _Scanner:
         self.met: set[str] = set()  # ids of the chunk met so far
         self.screened: dict[int, str] = {}  # a question's text hash -> its screening flags
         self.guessed: dict[str, str] = {}  # an untagged question's text -> its language
-        self.languages = self.builder.languages
         self.asked: dict[str, bool] = {}  # a text -> whether it asks
         self.counts_questions = True  # a CSV export's scanner leaves question rows alone
         self.cleaned = ("", "")  # the last text `asks` read, through `strip_entities`
@@ -414,7 +413,10 @@ class _Scanner:
 
     def _count_language(self, tag: str | None, text: str) -> None:
         """Count a question post in its language: the platform's tag, else a guess from the
-        text (each distinct text guessed once), as the store's recap counts."""
+        text (each distinct text guessed once), as the store's recap counts. A CSV export
+        counts none (it is no recap)."""
+        if not self.counts_questions:
+            return
         lang = tag_language(tag)
         if lang is None:
             guessed = self.guessed
@@ -424,7 +426,8 @@ class _Scanner:
                 if len(guessed) > 100_000:
                     guessed.clear()
                 guessed[text] = lang
-        self.languages[lang] = self.languages.get(lang, 0) + 1
+        languages = self.builder.languages
+        languages[lang] = languages.get(lang, 0) + 1
 
     def _author(self, inline: Author | None, author_id: Any) -> str:
         if inline is not None and inline.username:
