@@ -772,7 +772,11 @@ def test_archive_csv_same_rows_in_one_or_two_processes(
     pages[3] = pages[0]  # collected twice, met by the other process
     pages[5] = _page("105", "fan5", 5, "=HYPERLINK(1) great #AskAcme")
     flat = json.loads(_page("200", "fan9", 9, "A flattened tweet, no question #AskAcme"))
-    pages.append(json.dumps({**flat["data"][0], "author": {"username": "fan9"}}))
+    pages.append(json.dumps({**flat["data"][0], "author": {"username": "fan9"}, "lang": "de"}))
+    tagged = [json.loads(pages[i]) for i in (2, 5)]
+    tagged[0]["data"][0]["lang"] = "fr"  # X's tag of a question
+    tagged[1]["data"][0]["lang"] = "=1+1"  # a tag is text like any other
+    pages[2], pages[5] = (json.dumps(page) for page in tagged)
     path = tmp_path / "a.jsonl"
     path.write_text("\n".join(pages) + "\n", encoding="utf-8")
 
@@ -786,6 +790,8 @@ def test_archive_csv_same_rows_in_one_or_two_processes(
     assert rows[4]["text"].startswith("'=")  # no formula for a spreadsheet to run
     assert rows[0]["author"] == "'@fan0" and rows[-1]["author"] == "'@fan9"
     assert rows[2]["status"] == "queued" and rows[0]["is_question"] == "1"
+    # the platform's language tag, "und" without one, as the store's export has it
+    assert [r["lang"] for r in rows] == ["und", "und", "fr", "und", "'=1+1", "und", "und", "de"]
 
 
 def test_archive_lines_of_other_types_read_alike(tmp_path: Path) -> None:

@@ -83,8 +83,9 @@ Question = tuple[int, str, str, str, str, str, str | None, int, int, int, str, A
 # A host post: (ts, id, kind, ref, text, created)
 HostPost = tuple[float, str, str, str | None, str, str]
 # What a chunk gives the resolver: its questions, the host's posts and, for a CSV export,
-# the CSV text of the other posts around the questions (one more segment than questions)
-Scanned = tuple[list[Question], list[HostPost], list[str]]
+# the CSV text of the other posts around the questions (one more segment than questions) and
+# the questions' language cells (X's `lang` tag)
+Scanned = tuple[list[Question], list[HostPost], list[str], list[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +237,7 @@ class _Scanner:
                     "expected twarc2 JSONL (one API response per line)",
                 ) from None
             self.page(obj, number, questions, hosts)
-        return questions, hosts, []
+        return questions, hosts, [], []
 
     def wire_page(
         self, page: Page, number: int, questions: list[Question], hosts: list[HostPost]
@@ -542,9 +543,16 @@ class _Resolver:
         # those questions and, being found by the scanning worker, their phrases
         self.phrases: tuple[list[QuestionText], Future[list[list[str]]]] | None = None
 
-    def take(self, questions: list[Question], hosts: list[HostPost], segments: list[str]) -> None:
+    def take(
+        self,
+        questions: list[Question],
+        hosts: list[HostPost],
+        segments: list[str],
+        langs: list[str],
+    ) -> None:
         """A chunk's questions (in file order) and host posts; for a CSV export, its rows
-        written in file order: the other posts' `segments` around the questions'."""
+        written in file order: the other posts' `segments` around the questions', whose
+        language cells are `langs`."""
         self.host_posts.extend(hosts)
         builder, rows = self.builder, self.rows
         out: list[str] = []
@@ -574,7 +582,7 @@ class _Resolver:
             if rows is None:
                 builder.add_question(row)
             else:  # a CSV export: the row, and no recap
-                rows.add(row)
+                rows.add(row, langs[i])
                 out.append(segments[i])
                 out.append(rows.take())
         if rows is not None and self.export is not None:
@@ -695,9 +703,10 @@ class _RowBuilder(RecapBuilder):
         super().__init__(info, hosts=hosts, source="archive")
         self.rows = rows
         self.topics = _NoTopics()
+        self.lang = "und"  # the language cell of the post being read (set by the scanner)
 
     def add_post(self, row: PostRow) -> None:
-        self.rows.add(row)
+        self.rows.add(row, self.lang)
 
 
 class _CsvScanner(_Scanner):
@@ -707,15 +716,18 @@ class _CsvScanner(_Scanner):
     def __init__(self, settings: _Settings) -> None:
         super().__init__(settings)
         self.rows = RowFormatter(settings.masker)
-        self.builder = _RowBuilder(self.builder.info, self.rows, hosts=self.hosts)
+        self.row_builder = _RowBuilder(self.builder.info, self.rows, hosts=self.hosts)
+        self.builder = self.row_builder
         self.counts_questions = False  # the resolver writes the questions' rows
         self.segments: list[str] = []
+        self.langs: list[str] = []  # the language cells of the chunk's questions
 
     def chunk(self, lines: list[tuple[int, bytes]], skip: set[str]) -> Scanned:
-        questions, hosts, _ = super().chunk(lines, skip)
+        questions, hosts, _, _ = super().chunk(lines, skip)
         segments, self.segments = self.segments, []
         segments.append(self.rows.take())
-        return questions, hosts, segments
+        langs, self.langs = self.langs, []
+        return questions, hosts, segments, langs
 
     def tweet(
         self,
@@ -726,9 +738,11 @@ class _CsvScanner(_Scanner):
         hosts: list[HostPost],
     ) -> None:
         asked = len(questions)
+        lang = self.row_builder.lang = self.rows.lang_cell(tweet.lang)
         super().tweet(tweet, marks, number, questions, hosts)
         if len(questions) > asked:
             self.segments.append(self.rows.take())
+            self.langs.append(lang)
 
 
 def _dot_asker(text: str) -> str | None:

@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CsvExport", "RowFormatter"]
 
-# the row: id, created_at, author, kind, ref, text, likes, reposts, then lang and url (no
-# value in an archive), is_question, status, flags, duplicate_of, then duplicates, pinned and
-# first_time (the store's)
-assert CSV_COLUMNS[:8] == ("id", "created_at", "author", "kind", "ref", "text", "likes", "reposts")
+# the row: id, created_at, author, kind, ref, text, likes, reposts, lang (X's tag; "und", as
+# the store's export, when there is none), url (no value in an archive), is_question, status,
+# flags, duplicate_of, then duplicates, pinned and first_time (the store's)
+assert CSV_COLUMNS[:9] == (
+    "id", "created_at", "author", "kind", "ref", "text", "likes", "reposts", "lang"
+)  # fmt: skip
 assert CSV_COLUMNS[10:14] == ("is_question", "status", "flags", "duplicate_of")
 assert len(CSV_COLUMNS) == 17
 
@@ -47,6 +49,7 @@ class RowFormatter:
     def __init__(self, masker: Masker | None) -> None:
         self.masker = masker
         self.authors: dict[str, str] = {}
+        self.langs: dict[str, str] = {}  # a language tag -> its cell
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
 
@@ -57,7 +60,19 @@ class RowFormatter:
     def __setstate__(self, masker: Masker | None) -> None:
         self.__init__(masker)  # type: ignore[misc]
 
-    def add(self, row: PostRow) -> None:
+    def lang_cell(self, tag: str | None) -> str:
+        """The `lang` cell of a post tagged `tag` by the platform (text like any other)."""
+        if not tag:
+            return "und"
+        cell = self.langs.get(tag)
+        if cell is None:
+            if len(self.langs) > 1_000:
+                self.langs.clear()
+            cell = self.langs[tag] = _cell(tag)
+        return cell
+
+    def add(self, row: PostRow, lang: str) -> None:
+        """One post's row; `lang` is its language cell (`lang_cell`)."""
         pid, author, text, created, kind, ref, likes, reposts, url, is_q, status, flags, dup = row
         if self.masker is not None and text:
             text = self.masker.text(text)
@@ -76,7 +91,7 @@ class RowFormatter:
                 _cell(text),
                 likes,
                 reposts,
-                "",
+                lang,
                 "" if url is None else _cell(url),
                 int(is_q),
                 status if status in _OURS else _cell(status),
