@@ -194,9 +194,8 @@ class _Scanner:
     def __init__(self, settings: _Settings) -> None:
         self.settings = settings
         info = settings.info
-        # questions are counted by the resolver's builder; topics are counted here, where the
-        # text is at hand
-        # questions are counted as posts here and as questions by the resolver's builder
+        # questions are counted as posts here and as questions by the resolver's builder;
+        # topics and languages are counted here, where the text is at hand
         self.builder = RecapBuilder(
             info,
             hosts=[info.account] if info.account else [],
@@ -524,13 +523,13 @@ def _worker_end() -> tuple[RecapBuilder, list[str]]:
 class _Resolver:
     def __init__(self, info: SessionInfo, export: CsvExport | None) -> None:
         self.info = info
+        # the scanners counted the question posts as posts: here they count as questions
         self.builder = RecapBuilder(
             info,
             hosts=[info.account] if info.account else [],
             source="archive",
             count_topics=False,
         )
-        # the scanners counted the question posts as posts: here they count as questions
         self.export = export
         self.rows = RowFormatter(export.masker) if export is not None else None
         self.index = triage.DuplicateIndex()
@@ -590,7 +589,13 @@ class _Resolver:
             self.export.out.write("".join(out))
 
     def question(
-        self, pid: str, text: str, created: str, raw: int, screened: str, prepared: Any
+        self,
+        pid: str,
+        text: str,
+        created: str,
+        raw: int,
+        screened: str,
+        prepared: Prepared | None,
     ) -> tuple[str, str, str | None]:
         """Status, flags and canonical question of a new question post (`prepared`: its text
         made ready for the index by the scanner, None when it was met before)."""

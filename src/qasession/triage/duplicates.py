@@ -103,7 +103,6 @@ class DuplicateIndex:
         self.posting_cap = posting_cap
         self._exact: dict[str, int] = {}
         self._ids: list[str] = []
-        self._sorted: list[str] = []  # token-sorted normalised text, what is compared
         # per guard, word -> (positions, their token-sorted texts), oldest first
         self._postings: dict[_Guard, dict[str, _Posting]] = {}
         self._df: dict[str, int] = {}
@@ -165,7 +164,6 @@ class DuplicateIndex:
         """Index `qid` as a new canonical question; its position."""
         position = len(self._ids)
         self._ids.append(qid)
-        self._sorted.append(sorted_key)
         self._position[qid] = position
         df = self._df
         for word in content:
