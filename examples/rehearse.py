@@ -43,16 +43,25 @@ def qa(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 MULTI = ("local:x", "local:bsky", "local:mastodon")
 
 
+def rehearsal_env(home: Path, *, multi: bool = False) -> dict[str, str]:
+    """The environment of every command of the rehearsal: its own state (QA_REHEARSAL=1) and
+    the demo session, the plan's first (QA_SESSION), whatever today's date is: once its date
+    is past, a command left to choose would take the plan's next session."""
+    from qasession.plan import load_plan
+
+    plan = "examples/multi/sessions.yaml" if multi else "sessions.yaml"
+    env = {**os.environ, "QA_HOME": str(home), "QA_REHEARSAL": "1", "QA_FILE": plan}
+    env["QA_SESSION"] = load_plan(ROOT / plan).sessions[0].id
+    return env
+
+
 def rehearse(
     home: Path, speed: float, *, quiet: bool = False, multi: bool = False
 ) -> dict[str, Any]:
     """Run the rehearsal; returns what happened (events, answers issued, the timeline).
     Every command works on the rehearsal's own state (QA_REHEARSAL=1)."""
-    env = {**os.environ, "QA_HOME": str(home), "QA_REHEARSAL": "1"}
-    crowd = "examples/crowd.yaml"
-    if multi:
-        env["QA_FILE"] = "examples/multi/sessions.yaml"
-        crowd = "examples/multi/crowd.yaml"
+    env = rehearsal_env(home, multi=multi)
+    crowd = "examples/multi/crowd.yaml" if multi else "examples/crowd.yaml"
     command = [
         sys.executable, "-m", "qasession", "run", "--headless",
         "--simulate", crowd, "--speed", str(speed), "--start-now",
@@ -78,6 +87,7 @@ def rehearse(
         for name in (MULTI if multi else ())
     }
     return {
+        "session": env["QA_SESSION"],
         "events": events,
         "answered": answered,
         "timeline": timeline,
@@ -158,9 +168,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     result = rehearse(args.home, args.speed, multi=args.multi)
-    env = {**os.environ, "QA_HOME": str(args.home), "QA_REHEARSAL": "1"}
+    env = rehearsal_env(args.home, multi=args.multi)
     if args.multi:
-        env["QA_FILE"] = "examples/multi/sessions.yaml"
         for name in MULTI:
             print(f"== {name}")
             print(qa("local", "timeline", "--platform", name, env=env).stdout)

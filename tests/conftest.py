@@ -29,6 +29,7 @@ def qa_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("QA_CRASH_AT", raising=False)
     monkeypatch.delenv("QA_REHEARSAL", raising=False)
     monkeypatch.delenv("QA_ACTOR", raising=False)
+    monkeypatch.delenv("QA_SESSION", raising=False)
     monkeypatch.delenv("QA_DATABASE_URL", raising=False)  # a test's store is SQLite unless
     from qasession.store import engine  # it asks for `engine` (below)
 

@@ -27,18 +27,19 @@ def test_two_answers_at_the_same_moment_post_once(tmp_path: Path, home: Path) ->
     number = w.store.post_row("t", q)["number"]  # type: ignore[index]
     plan = str(tmp_path / "p.yaml")
     command = [sys.executable, "-m", "qasession", "answer", str(number)]
-    shells = [
-        subprocess.Popen(
-            [*command, f"Answer from shell {i}", "-f", plan],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "QA_ACTOR": f"seat{i}"},
-            cwd=ROOT,
-        )
-        for i in (1, 2)
-    ]
-    results = [(s.wait(timeout=60), s.stderr.read() if s.stderr else "") for s in shells]
+    with w.running():  # the session's run is live: it posts what the shells accept
+        shells = [
+            subprocess.Popen(
+                [*command, f"Answer from shell {i}", "-f", plan],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "QA_ACTOR": f"seat{i}"},
+                cwd=ROOT,
+            )
+            for i in (1, 2)
+        ]
+        results = [(s.wait(timeout=60), s.stderr.read() if s.stderr else "") for s in shells]
     codes = sorted(code for code, _ in results)
     assert codes == [0, 2], results
     refused = next(err for code, err in results if code == 2)

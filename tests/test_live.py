@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from qasession.clock import ManualClock
 from qasession.plan import Session, load_plan, parse_plan
 from qasession.platforms.base import Post
 from qasession.platforms.local import LocalNetwork, LocalPlatform
+from qasession.session.lease import SessionLease
 from qasession.session.loop import LiveSession, LiveSettings, queue_rows, weights_for
 from qasession.session.queue import iter_queue_rows
 from qasession.store import Store
@@ -38,6 +41,7 @@ class World:
         **plan: Any,
     ) -> None:
         self.session = session_for(tmp_path, **plan)
+        self.home = home
         self.clock = ManualClock(begin)
         self.network = LocalNetwork(home)
         self.store = Store.open(home)
@@ -67,6 +71,19 @@ class World:
 
     def mine(self) -> list[Any]:
         return [p for p in self.network.timeline() if p.author == "@acme"]
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Hold the session's lease as a live `qa run` does: a command then leaves its posts
+        to the run, even once the wall clock is past the plan's end (this world's session runs
+        on its own clock, of a fixed date)."""
+        lease = SessionLease(self.session.id)
+        lease.acquire(self.store)
+        lease.keep_alive(lambda: Store.open(self.home))
+        try:
+            yield
+        finally:
+            lease.release(self.store)
 
 
 def test_a_whole_session(tmp_path: Path, home: Path) -> None:

@@ -422,3 +422,29 @@ def test_a_plan_at_every_cap_loads_and_lints() -> None:
     assert all(len(s.quiet_dates) == MAX_QUIET_DATES for s in plan.sessions)
     codes = {lint.code for lint in lint_plan(plan, NOW)}
     assert {"overlap", "quiet-date"} <= codes
+
+
+def test_qa_session_picks_the_session_and_the_argument_beats_it(tmp_path: Path) -> None:
+    """QA_SESSION names the session a command works on (a rehearsal of a session whose date
+    is past needs it: left to choose, a command takes the plan's next one)."""
+    import json
+
+    import yaml
+
+    plan = tmp_path / "two.yaml"
+    sessions = [
+        {"id": sid, "title": sid, "account": "@acme", "hashtag": "#AskAcme", "timezone": "UTC",
+         "start": start, "duration": "30m"}
+        for sid, start in (("first", "2030-01-01 10:00"), ("second", "2030-02-01 10:00"))
+    ]  # fmt: skip
+    plan.write_text(yaml.safe_dump({"sessions": sessions}), encoding="utf-8")
+
+    def chosen(*args: str, env: dict[str, str] | None = None) -> str:
+        done = qa("-f", str(plan), "plan", *args, "--json", env=env)
+        assert done.returncode == 0, done.stderr
+        return str(json.loads(done.stdout)["session"]["id"])
+
+    assert chosen() == "first"  # the next one
+    assert chosen(env={"QA_SESSION": "second"}) == "second"
+    # the command's own argument beats the environment
+    assert chosen("first", env={"QA_SESSION": "second"}) == "first"

@@ -55,6 +55,12 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return result
 
 
+def demo(rehearsal: dict[str, Any]) -> dict[str, str]:
+    """The environment of a command on the rehearsed demo session (whatever today's date)."""
+    assert rehearsal["session"] == "askacme-dec"  # the demo plan's first session
+    return {"QA_SESSION": rehearsal["session"]}
+
+
 def test_headless_rehearsal_with_three_answers(rehearsal: dict[str, Any]) -> None:
     result = rehearsal
     assert result["code"] == 0
@@ -96,7 +102,9 @@ def test_headless_rehearsal_with_three_answers(rehearsal: dict[str, Any]) -> Non
 
 def test_queue_json_shape_after_rehearsal(rehearsal: dict[str, Any]) -> None:
     queue = json.loads(
-        qa("--rehearsal", "queue", "--json", "--home", str(rehearsal["home"])).stdout
+        qa(
+            "--rehearsal", "queue", "--json", "--home", str(rehearsal["home"]), env=demo(rehearsal)
+        ).stdout
     )
     assert queue, "questions remain open after three answers"
     for row in queue:
@@ -117,7 +125,10 @@ def test_recap_matches_the_crowd_script(rehearsal: dict[str, Any]) -> None:
     received = tagged["question"]
     merged = tagged["duplicate"]
     answered = len(rehearsal["answered"])
-    result = qa("recap", "--format", "json", "--home", str(rehearsal["home"]), "--rehearsal")
+    result = qa(
+        "recap", "--format", "json", "--home", str(rehearsal["home"]), "--rehearsal",
+        env=demo(rehearsal),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     recap = json.loads(result.stdout)
     authors = {e["author"].lower() for e in entries}
@@ -145,7 +156,7 @@ def test_demo_charts_cards_and_phrases(rehearsal: dict[str, Any], tmp_path: Any)
     charts, cards = tmp_path / "charts", tmp_path / "cards"
     result = qa(
         "recap", "--format", "json", "--home", str(rehearsal["home"]), "--rehearsal",
-        "--charts", str(charts), "--cards", str(cards),
+        "--charts", str(charts), "--cards", str(cards), env=demo(rehearsal),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     recap = json.loads(result.stdout)

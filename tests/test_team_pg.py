@@ -102,8 +102,9 @@ def test_qa_answer_with_the_server_down_says_so_in_one_line(
     assert len(lines) == 1 and lines[0].startswith("qa: error: cannot reach the state database")
     assert "run the same command again" in lines[0] and "Traceback" not in err
     own_server.restart()
-    code, _, err = run_qa(monkeypatch, capsys, "answer", str(q1), "Settings > Export.",
-                            "--as", "sam", "-f", plan)  # fmt: skip
+    with w.running():  # the session's run is live: it posts the answer
+        code, _, err = run_qa(monkeypatch, capsys, "answer", str(q1), "Settings > Export.",
+                                "--as", "sam", "-f", plan)  # fmt: skip
     assert code == 0, err
     assert w.store.question_row("t", q1)["status"] == "answering"  # type: ignore[index]
 

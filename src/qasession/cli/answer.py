@@ -31,7 +31,11 @@ if TYPE_CHECKING:
 
 SessionOpt = Annotated[
     str | None,
-    typer.Option("--session", "-s", help="Session id (default: the only or the next session)."),
+    typer.Option(
+        "--session",
+        "-s",
+        help="Session id (env QA_SESSION; default: the only or the next session).",
+    ),
 ]
 QUEUE_PAGE = 20  # what `qa queue` lists on the terminal without --limit
 QuestionArg = Annotated[

@@ -67,7 +67,10 @@ REHEARSAL_DIR = "rehearsal"  # under the home: a rehearsal's own store and local
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 SessionArg = Annotated[
     str | None,
-    typer.Argument(help="Session id (default: the only or the next session).", show_default=False),
+    typer.Argument(
+        help="Session id (env QA_SESSION; default: the only or the next session).",
+        show_default=False,
+    ),
 ]
 
 
@@ -186,6 +189,12 @@ class Context:
         return create_adapters(self.session, self.home, str(self.plan.path), clock)
 
 
+def session_wanted(session_id: str | None) -> str | None:
+    """The session a command works on: its `--session`, else QA_SESSION, else None (the
+    plan's default: the only session, or the next one)."""
+    return session_id or os.environ.get("QA_SESSION") or None
+
+
 def load(
     ctx: typer.Context,
     file: Path | None,
@@ -202,7 +211,7 @@ def load(
     plan = load_plan(plan_file)
     return Context(
         plan=plan,
-        session=plan.get(session_id),
+        session=plan.get(session_wanted(session_id)),
         home=home_dir,
         writes=writes,
         actor=actor_of(ctx, actor),

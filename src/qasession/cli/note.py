@@ -8,7 +8,11 @@ from qasession.cli.common import ActorOpt, HomeOpt, PlanFileOpt, load, say
 
 SessionOpt = Annotated[
     str | None,
-    typer.Option("--session", "-s", help="Session id (default: the only or the next session)."),
+    typer.Option(
+        "--session",
+        "-s",
+        help="Session id (env QA_SESSION; default: the only or the next session).",
+    ),
 ]
 
 

@@ -13,7 +13,11 @@ outbox_app = typer.Typer(
 )
 SessionOpt = Annotated[
     str | None,
-    typer.Option("--session", "-s", help="Session id (default: the only or the next session)."),
+    typer.Option(
+        "--session",
+        "-s",
+        help="Session id (env QA_SESSION; default: the only or the next session).",
+    ),
 ]
 KeyArg = Annotated[str, typer.Argument(help="The item's key (see `qa outbox`).")]
 

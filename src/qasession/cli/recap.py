@@ -18,6 +18,7 @@ from qasession.cli.common import (
     load,
     resolve,
     say,
+    session_wanted,
 )
 
 if TYPE_CHECKING:
@@ -385,6 +386,7 @@ def _plan_session(
     hashtag: str | None,
 ) -> "tuple[Plan | None, Session | None]":
     plan_file, _ = resolve(ctx, file, home)
+    session_id = session_wanted(session_id)
     if not plan_file.exists():
         if session_id is not None:
             from qasession.errors import UsageError
